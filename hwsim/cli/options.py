@@ -1,0 +1,44 @@
+"""Options shared by several subcommands, parsed in one place."""
+
+from __future__ import annotations
+
+import click
+
+from hwsim.errors import ConfigError
+
+
+def parse_sets(values: tuple[str, ...], option: str = "--set") -> dict[str, str]:
+    """`--set memory.sram.capacity="8 MiB"` pairs -> {dotted path: value}. The short alias
+    `sram` / `dram` / `bandwidth` name the common fields."""
+    aliases = {"sram": "memory.sram.capacity", "dram": "memory.dram.capacity",
+               "bandwidth": "memory.dram.bandwidth", "dram_bandwidth": "memory.dram.bandwidth"}
+    result: dict[str, str] = {}
+    for item in values:
+        if "=" not in item:
+            raise ConfigError(f"{option} {item!r}: expected PATH=VALUE, e.g. memory.sram.capacity='8 MiB'")
+        path, value = item.split("=", 1)
+        path = aliases.get(path.strip(), path.strip())
+        if not path:
+            raise ConfigError(f"{option} {item!r}: empty path")
+        result[path] = _scalar(value.strip())
+    return result
+
+
+def _scalar(text: str):
+    """Numbers and booleans become numbers and booleans; everything else stays a string
+    (unit strings are parsed later, against the field's dimension)."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip("'\"")
+
+
+set_option = click.option(
+    "--set", "sets", multiple=True, metavar="PATH=VALUE",
+    help="Override a hardware field by dotted path, e.g. --set memory.sram.capacity='8 MiB' "
+         "(aliases: sram, dram, bandwidth).")

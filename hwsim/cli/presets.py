@@ -1,0 +1,116 @@
+"""`hwsim list` and `hwsim show`: what presets exist and what a spec resolves to."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from hwsim.errors import ConfigError
+from hwsim.units import human
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(["models", "hardware"]))
+def list_presets(what: str) -> None:
+    """List model or hardware presets with their key figures."""
+    from hwsim.spec import loader
+
+    if what == "models":
+        from hwsim.spec.derived import model_figures
+
+        rows = []
+        for path in loader.list_presets(loader.MODELS_DIR):
+            model = loader.load_model(str(path))
+            fig = model_figures(model)
+            rows.append([path.stem, model.family, f"{fig['params_unique'] / 1e9:.3f} B",
+                         str(int(fig["loop_count"])) if model.is_looped else "-",
+                         str(int(fig["layer_applications_per_token"])),
+                         human(fig["weight_bytes"], "B"), model.quant.name,
+                         human(fig["kv_bytes_per_token"], "B") if model.has_decode else "-"])
+        click.echo(_table(["preset", "family", "params", "loops", "layer apps/token",
+                           "weights", "quant", "KV/token"], rows))
+        return
+    rows = []
+    for path in loader.list_presets(loader.HARDWARE_DIR):
+        hw = loader.load_hardware(str(path))
+        matrix = hw.matrix
+        dtype, rate = max(matrix.peak.items(), key=lambda kv: kv[1])
+        main = hw.main_memory
+        rows.append([path.stem, hw.device_class, f"{human(rate, 'FLOP/s')} {dtype}",
+                     human(main.bandwidth, "B/s"), human(main.capacity, "B"),
+                     human(hw.sram.capacity, "B") if hw.sram else "-",
+                     human(hw.power.tdp, "W") if hw.power.tdp else "-"])
+    click.echo(_table(["preset", "class", "peak", "mem BW", "mem", "SRAM", "TDP"], rows))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--loops", type=click.IntRange(min=1), help="Loop count to evaluate (looped models).")
+@click.option("--quant", help="Quantisation preset, e.g. int4-g128, q4_0, int8.")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved spec and figures as JSON.")
+def show(name: str, loops: int | None, quant: str | None, as_json: bool) -> None:
+    """Show a resolved model or hardware spec with its derived figures."""
+    from hwsim.spec import loader
+
+    if loader.is_hardware_document(name):
+        _show_hardware(loader.load_hardware(name), as_json)
+        return
+    model = loader.load_model(name)
+    if quant:
+        model = model.model_copy(update={"quant": loader.load_quant(quant)})
+    _show_model(model, loops, as_json)
+
+
+def _show_model(model, loops, as_json: bool) -> None:
+    from hwsim.spec.derived import model_figures
+
+    fig = model_figures(model, loops)
+    if as_json:
+        click.echo(json.dumps({"spec": model.model_dump(mode="json"), "derived": fig}, indent=2))
+        return
+    click.echo(f"{model.name}  ({model.family})")
+    click.echo(f"  source: {model.source}")
+    att = model.attention
+    ffn = (f"MLP {model.mlp.kind} {model.mlp.intermediate_size}" if model.mlp else
+           f"MoE {model.moe.num_experts} experts, top-{model.moe.top_k}, width {model.moe.expert_intermediate_size}")
+    click.echo(f"  hidden {model.hidden_size}, heads {att.num_heads}/{att.num_kv_heads} x {att.head_dim}, "
+               f"{ffn}, vocab {model.vocab_size}, {'causal' if att.causal else 'non-causal'}")
+    click.echo("  blocks: " + ", ".join(f"{b.name} x {b.num_layers}" for b in model.blocks))
+    if model.is_looped:
+        click.echo(f"  loop: {int(fig['loop_count'])} iterations, KV policy {model.loop.kv_policy}")
+    click.echo(f"  quantisation: {model.quant.name} (weights {model.quant.weight.effective_bits:g} bits, "
+               f"KV {model.quant.kv.effective_bits:g} bits)")
+    rows = [
+        ["parameters (unique)", f"{fig['params_unique']:,.0f}"],
+        ["parameters active per token (MoE)", f"{fig['params_active']:,.0f}"],
+        ["weights executed per token (matmul, repeats counted)", f"{fig['params_executed_per_token']:,.0f}"],
+        ["weight bytes at spec precision", f"{fig['weight_bytes']:,.0f} B ({human(fig['weight_bytes'], 'B')})"],
+        ["KV bytes per token", f"{fig['kv_bytes_per_token']:,.0f} B" if model.has_decode else "none (no decode)"],
+        ["layer applications per token", f"{fig['layer_applications_per_token']:,.0f}"],
+        ["matmul FLOPs per token", f"{human(fig['matmul_flops_per_token'], 'FLOP')}"],
+    ]
+    click.echo(_table(["figure", "value"], rows))
+
+
+def _show_hardware(hw, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(hw.model_dump(mode="json", by_alias=True), indent=2))
+        return
+    click.echo(f"{hw.name}  ({hw.device_class}, {hw.process_node})")
+    click.echo(f"  source: {hw.source}")
+    rows = []
+    for name, engine in hw.compute.items():
+        for dtype, rate in engine.peak.items():
+            rows.append([f"compute.{name}.peak.{dtype}", human(rate, "FLOP/s"), f"efficiency {engine.efficiency:g}"])
+    for name, level in hw.memory.items():
+        rows.append([f"memory.{name}", f"{human(level.capacity, 'B')} {level.type}",
+                     f"{human(level.bandwidth, 'B/s')}, latency {human(level.latency, 's')}"])
+    rows.append(["power", f"TDP {human(hw.power.tdp, 'W') if hw.power.tdp else 'n/a'}", f"idle {human(hw.power.idle, 'W')}"])
+    click.echo(_table(["field", "value", "detail"], rows))

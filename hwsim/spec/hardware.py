@@ -1,0 +1,165 @@
+"""HardwareSpec: compute engines, memory levels, power and efficiencies of one device.
+
+YAML keeps units in strings (`bandwidth: "68 GB/s"`); Python reads SI floats under names with
+the unit (`bandwidth_bytes_per_s`). Engines and memory levels are mappings keyed by name, so
+an override path reads naturally: `memory.sram.capacity`, `compute.matrix.peak.int8`.
+Every section carries a `source:` saying where its figures come from.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from hwsim.spec._base import Bytes, BytesPerS, FlopsPerS, Hertz, JoulesPerByte, Seconds, Spec, Watts
+from hwsim.spec.quant import DTYPE_WIDER, DType
+
+DeviceClass = Literal[
+    "datacenter_gpu", "consumer_gpu", "edge_gpu", "apple_gpu", "mobile_npu", "edge_npu",
+    "cpu", "sram_accelerator",
+]
+
+
+class EfficiencyCurve(Spec):
+    """Achievable fraction of peak as a function of size: piecewise-linear in log2(size)
+    between the given points, flat beyond them (calculon-style size-dependent efficiency)."""
+
+    points: list[tuple[float, float]] = Field(min_length=1, description="(size, fraction) pairs")
+
+    @model_validator(mode="after")
+    def _sane(self):
+        sizes = [s for s, _ in self.points]
+        if sizes != sorted(sizes) or any(s <= 0 for s in sizes):
+            raise ValueError("points must have positive, increasing sizes")
+        if any(not 0 < f <= 1 for _, f in self.points):
+            raise ValueError("fractions must be in (0, 1]")
+        return self
+
+
+class ComputeEngineSpec(Spec):
+    kind: Literal["matrix", "vector"]
+    peak: dict[DType, FlopsPerS] = Field(min_length=1, description="dense peak rate per dtype")
+    clock: Hertz | None = None
+    tile_m: int = Field(1, ge=1, description="rows a matrix unit processes at once; a GEMM with "
+                        "M below it runs at M/tile_m of peak (a decode GEMV underuses it)")
+    efficiency: float = Field(1.0, gt=0, le=1, description="achievable fraction of peak at large sizes")
+    source: str = Field(min_length=1)
+
+    @property
+    def peak_flops_per_s(self) -> dict[str, float]:
+        return dict(self.peak)
+
+    def rate_for(self, dtype: str) -> tuple[str, float]:
+        """(dtype actually used, peak FLOP/s): a dtype the engine lacks runs at the next wider one."""
+        current: str | None = dtype
+        while current is not None:
+            if current in self.peak:
+                return current, self.peak[current]
+            current = DTYPE_WIDER[current]
+        best = max(self.peak, key=self.peak.get)
+        return best, self.peak[best]
+
+
+class MemoryLevelSpec(Spec):
+    kind: Literal["dram", "sram"]
+    type: str = Field(description="HBM3, LPDDR5, GDDR6X, SRAM, ... (selects the energy per byte)")
+    capacity: Bytes
+    bandwidth: BytesPerS
+    latency: Seconds = Field("0 s")
+    read_energy: JoulesPerByte | None = Field(None, description="overrides the energy table")
+    write_energy: JoulesPerByte | None = None
+    efficiency: float = Field(1.0, gt=0, le=1, description="achievable fraction of bandwidth")
+    source: str = Field(min_length=1)
+
+    # Python-side names carrying units (YAML keeps the short keys).
+    @property
+    def capacity_bytes(self) -> float:
+        return self.capacity
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        return self.bandwidth
+
+    @property
+    def latency_s(self) -> float:
+        return self.latency
+
+
+class PowerSpec(Spec):
+    tdp: Watts | None = None
+    idle: Watts = Field("0 W", description="static / idle power drawn whenever the device is on")
+    source: str = Field(min_length=1)
+
+    @property
+    def tdp_w(self) -> float | None:
+        return self.tdp
+
+    @property
+    def idle_w(self) -> float:
+        return self.idle
+
+
+class OverheadSpec(Spec):
+    """Fixed costs real runtimes pay: a per-op launch/dispatch time, and the extra vector work of
+    unpacking quantised weights (FLOPs per weight element dequantised)."""
+
+    op_launch: Seconds = Field("0 s")
+    dequant_flops_per_weight: float = Field(2.0, ge=0)
+    source: str = "default"
+
+    @property
+    def op_launch_s(self) -> float:
+        return self.op_launch
+
+
+class HardwareSpec(Spec):
+    name: str
+    display_name: str = ""
+    device_class: DeviceClass = Field(alias="class")
+    process_node: str = Field(description="energy table key, e.g. '4nm', '7nm', '8nm', '16nm'")
+    compute: dict[str, ComputeEngineSpec] = Field(min_length=1)
+    memory: dict[str, MemoryLevelSpec] = Field(min_length=1)
+    power: PowerSpec
+    overhead: OverheadSpec = OverheadSpec()
+    dram_efficiency_by_format: dict[str, float] = Field(
+        default_factory=dict, description="achievable DRAM-bandwidth fraction per weight format "
+        "(llama.cpp dequant kernels reach less of peak on Q4 than on F16); calibrated")
+    calibration: str = Field("", description="provenance of fitted efficiencies")
+    source: str = Field(min_length=1)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _levels(self):
+        kinds = [m.kind for m in self.memory.values()]
+        if "dram" not in kinds and "sram" not in kinds:
+            raise ValueError("memory needs a dram or an sram level")
+        if kinds.count("dram") > 1:
+            raise ValueError("at most one dram level")
+        if kinds.count("sram") > 1:
+            raise ValueError("at most one sram level (the on-chip buffer the residency policy manages)")
+        if not any(e.kind == "matrix" for e in self.compute.values()):
+            raise ValueError("compute needs a matrix engine")
+        return self
+
+    @property
+    def dram(self) -> MemoryLevelSpec | None:
+        return next((m for m in self.memory.values() if m.kind == "dram"), None)
+
+    @property
+    def sram(self) -> MemoryLevelSpec | None:
+        return next((m for m in self.memory.values() if m.kind == "sram"), None)
+
+    @property
+    def main_memory(self) -> MemoryLevelSpec:
+        """Where weights and KV live: DRAM, or the SRAM of an all-SRAM design."""
+        return self.dram or self.sram
+
+    @property
+    def matrix(self) -> ComputeEngineSpec:
+        return next(e for e in self.compute.values() if e.kind == "matrix")
+
+    @property
+    def vector(self) -> ComputeEngineSpec:
+        """The vector engine, or the matrix engine where the device has no separate one."""
+        return next((e for e in self.compute.values() if e.kind == "vector"), self.matrix)

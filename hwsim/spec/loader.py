@@ -1,0 +1,245 @@
+"""Load specs from YAML / JSON files and presets, collecting every error before failing.
+
+Order of checks: the file must parse; duplicate keys are collected while parsing; then the
+pydantic model validates the whole document and reports every bad field at once. All problems
+go into one ConfigError whose message names the file and each field:
+
+    configs/hardware/x.yaml: 2 problems: memory.dram.bandwidth: '68 GB' is a size, expected a
+    data rate like '68 GB/s'; power.tdp: field required
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from hwsim.errors import ConfigError
+from hwsim.spec.hardware import HardwareSpec
+from hwsim.spec.model import ModelSpec
+from hwsim.spec.quant import QUANT_PRESETS, QuantSpec, quant_preset
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HARDWARE_DIR = REPO_ROOT / "configs" / "hardware"
+ENERGY_DIR = REPO_ROOT / "configs" / "energy"
+MODELS_DIR = REPO_ROOT / "workloads" / "models"
+SWEEPS_DIR = REPO_ROOT / "workloads" / "sweeps"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that records duplicate mapping keys instead of silently keeping the last."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicates: list[str] = []
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            loader.duplicates.append(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_document(path: Path | str) -> dict[str, Any]:
+    """Parse a YAML or JSON file into a dict; raise ConfigError on syntax or duplicate keys."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if path.suffix == ".json":
+        duplicates: list[str] = []
+
+        def pairs_hook(pairs):
+            seen: dict[str, Any] = {}
+            for key, value in pairs:
+                if key in seen:
+                    duplicates.append(f"duplicate key {key!r}")
+                seen[key] = value
+            return seen
+
+        try:
+            data = json.loads(text, object_pairs_hook=pairs_hook)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    else:
+        loader = _StrictLoader(text)
+        try:
+            data = loader.get_single_data()
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+        finally:
+            loader.dispose()
+        duplicates = loader.duplicates
+    if duplicates:
+        raise ConfigError(f"{path}: {'; '.join(duplicates)}")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """One 'field.path: problem' string per pydantic error."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+        message = error["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            message = message.removeprefix(prefix)
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        problems.append(f"{location or '(top level)'}: {message}")
+    return list(dict.fromkeys(problems))
+
+
+def _is_union_tag(part) -> bool:
+    # pydantic adds the union member's type name to the location ('int', 'str', 'RepeatSpec').
+    return isinstance(part, str) and (part in ("int", "str", "float", "RepeatSpec")
+                                      or part.startswith(("literal[", "function-")))
+
+
+def validate(cls: type[SpecT], data: dict[str, Any], source: str) -> SpecT:
+    """Validate `data` as `cls`, raising one ConfigError that lists every problem."""
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        problems = format_validation_error(exc)
+        head = f"{source}: " + (f"{len(problems)} problems: " if len(problems) > 1 else "")
+        raise ConfigError(head + "; ".join(problems)) from None
+
+
+def _resolve_quant(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Allow `quant: q4_0` (a preset name) where a full QuantSpec mapping is also accepted."""
+    quant = data.get("quant")
+    if isinstance(quant, str):
+        try:
+            data = {**data, "quant": quant_preset(quant).model_dump(mode="python")}
+        except ValueError as exc:
+            raise ConfigError(f"{source}: quant: {exc}") from None
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:
+    """Return a copy of `data` with dotted-path overrides set (`memory.sram.capacity` ->
+    "8 MiB"). A path through a missing mapping is an error naming it; the result is validated
+    again by the caller, so a value of the wrong kind is caught there."""
+    result = _deep_copy(data)
+    for path, value in overrides.items():
+        parts = path.split(".")
+        node = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part) if isinstance(node, dict) else None
+            if child is None and isinstance(node, dict):
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{source}: {path}: {'.'.join(parts[:depth + 1])} is not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _deep_copy(value):
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _preset_index(directory: Path) -> dict[str, Path]:
+    """Preset name (file stem and `name:` field, lower-case) -> file."""
+    index: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        index[path.stem.lower()] = path
+    return index
+
+
+def find_preset(name_or_path: str, directory: Path, kind: str) -> Path:
+    """A file path, or a preset name looked up case-insensitively in `directory`."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml", ".json") and candidate.exists():
+        return candidate
+    index = _preset_index(directory)
+    key = name_or_path.strip().lower()
+    if key in index:
+        return index[key]
+    if candidate.suffix in (".yaml", ".yml", ".json"):
+        raise ConfigError(f"{name_or_path}: no such file")
+    known = ", ".join(sorted(index)) or "(none)"
+    hint = " (hardware presets: `hwsim list hardware`)" if kind == "model" else ""
+    raise ConfigError(f"unknown {kind} {name_or_path!r}; known: {known}{hint}")
+
+
+def list_presets(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+def is_hardware_document(name_or_path: str) -> bool:
+    """Whether a name or file denotes hardware (a hardware preset name, or a file with a
+    `memory` or `compute` section) rather than a model. Unknown names count as models, whose
+    error message then lists both kinds."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml", ".json") and path.exists():
+        data = read_document(path)
+        return "memory" in data or "compute" in data
+    key = name_or_path.strip().lower()
+    return key in _preset_index(HARDWARE_DIR) and key not in _preset_index(MODELS_DIR)
+
+
+def load_hardware(name_or_path: str, overrides: dict[str, Any] | None = None) -> HardwareSpec:
+    path = find_preset(name_or_path, HARDWARE_DIR, "hardware")
+    data = read_document(path)
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+    return validate(HardwareSpec, data, _display(path))
+
+
+def load_model(name_or_path: str, overrides: dict[str, Any] | None = None) -> ModelSpec:
+    """A model preset name, a model YAML, or a Hugging Face config.json."""
+    path = find_preset(name_or_path, MODELS_DIR, "model")
+    data = read_document(path)
+    if path.suffix == ".json":
+        from hwsim.spec.hf import model_dict_from_hf_config  # HF mapping only when asked for
+
+        data = model_dict_from_hf_config(data, source=str(path))
+    data = _resolve_quant(data, str(path))
+    if overrides:
+        data = apply_overrides(data, overrides, str(path))
+        data = _resolve_quant(data, str(path))
+    return validate(ModelSpec, data, _display(path))
+
+
+def load_quant(name_or_path: str) -> QuantSpec:
+    if name_or_path.lower() in QUANT_PRESETS or not Path(name_or_path).exists():
+        try:
+            return quant_preset(name_or_path)
+        except ValueError as exc:
+            raise ConfigError(f"--quant: {exc}") from None
+    path = Path(name_or_path)
+    return validate(QuantSpec, read_document(path), _display(path))
+
+
+def _display(path: Path) -> str:
+    """Paths inside the repository are shown relative to it, so messages carry no machine path."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

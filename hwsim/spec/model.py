@@ -1,0 +1,253 @@
+"""ModelSpec: the architecture of a standard or looped transformer, as frozen data.
+
+One schema covers every family. A model is a list of `blocks` (groups of physical layers,
+each layer with its own weights) and a `schedule` that says in which order blocks run and
+which parts repeat:
+
+- standard decoder:   blocks [stack x L],            schedule [stack]
+- looped stack (Ouro): blocks [core x L],             schedule [{repeat: loop, body: [core], exit_gate: true}]
+- recurrent depth (Huginn): [prelude, core, coda],   schedule [prelude, {repeat: loop, inject: adapter, body: [core]}, coda]
+- TRM (one net used twice per cycle, nested):         schedule [{repeat: loop, body: [{repeat: 3, body: [{repeat: 6, inject: add, body: [net]}, net]}]}]
+- ALBERT (one shared layer applied 12 times):        schedule [{repeat: loop, body: [layer]}]
+
+`repeat: loop` takes its count from `loop` (the LoopSpec), which is what `--loops` overrides;
+an integer repeat is fixed by the architecture. A weight keeps one identity however often its
+block runs: that is what lets the simulator keep a shared block resident on chip.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import Field, model_validator
+
+from hwsim.spec._base import Spec
+from hwsim.spec.quant import QuantSpec
+
+ModelFamily = Literal["decoder", "looped", "recurrent_depth", "recursive_reasoning", "encoder"]
+KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only"]
+
+
+class AttentionSpec(Spec):
+    num_heads: int = Field(gt=0)
+    num_kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    causal: bool = True
+    qkv_bias: bool = False
+    out_bias: bool = False
+    qk_bias: bool = Field(False, description="Huginn's learned per-head additive bias on q and k")
+    qk_norm: Literal["none", "per_head", "full"] = "none"
+
+    @model_validator(mode="after")
+    def _gqa_divides(self):
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads ({self.num_kv_heads})")
+        return self
+
+
+class MLPSpec(Spec):
+    kind: Literal["swiglu", "gelu"]
+    intermediate_size: int = Field(gt=0)
+    bias: bool = False
+
+
+class RoutingSpec(Spec):
+    """How tokens pick experts: `uniform`, `skewed` (Zipf with exponent `skew`), or `given` probs."""
+
+    kind: Literal["uniform", "skewed", "given"] = "uniform"
+    skew: float = Field(1.0, ge=0)
+    probs: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _given_needs_probs(self):
+        if self.kind == "given" and not self.probs:
+            raise ValueError("routing kind 'given' needs probs")
+        if self.probs is not None and (any(p < 0 for p in self.probs) or abs(sum(self.probs) - 1) > 1e-6):
+            raise ValueError("routing probs must be non-negative and sum to 1")
+        return self
+
+
+class MoESpec(Spec):
+    num_experts: int = Field(gt=0)
+    top_k: int = Field(gt=0)
+    expert_intermediate_size: int = Field(gt=0)
+    shared_experts: int = Field(0, ge=0)
+    shared_expert_intermediate_size: int = Field(0, ge=0)
+    shared_expert_gate: bool = False
+    routing: RoutingSpec = RoutingSpec()
+
+    @model_validator(mode="after")
+    def _k_le_e(self):
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k ({self.top_k}) exceeds num_experts ({self.num_experts})")
+        if self.routing.probs is not None and len(self.routing.probs) != self.num_experts:
+            raise ValueError("routing.probs needs one entry per expert")
+        if self.shared_experts and not self.shared_expert_intermediate_size:
+            raise ValueError("shared_experts needs shared_expert_intermediate_size")
+        return self
+
+
+class BlockSpec(Spec):
+    """A group of consecutive physical layers, each with its own weights."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    num_layers: int = Field(gt=0)
+
+
+class RepeatSpec(Spec):
+    """A part of the schedule that runs `repeat` times with the same weights."""
+
+    repeat: Union[int, Literal["loop"]]
+    body: list[Union[str, "RepeatSpec"]] = Field(min_length=1)
+    inject: Literal["none", "adapter", "add"] = Field(
+        "none", description="input injection at the start of each iteration: Huginn's "
+        "adapter Linear(2h->h) on [state, embedding], or TRM/HRM's addition of states")
+    exit_gate: bool = Field(False, description="Ouro's Linear(h->1) exit gate after each iteration")
+    final_norm: bool = Field(False, description="a model-level norm after each iteration (Ouro)")
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if isinstance(self.repeat, int) and self.repeat < 1:
+            raise ValueError("repeat must be >= 1 or 'loop'")
+        return self
+
+
+ScheduleItem = Union[str, RepeatSpec]
+
+
+class ExitPolicySpec(Spec):
+    """Per-token early exit. `geometric`: each iteration a token exits with probability `p`
+    (Ouro's gate or ACT halting with a constant halting rate); `threshold`: exit at the first
+    step whose cumulative exit probability reaches `threshold` given per-step gate values."""
+
+    kind: Literal["geometric", "threshold"]
+    p: float = Field(0.0, ge=0, le=1)
+    threshold: float = Field(1.0, gt=0, le=1)
+    gate_probs: list[float] | None = None
+    min_count: int = Field(1, ge=1)
+
+
+class LoopSpec(Spec):
+    """Loop count of the schedule's `repeat: loop`: fixed `count` (the maximum), a per-token
+    `distribution` (probability that a token runs exactly t iterations, t = 1..len), or an
+    `exit_policy`. `batch_exit` says what a batch does when its tokens exit at different
+    depths: `run_to_max` (all run to the deepest token; HF Ouro, Huginn batched) or
+    `compact` (exited tokens leave the batch)."""
+
+    count: int = Field(1, ge=1)
+    distribution: list[float] | None = None
+    exit_policy: ExitPolicySpec | None = None
+    batch_exit: Literal["run_to_max", "compact"] = "run_to_max"
+    kv_policy: KVPolicy = "per_loop"
+    kv_last_k: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source_of_depth(self):
+        if self.distribution is not None and self.exit_policy is not None:
+            raise ValueError("give either distribution or exit_policy, not both")
+        if self.distribution is not None:
+            if any(p < 0 for p in self.distribution) or abs(sum(self.distribution) - 1) > 1e-6:
+                raise ValueError("distribution must be non-negative and sum to 1")
+            if len(self.distribution) > self.count:
+                raise ValueError(f"distribution has {len(self.distribution)} entries but count is {self.count}")
+        return self
+
+
+class TaskSpec(Spec):
+    """Fixed-size non-causal workloads (TRM/HRM puzzles, ALBERT): one forward over `seq_len`
+    tokens plus `prefix_tokens` (TRM's puzzle embedding); no decode phase."""
+
+    seq_len: int = Field(gt=0)
+    prefix_tokens: int = Field(0, ge=0)
+    name: str = ""
+
+
+class HeadSpec(Spec):
+    """A small extra linear head (TRM/HRM's Q head, ALBERT's pooler) run once per forward."""
+
+    name: str
+    out_features: int = Field(gt=0)
+    bias: bool = True
+    in_features: int | None = None
+
+
+class ModelSpec(Spec):
+    name: str
+    family: ModelFamily
+    source: str = Field(min_length=1)
+    notes: str = ""
+    hidden_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    embedding_size: int | None = Field(None, gt=0, description="ALBERT's factorised embedding width")
+    tied_embeddings: bool = False
+    lm_head: bool = True
+    positional: Literal["rope", "learned", "sinusoidal", "none"] = "rope"
+    max_position_embeddings: int = Field(4096, gt=0)
+    token_type_embeddings: int = Field(0, ge=0)
+    embedding_norm: bool = False
+    norm: Literal["rmsnorm", "layernorm", "rmsnorm_no_weight"] = "rmsnorm"
+    norms_per_layer: int = Field(2, ge=0)
+    final_norm: bool = True
+    attention: AttentionSpec
+    mlp: MLPSpec | None = None
+    moe: MoESpec | None = None
+    blocks: list[BlockSpec] = Field(min_length=1)
+    schedule: list[ScheduleItem] | None = None
+    loop: LoopSpec = LoopSpec()
+    quant: QuantSpec = QuantSpec()
+    task: TaskSpec | None = None
+    heads: list[HeadSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if (self.mlp is None) == (self.moe is None):
+            raise ValueError("give exactly one of mlp or moe")
+        names = [b.name for b in self.blocks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"block names must be unique: {names}")
+        loops = _count_loop_repeats(self.effective_schedule)
+        for item in _walk(self.effective_schedule):
+            if isinstance(item, str) and item not in names:
+                raise ValueError(f"schedule names unknown block {item!r}; blocks are {names}")
+        if loops > 1:
+            raise ValueError("at most one schedule entry may repeat 'loop' times")
+        if self.family in ("looped", "recurrent_depth", "recursive_reasoning") and loops == 0:
+            raise ValueError(f"a {self.family} model needs a schedule entry with repeat: loop")
+        if not self.attention.causal and self.task is None:
+            raise ValueError("a non-causal model needs a task (fixed sequence length)")
+        return self
+
+    @property
+    def effective_schedule(self) -> list[ScheduleItem]:
+        return self.schedule if self.schedule is not None else [b.name for b in self.blocks]
+
+    @property
+    def is_looped(self) -> bool:
+        return _count_loop_repeats(self.effective_schedule) == 1
+
+    @property
+    def has_decode(self) -> bool:
+        return self.attention.causal and self.lm_head
+
+    def block(self, name: str) -> BlockSpec:
+        return next(b for b in self.blocks if b.name == name)
+
+    def with_loops(self, count: int) -> "ModelSpec":
+        """The same model with a fixed loop count (a distribution is dropped)."""
+        loop = self.loop.model_copy(update={"count": count, "distribution": None, "exit_policy": None})
+        return self.model_copy(update={"loop": loop})
+
+
+def _walk(items):
+    for item in items:
+        yield item
+        if isinstance(item, RepeatSpec):
+            yield from _walk(item.body)
+
+
+def _count_loop_repeats(items) -> int:
+    return sum(1 for item in _walk(items) if isinstance(item, RepeatSpec) and item.repeat == "loop")
+
+
+RepeatSpec.model_rebuild()
+ModelSpec.model_rebuild()

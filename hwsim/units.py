@@ -1,0 +1,130 @@
+"""Strict parsing of quantity strings, unit constants, and the one bits-to-bytes conversion.
+
+Inside hwsim every quantity is a float in SI base units (bytes, seconds, joules, watts, FLOPs),
+with the unit in the variable name. Config files write quantities as strings ("68 GB/s",
+"4 MiB", "1.2 pJ/B"); `parse` turns them into base units and checks their dimension, so a size
+where a rate belongs is an error, never a silently wrong number.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from importlib import resources
+
+import pint
+
+from hwsim.errors import ConfigError
+
+KB, MB, GB, TB = 1e3, 1e6, 1e9, 1e12
+KiB, MiB, GiB = 2.0**10, 2.0**20, 2.0**30
+NS, US, MS = 1e-9, 1e-6, 1e-3
+PJ, NJ = 1e-12, 1e-9
+GHZ = 1e9
+TFLOPS = 1e12
+
+# name -> (pint dimensionality, base unit written back in messages, example)
+DIMENSIONS: dict[str, tuple[str, str, str]] = {
+    "bytes": ("[information]", "B", "4 MiB"),
+    "bytes_per_s": ("[information] / [time]", "B/s", "68 GB/s"),
+    "s": ("[time]", "s", "2 us"),
+    "hz": ("1 / [time]", "Hz", "1.5 GHz"),
+    "j": ("[energy]", "J", "3 mJ"),
+    "w": ("[energy] / [time]", "W", "15 W"),
+    "j_per_byte": ("[energy] / [information]", "J/B", "1.2 pJ/B"),
+    "flops": ("[compute]", "FLOP", "2 GFLOP"),
+    "flops_per_s": ("[compute] / [time]", "FLOP/s", "20 TFLOP/s"),
+    "j_per_flop": ("[energy] / [compute]", "J/FLOP", "0.5 pJ/FLOP"),
+}
+
+# Human names of dimensions, so a message says "a size" rather than "[information]".
+_DIMENSION_NAMES = {
+    "[information]": "a size",
+    "[information] / [time]": "a data rate",
+    "[time]": "a time",
+    "1 / [time]": "a frequency",
+    "[energy]": "an energy",
+    "[energy] / [time]": "a power",
+    "[energy] / [information]": "an energy per byte",
+    "[compute]": "an operation count",
+    "[compute] / [time]": "a compute rate",
+    "[energy] / [compute]": "an energy per operation",
+    "dimensionless": "a bare number",
+}
+
+
+@lru_cache(maxsize=1)
+def _registry() -> pint.UnitRegistry:
+    registry = pint.UnitRegistry(None)
+    definitions = resources.files("hwsim").joinpath("unit_definitions.txt")
+    with resources.as_file(definitions) as path:
+        registry.load_definitions(str(path))
+    return registry
+
+
+def _dimension_name(dimensionality) -> str:
+    text = str(dimensionality)
+    return _DIMENSION_NAMES.get(text, text)
+
+
+@lru_cache(maxsize=4096)
+def parse(text: str, dimension: str) -> float:
+    """Parse `text` (e.g. "68 GB/s") as a quantity of `dimension` (a DIMENSIONS key) in SI base
+    units. Raises ValueError with a one-line message on garbage, a missing unit, a wrong
+    dimension, or a negative or non-finite value."""
+    expected, base_unit, example = DIMENSIONS[dimension]
+    if not isinstance(text, str):
+        raise ValueError(f"expected a quantity string with a unit like '{example}', got {text!r}")
+    registry = _registry()
+    try:
+        quantity = registry.Quantity(text.strip())
+    except Exception:  # pint raises several unrelated types for garbage; all mean "unparsable"
+        raise ValueError(f"cannot parse {text!r} as a quantity (write it like '{example}')") from None
+    if not isinstance(quantity, pint.Quantity):
+        raise ValueError(f"{text!r} has no unit (write it like '{example}')")
+    if quantity.dimensionality == registry.Quantity(1, "dimensionless").dimensionality:
+        raise ValueError(f"{text!r} has no unit (write it like '{example}')")
+    if str(quantity.dimensionality) != expected:
+        raise ValueError(
+            f"{text!r} is {_dimension_name(quantity.dimensionality)}, expected "
+            f"{_dimension_name(expected)} like '{example}'"
+        )
+    value = float(quantity.to_base_units().magnitude)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{text!r} must be a finite, non-negative quantity")
+    return value
+
+
+def parse_config(text: str, dimension: str, source: str, field: str) -> float:
+    """`parse`, re-raised as a ConfigError naming the file and field."""
+    try:
+        return parse(text, dimension)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {field}: {exc}") from None
+
+
+def format_si(value: float, dimension: str) -> str:
+    """Write a base-unit value back as a string that `parse` reads to the same float."""
+    return f"{value!r} {DIMENSIONS[dimension][1]}"
+
+
+def bytes_for(num_elements: float, bits: float) -> float:
+    """Bytes taken by `num_elements` values stored at `bits` bits each (effective bits, so
+    4-bit packing and group-scale overhead are already in `bits`). The only place bits become
+    bytes."""
+    return num_elements * bits / 8.0
+
+
+_DISPLAY_PREFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
+                     (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")]
+
+
+def human(value: float, unit: str, digits: int = 3) -> str:
+    """Display form for CLI tables and reports only: 6.8e10, 'B/s' -> '68 GB/s'."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    magnitude = abs(value)
+    for factor, prefix in _DISPLAY_PREFIXES:
+        if magnitude >= factor * 0.9995:
+            return f"{value / factor:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"

@@ -1,0 +1,1 @@
+"""Workloads: from a ModelSpec to the OpTrace the simulator consumes."""

@@ -1,0 +1,89 @@
+"""Flatten a model's schedule into the ordered steps one token (or one forward) executes.
+
+This is the single definition of loop semantics: which physical layer runs when, in which
+iteration of the `loop` repeat, and where Huginn's adapter, TRM's state addition, Ouro's exit
+gate and per-iteration norm sit. The trace builder, the parameter counts and the reference
+executor all walk these steps, so they cannot disagree about what a loop means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from hwsim.spec.model import ModelSpec, RepeatSpec
+
+StepKind = Literal["layer", "inject", "exit_gate", "loop_norm"]
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    block: str | None   # block name for layer steps
+    layer: int          # global physical layer index (-1 for non-layer steps)
+    loop_iter: int      # iteration of the `loop` repeat (0-based); -1 outside it
+    inject: str = ""    # "adapter" or "add" for inject steps
+
+
+def block_offsets(model: ModelSpec) -> dict[str, int]:
+    """Global index of each block's first physical layer (blocks in declaration order)."""
+    offsets, start = {}, 0
+    for block in model.blocks:
+        offsets[block.name] = start
+        start += block.num_layers
+    return offsets
+
+
+def num_physical_layers(model: ModelSpec) -> int:
+    return sum(b.num_layers for b in model.blocks)
+
+
+def expand(model: ModelSpec, loop_count: int | None = None) -> list[Step]:
+    """Steps of one pass through the model with the `loop` repeat run `loop_count` times
+    (default: model.loop.count)."""
+    count = model.loop.count if loop_count is None else loop_count
+    if count < 1:
+        raise ValueError(f"loop count must be >= 1, got {count}")
+    offsets = block_offsets(model)
+    steps: list[Step] = []
+
+    def walk(items, loop_iter: int) -> None:
+        for item in items:
+            if isinstance(item, str):
+                block = model.block(item)
+                for i in range(block.num_layers):
+                    steps.append(Step("layer", item, offsets[item] + i, loop_iter))
+                continue
+            is_loop = item.repeat == "loop"
+            for iteration in range(count if is_loop else item.repeat):
+                current = iteration if is_loop else loop_iter
+                if item.inject != "none":
+                    steps.append(Step("inject", None, -1, current, inject=item.inject))
+                walk(item.body, current)
+                if item.final_norm:
+                    steps.append(Step("loop_norm", None, -1, current))
+                if item.exit_gate:
+                    steps.append(Step("exit_gate", None, -1, current))
+
+    walk(model.effective_schedule, -1)
+    return steps
+
+
+def layer_applications(model: ModelSpec, loop_count: int | None = None) -> int:
+    """Layer applications per token (Ouro-1.4B at T=4: 96; Huginn at r=32: 132)."""
+    return sum(1 for s in expand(model, loop_count) if s.kind == "layer")
+
+
+def loop_repeat(model: ModelSpec) -> RepeatSpec | None:
+    """The schedule entry that repeats `loop` times, if any."""
+    def find(items):
+        for item in items:
+            if isinstance(item, RepeatSpec):
+                if item.repeat == "loop":
+                    return item
+                found = find(item.body)
+                if found:
+                    return found
+        return None
+
+    return find(model.effective_schedule)

@@ -1,0 +1,242 @@
+"""Every weight tensor of a model, each with one identity (`weight_id`) and its size.
+
+This table is the single source of truth for parameters: `hwsim show` counts them, the trace
+builder references them by `weight_id` (the same id in every loop iteration of a shared block,
+a distinct id per expert), and weight bytes follow from the QuantSpec per tensor role.
+Biases are folded into their matrix; norm scales and Huginn's q/k bias are vector tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from collections import OrderedDict
+from typing import Literal
+
+from hwsim import units
+from hwsim.spec.model import ModelSpec
+from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers
+
+TensorKind = Literal["matrix", "vector", "embedding"]
+
+
+@dataclass(frozen=True)
+class WeightTensor:
+    weight_id: str
+    role: str                 # q, k, v, o, gate, up, down, router, adapter, lm_head, embed, norm, ...
+    kind: TensorKind
+    in_features: int          # GEMM k (for matrices); vector length otherwise
+    out_features: int         # GEMM n (for matrices); 1 otherwise
+    num_elements: int         # including a folded bias
+    layer: int = -1           # global physical layer, -1 for model-level tensors
+    expert_id: int | None = None
+
+    def bits(self, model: ModelSpec) -> float:
+        """Effective stored bits per element under the model's QuantSpec."""
+        quant = model.quant
+        if self.kind == "vector":
+            return quant.act.effective_bits  # norms and small vectors stay at activation precision
+        quant_role = {"v": "attn_v", "down": "mlp_down", "expert_down": "mlp_down"}.get(self.role, self.role)
+        return quant.weight_bits_for(quant_role, max(self.layer, 0), num_physical_layers(model))
+
+    def bytes(self, model: ModelSpec) -> float:
+        return units.bytes_for(self.num_elements, self.bits(model))
+
+
+def _norm_elements(model: ModelSpec, width: int) -> int:
+    return {"rmsnorm": width, "layernorm": 2 * width, "rmsnorm_no_weight": 0}[model.norm]
+
+
+def _layer_tensors(model: ModelSpec, block: str, layer: int) -> list[WeightTensor]:
+    h, att = model.hidden_size, model.attention
+    q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
+    prefix = f"{block}.L{layer}"
+    qkv_bias = 1 if att.qkv_bias else 0
+
+    def matrix(role, k, n, bias=False, expert=None, name=None):
+        wid = f"{prefix}.{name or role}"
+        return WeightTensor(wid, role, "matrix", k, n, k * n + (n if bias else 0), layer, expert)
+
+    def vector(role, length):
+        return WeightTensor(f"{prefix}.{role}", role, "vector", length, 1, length, layer)
+
+    tensors = [
+        matrix("q", h, q_out, qkv_bias), matrix("k", h, kv_out, qkv_bias),
+        matrix("v", h, kv_out, qkv_bias), matrix("o", q_out, h, att.out_bias),
+    ]
+    if att.qk_bias:
+        tensors.append(vector("qk_bias", q_out + kv_out))
+    if att.qk_norm == "per_head":
+        tensors.append(vector("qk_norm", 2 * att.head_dim))
+    elif att.qk_norm == "full":
+        tensors.append(vector("qk_norm", q_out + kv_out))
+    norm = _norm_elements(model, h)
+    for i in range(model.norms_per_layer if norm else 0):
+        tensors.append(vector(f"norm{i}", norm))
+    if model.mlp is not None:
+        ff, bias = model.mlp.intermediate_size, model.mlp.bias
+        if model.mlp.kind == "swiglu":
+            tensors += [matrix("gate", h, ff, bias), matrix("up", h, ff, bias)]
+        else:
+            tensors.append(matrix("up", h, ff, bias))
+        tensors.append(matrix("down", ff, h, bias))
+    else:
+        moe = model.moe
+        tensors.append(matrix("router", h, moe.num_experts))
+        for e in range(moe.num_experts):
+            ff = moe.expert_intermediate_size
+            tensors += [matrix("expert_gate", h, ff, expert=e, name=f"expert{e}.gate"),
+                        matrix("expert_up", h, ff, expert=e, name=f"expert{e}.up"),
+                        matrix("expert_down", ff, h, expert=e, name=f"expert{e}.down")]
+        if moe.shared_experts:
+            ff = moe.shared_expert_intermediate_size
+            tensors += [matrix("shared_gate", h, ff, name="shared.gate"),
+                        matrix("shared_up", h, ff, name="shared.up"),
+                        matrix("shared_down", ff, h, name="shared.down")]
+            if moe.shared_expert_gate:
+                tensors.append(matrix("shared_expert_gate", h, 1, name="shared.expert_gate"))
+    return tensors
+
+
+@dataclass(frozen=True)
+class WeightTable:
+    """All tensors of a model, with lookups the trace builder needs."""
+
+    tensors: tuple[WeightTensor, ...]
+
+    def by_id(self) -> dict[str, WeightTensor]:
+        return {t.weight_id: t for t in self.tensors}
+
+    def of_layer(self, layer: int) -> list[WeightTensor]:
+        return [t for t in self.tensors if t.layer == layer]
+
+    def get(self, weight_id: str) -> WeightTensor:
+        return self.by_id()[weight_id]
+
+    @property
+    def num_params(self) -> int:
+        return sum(t.num_elements for t in self.tensors)
+
+
+_TABLE_CACHE: "OrderedDict[int, tuple[ModelSpec, WeightTable]]" = OrderedDict()
+
+
+def weight_table(model: ModelSpec) -> WeightTable:
+    """The model's tensors, memoised per spec object (specs are frozen but hold lists, so they
+    are not hashable; identity is the key, and the cached spec is kept to make ids safe)."""
+    cached = _TABLE_CACHE.get(id(model))
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    table = _build_weight_table(model)
+    _TABLE_CACHE[id(model)] = (model, table)
+    if len(_TABLE_CACHE) > 64:
+        _TABLE_CACHE.popitem(last=False)
+    return table
+
+
+def _build_weight_table(model: ModelSpec) -> WeightTable:
+    h = model.hidden_size
+    emb = model.embedding_size or h
+    tensors: list[WeightTensor] = []
+    tied = model.tied_embeddings and model.lm_head
+    # A tied embedding gets the output head's storage rule (llama.cpp stores it as Q6_K).
+    tensors.append(WeightTensor("embed", "lm_head" if tied else "embed", "embedding", emb,
+                                model.vocab_size, model.vocab_size * emb))
+    if model.positional == "learned":
+        tensors.append(WeightTensor("pos_embed", "embed", "embedding", emb, model.max_position_embeddings,
+                                    model.max_position_embeddings * emb))
+    if model.token_type_embeddings:
+        tensors.append(WeightTensor("type_embed", "embed", "embedding", emb, model.token_type_embeddings,
+                                    model.token_type_embeddings * emb))
+    if model.embedding_norm:
+        n = _norm_elements(model, emb)
+        if n:
+            tensors.append(WeightTensor("embed_norm", "norm", "vector", n, 1, n))
+    if emb != h:
+        tensors.append(WeightTensor("embed_proj", "embed_proj", "matrix", emb, h, emb * h + h))
+    offsets = block_offsets(model)
+    for block in model.blocks:
+        for i in range(block.num_layers):
+            tensors += _layer_tensors(model, block.name, offsets[block.name] + i)
+    loop_steps = {s.inject or s.kind for s in expand(model, 1) if s.kind in ("inject", "exit_gate")}
+    if "adapter" in loop_steps:
+        tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
+    if "exit_gate" in loop_steps:
+        tensors.append(WeightTensor("loop.exit_gate", "exit_gate", "matrix", h, 1, h + 1))
+    if model.final_norm:
+        n = _norm_elements(model, h)
+        if n:
+            tensors.append(WeightTensor("final_norm", "norm", "vector", n, 1, n))
+    if model.lm_head and not model.tied_embeddings:
+        tensors.append(WeightTensor("lm_head", "lm_head", "matrix", h, model.vocab_size, h * model.vocab_size))
+    for head in model.heads:
+        k = head.in_features or h
+        tensors.append(WeightTensor(f"head.{head.name}", "head", "matrix", k, head.out_features,
+                                    k * head.out_features + (head.out_features if head.bias else 0)))
+    return WeightTable(tuple(tensors))
+
+
+def lm_head_tensor(model: ModelSpec) -> WeightTensor | None:
+    """The tensor the LM head multiplies by (the embedding when tied)."""
+    if not model.lm_head:
+        return None
+    return weight_table(model).get("embed" if model.tied_embeddings else "lm_head")
+
+
+def unique_weight_bytes(model: ModelSpec) -> float:
+    return sum(t.bytes(model) for t in weight_table(model).tensors)
+
+
+def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> float:
+    """Matrix weight elements one token multiplies by in one step (MoE: top-k experts)."""
+    if step.kind == "layer":
+        total = 0.0
+        for t in table.of_layer(step.layer):
+            if t.kind != "matrix":
+                continue
+            share = model.moe.top_k / model.moe.num_experts if t.expert_id is not None else 1.0
+            total += t.in_features * t.out_features * share
+        return total
+    if step.kind == "inject" and step.inject == "adapter":
+        return 2 * model.hidden_size * model.hidden_size
+    if step.kind == "exit_gate":
+        return model.hidden_size
+    return 0.0
+
+
+def matmul_weight_elements_per_token(model: ModelSpec, loop_count: int | None = None) -> float:
+    """Weight-matrix elements touched per token, LM head included, embedding lookup excluded;
+    2x this is the 'matmul FLOPs per token' of ../shared/data/models.md."""
+    table = weight_table(model)
+    total = sum(_step_matmul_elements(model, s, table) for s in expand(model, loop_count))
+    if emb_proj := next((t for t in table.tensors if t.weight_id == "embed_proj"), None):
+        total += emb_proj.in_features * emb_proj.out_features
+    head = lm_head_tensor(model)
+    if head is not None:
+        total += model.hidden_size * model.vocab_size
+    for t in table.tensors:
+        if t.role == "head":
+            total += t.in_features * t.out_features
+    return total
+
+
+def kv_cache_slots_per_token(model: ModelSpec, loop_count: int | None = None) -> int:
+    """Attention-layer applications that keep a KV entry for a token, under the loop KV policy:
+    per_loop keeps every iteration's K/V; shared one per looped layer; last_k the last k
+    iterations; exit_only the exit iteration's. Non-causal models keep none."""
+    if not model.attention.causal:
+        return 0
+    steps = expand(model, loop_count)
+    count = model.loop.count if loop_count is None else loop_count
+    policy = model.loop.kv_policy
+    kept_iters = {"per_loop": count, "shared": 1, "exit_only": 1,
+                  "last_k": min(model.loop.kv_last_k, count)}[policy]
+    outside = sum(1 for s in steps if s.kind == "layer" and s.loop_iter < 0)
+    looped_layers = sum(1 for s in steps if s.kind == "layer" and s.loop_iter == 0)
+    return outside + looped_layers * kept_iters
+
+
+def kv_bytes_per_token(model: ModelSpec, loop_count: int | None = None) -> float:
+    """Bytes of K and V added to the cache for one new token."""
+    att = model.attention
+    per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
+    return kv_cache_slots_per_token(model, loop_count) * per_slot
