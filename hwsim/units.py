@@ -9,6 +9,7 @@ where a rate belongs is an error, never a silently wrong number.
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -67,14 +68,27 @@ def _dimension_name(dimensionality) -> str:
     return _DIMENSION_NAMES.get(text, text)
 
 
-@lru_cache(maxsize=4096)
+# One number, then a unit expression without digits. pint alone would also read "1 2 GB/s" as
+# 2 GB/s (implicit product), "GB/s" as 1 GB/s, and evaluate expressions such as "9**9 B".
+_QUANTITY_SHAPE = re.compile(
+    r"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf)(?:\s*[^\d\s.+-][^\d]*)?", re.IGNORECASE)
+
+
 def parse(text: str, dimension: str) -> float:
     """Parse `text` (e.g. "68 GB/s") as a quantity of `dimension` (a DIMENSIONS key) in SI base
     units. Raises ValueError with a one-line message on garbage, a missing unit, a wrong
     dimension, or a negative or non-finite value."""
-    expected, base_unit, example = DIMENSIONS[dimension]
-    if not isinstance(text, str):
+    example = DIMENSIONS[dimension][2]
+    if not isinstance(text, str):  # checked before the cache, which cannot hash lists or dicts
         raise ValueError(f"expected a quantity string with a unit like '{example}', got {text!r}")
+    return _parse(text, dimension)
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, dimension: str) -> float:
+    expected, base_unit, example = DIMENSIONS[dimension]
+    if not _QUANTITY_SHAPE.fullmatch(text):
+        raise ValueError(f"cannot parse {text!r} as a number followed by a unit (write it like '{example}')")
     registry = _registry()
     try:
         quantity = registry.Quantity(text.strip())

@@ -51,14 +51,15 @@ class ComputeEngineSpec(Spec):
         return dict(self.peak)
 
     def rate_for(self, dtype: str) -> tuple[str, float]:
-        """(dtype actually used, peak FLOP/s): a dtype the engine lacks runs at the next wider one."""
+        """(dtype actually used, peak FLOP/s): a dtype the engine lacks runs at the next wider one;
+        past the widest listed, at the engine's slowest rate (never a faster, narrower one)."""
         current: str | None = dtype
         while current is not None:
             if current in self.peak:
                 return current, self.peak[current]
             current = DTYPE_WIDER[current]
-        best = max(self.peak, key=self.peak.get)
-        return best, self.peak[best]
+        slowest = min(self.peak, key=self.peak.get)
+        return slowest, self.peak[slowest]
 
 
 class MemoryLevelSpec(Spec):

@@ -11,6 +11,7 @@ go into one ConfigError whose message names the file and each field:
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +45,9 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, Hashable):  # `? [a, b]` keys: rejected, as SafeLoader does
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a {type(key).__name__} cannot be a mapping key", key_node.start_mark)
         if key in mapping:
             loader.duplicates.append(f"duplicate key {key!r} (line {key_node.start_mark.line + 1})")
         mapping[key] = loader.construct_object(value_node, deep=deep)
@@ -98,7 +102,8 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     """One 'field.path: problem' string per pydantic error."""
     problems = []
     for error in exc.errors(include_url=False):
-        location = ".".join(str(part) for part in error["loc"] if not _is_union_tag(part))
+        location = ".".join(str(part) if str(part).isprintable() else repr(part)  # keeps it one line
+                            for part in error["loc"] if not _is_union_tag(part))
         message = error["msg"]
         for prefix in ("Value error, ", "Assertion failed, "):
             message = message.removeprefix(prefix)

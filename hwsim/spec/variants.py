@@ -1,0 +1,41 @@
+"""Derive a model variant (loop count, quantisation, KV policy) from a preset.
+
+The CLI flags (`--loops`, `--quant`, `--kv-policy`) and sweep axes all go through here, so a
+variant is always a validated ModelSpec.
+"""
+
+from __future__ import annotations
+
+from hwsim.errors import ConfigError
+from hwsim.spec.model import ModelSpec
+from hwsim.spec.quant import QuantSpec, quant_preset
+
+KV_POLICIES = ("per_loop", "shared", "last_k", "exit_only")
+
+
+def configure_model(model: ModelSpec, *, loops: int | None = None, quant: str | QuantSpec | None = None,
+                    kv_policy: str | None = None, kv_last_k: int | None = None) -> ModelSpec:
+    """Return `model` with the given overrides applied and re-validated."""
+    data = model.model_dump(mode="python", by_alias=True)
+    if loops is not None:
+        if loops < 1:
+            raise ConfigError(f"loops: must be >= 1, got {loops}")
+        if not model.is_looped and loops != 1:
+            raise ConfigError(f"loops: {model.name} has no loop to repeat (a standard model runs once)")
+        data["loop"].update(count=loops, distribution=None, exit_policy=None)
+    if quant is not None:
+        if isinstance(quant, str):
+            try:
+                quant = quant_preset(quant)
+            except ValueError as exc:
+                raise ConfigError(f"quant: {exc}") from None
+        data["quant"] = quant.model_dump(mode="python")
+    if kv_policy is not None:
+        if kv_policy.replace("-", "_") not in KV_POLICIES:
+            raise ConfigError(f"kv_policy: unknown {kv_policy!r}; known: {', '.join(KV_POLICIES)}")
+        data["loop"]["kv_policy"] = kv_policy.replace("-", "_")
+    if kv_last_k is not None:
+        data["loop"]["kv_last_k"] = kv_last_k
+    from hwsim.spec.loader import validate
+
+    return validate(ModelSpec, data, f"model {model.name}")

@@ -1,0 +1,346 @@
+"""build_trace: turn a ModelSpec into an OpTrace for one prefill or one decode step.
+
+The builder walks `schedule.expand` (the single definition of loop semantics) and references
+weights only through `weights.weight_table`, so a shared block keeps one `weight_id` in every
+loop iteration. Rows of a layer application depend only on (layer, active sequences, sequences
+writing KV), so each distinct combination is built once and reused across iterations: a Huginn
+decode at r=64 (~5,000 rows) builds in milliseconds. Conventions are listed in docs/traces.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hwsim import units
+from hwsim.errors import TraceError
+from hwsim.spec.model import ModelSpec
+from hwsim.workload import trace as T
+from hwsim.workload.depth import loop_depths
+from hwsim.workload.moe import expert_token_counts
+from hwsim.workload.schedule import Step, expand, loop_repeat
+from hwsim.workload.weights import lm_head_tensor, weight_table
+
+# Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
+# sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
+# multiply; tanh-GELU ~ 8; rotary ~ two multiplies and an add; residual/bias add 1;
+# MoE combine = scale + add.
+FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act": 8.0,
+                     "rope": 3.0, "add": 1.0, "combine": 2.0}
+
+# Norm positions by norms_per_layer: pre-norm (2), sandwich (4: Ouro, Huginn).
+_NORM_SLOTS = {0: (), 1: ("pre_attn",), 2: ("pre_attn", "pre_mlp"),
+               3: ("pre_attn", "post_attn", "pre_mlp"),
+               4: ("pre_attn", "post_attn", "pre_mlp", "post_mlp")}
+
+# Columns that vary within a step; the rest (phase, loop_iter, bits, token_step) are filled per
+# step or per trace. Order of the tuples held in _Builder.rows.
+_ROW = (T.LAYER, T.BLOCK_ID, T.OP_KIND, T.NAME, T.M, T.N, T.K, T.FLOPS, T.WEIGHT_ID,
+        T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
+        T.WEIGHT_BITS, T.EXPERT_ID, T.TOKENS_ACTIVE)
+_LOOP_BLOCK = "loop"   # block_id of loop-level ops (adapter, inject add, loop norm, exit gate)
+
+
+class _Builder:
+    """Emits rows for one trace; per-step templates are memoised by their shape key."""
+
+    def __init__(self, model: ModelSpec, phase: str, batch: int, context_len: int, depths: list[int],
+                 token_step: int = 0):
+        self.model, self.phase, self.batch = model, phase, batch
+        # Equally likely experts rotate by the assignments of each decode step (moe.py).
+        self.expert_offset = token_step * batch * model.moe.top_k if model.moe else 0
+        self.depths = depths
+        self.tensors = weight_table(model).by_id()
+        self.act_bits = model.quant.act.effective_bits
+        self.kv_bits = model.quant.kv.effective_bits
+        self.causal = model.attention.causal
+        if model.task is not None:          # non-causal task: one forward over the whole sequence
+            self.seq_tokens = model.task.seq_len + model.task.prefix_tokens
+            self.keys = self.seq_tokens
+        elif phase == "prefill":            # whole prompt; keys = full rectangle (docs/traces.md)
+            self.seq_tokens, self.keys = context_len, context_len
+        else:                               # one new token attending to the cache and itself
+            self.seq_tokens, self.keys = 1, context_len + 1
+        self.blocks: list[tuple[dict[str, np.ndarray], int]] = []   # (columns, loop_iter)
+        self._templates: dict[tuple, dict[str, np.ndarray]] = {}
+        self._expert_counts: dict[int, np.ndarray] = {}
+        self._weights: dict[str, tuple[float, float]] = {}
+
+    # -- row primitives ---------------------------------------------------------------------
+    def _act(self, elements: float) -> float:
+        return units.bytes_for(elements, self.act_bits)
+
+    def _kv(self, elements: float) -> float:
+        return units.bytes_for(elements, self.kv_bits) if self.causal else 0.0
+
+    def _weight(self, weight_id: str) -> tuple[float, float]:
+        """(bytes, bits) of a weight tensor, memoised: layers repeat in every iteration."""
+        if not weight_id:
+            return 0.0, 0.0
+        found = self._weights.get(weight_id)
+        if found is None:
+            tensor = self.tensors[weight_id]
+            found = self._weights[weight_id] = (tensor.bytes(self.model), tensor.bits(self.model))
+        return found
+
+    def gemm(self, out, where, kind, name, m, n, k, weight_id="", act_in=None, act_out=None,
+             kv_read=0.0, kv_write=0.0, expert=None):
+        layer, block, tokens = where
+        weight_bytes, bits = self._weight(weight_id)
+        out.append((layer, block, kind, name, m, n, k, 2.0 * m * n * k, weight_id, weight_bytes,
+                    self._act(m * k) if act_in is None else act_in,
+                    self._act(m * n) if act_out is None else act_out,
+                    kv_read, kv_write, bits, expert, tokens))
+
+    def vector(self, out, where, kind, name, elements, flops_per_element, weight_id=""):
+        layer, block, tokens = where
+        weight_bytes, bits = self._weight(weight_id)
+        out.append((layer, block, kind, name, 0, 0, 0, elements * flops_per_element, weight_id,
+                    weight_bytes, self._act(elements), self._act(elements), 0.0, 0.0, bits, None,
+                    tokens))
+
+    def _existing(self, weight_id: str) -> str:
+        return weight_id if weight_id in self.tensors else ""
+
+    # -- one layer application --------------------------------------------------------------
+    def layer_rows(self, block: str, layer: int, seqs: int, writers: int) -> list[tuple]:
+        model, att, h = self.model, self.model.attention, self.model.hidden_size
+        tokens = seqs * self.seq_tokens
+        where, out = (layer, block, tokens), []
+        prefix = f"{block}.L{layer}"
+        q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
+        slots = _NORM_SLOTS.get(model.norms_per_layer)
+        if slots is None:
+            raise TraceError(f"model {model.name}: norms_per_layer {model.norms_per_layer} has no "
+                             f"known placement (0-4)")
+
+        def norm(position: str) -> None:
+            if position in slots:
+                i = slots.index(position)
+                self.vector(out, where, "norm", f"norm{i}", tokens * h, FLOPS_PER_ELEMENT["norm"],
+                            self._existing(f"{prefix}.norm{i}"))
+
+        kv_write = self._kv(writers * self.seq_tokens * kv_out)
+        norm("pre_attn")
+        self.gemm(out, where, "matmul", "q", tokens, q_out, h, f"{prefix}.q")
+        self.gemm(out, where, "matmul", "k", tokens, kv_out, h, f"{prefix}.k", kv_write=kv_write)
+        self.gemm(out, where, "matmul", "v", tokens, kv_out, h, f"{prefix}.v", kv_write=kv_write)
+        if att.qk_bias:
+            self.vector(out, where, "add", "qk_bias", tokens * (q_out + kv_out), FLOPS_PER_ELEMENT["add"],
+                        f"{prefix}.qk_bias")
+        if att.qk_norm != "none":
+            self.vector(out, where, "norm", "qk_norm", tokens * (q_out + kv_out), FLOPS_PER_ELEMENT["norm"],
+                        f"{prefix}.qk_norm")
+        if model.positional == "rope":
+            self.vector(out, where, "rope", "rope", tokens * (q_out + kv_out), FLOPS_PER_ELEMENT["rope"])
+        heads_m, keys = tokens * att.num_heads, self.keys
+        past = self._kv(seqs * keys * kv_out)          # K (or V) of every key, every sequence
+        transient_kv = 0.0 if self.causal else self._act(tokens * kv_out)
+        scores = self._act(heads_m * keys)
+        self.gemm(out, where, "attn_score", "attn_score", heads_m, keys, att.head_dim,
+                  act_in=self._act(tokens * q_out) + transient_kv, act_out=scores, kv_read=past)
+        self.vector(out, where, "softmax", "softmax", heads_m * keys, FLOPS_PER_ELEMENT["softmax"])
+        self.gemm(out, where, "attn_value", "attn_value", heads_m, att.head_dim, keys,
+                  act_in=scores + transient_kv, act_out=self._act(tokens * q_out), kv_read=past)
+        self.gemm(out, where, "matmul", "o", tokens, h, q_out, f"{prefix}.o")
+        norm("post_attn")
+        self.vector(out, where, "add", "residual_attn", tokens * h, FLOPS_PER_ELEMENT["add"])
+        norm("pre_mlp")
+        if model.mlp is not None:
+            self._mlp(out, where, prefix, tokens, model.mlp.kind, model.mlp.intermediate_size, "")
+        else:
+            self._moe(out, where, prefix, tokens)
+        norm("post_mlp")
+        self.vector(out, where, "add", "residual_mlp", tokens * h, FLOPS_PER_ELEMENT["add"])
+        return out
+
+    def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=None, op_kind="matmul"):
+        """A gated (swiglu) or plain (gelu) MLP; `stem` names expert/shared weights."""
+        h = self.model.hidden_size
+        if kind == "swiglu":
+            self.gemm(out, where, op_kind, f"{stem}gate", tokens, width, h, f"{prefix}.{stem}gate", expert=expert)
+        self.gemm(out, where, op_kind, f"{stem}up", tokens, width, h, f"{prefix}.{stem}up", expert=expert)
+        self.vector(out, where, "act", f"{stem}act", tokens * width, FLOPS_PER_ELEMENT[f"{kind}_act"])
+        self.gemm(out, where, op_kind, f"{stem}down", tokens, h, width, f"{prefix}.{stem}down", expert=expert)
+
+    def _moe(self, out, where, prefix, tokens):
+        moe, h = self.model.moe, self.model.hidden_size
+        self.gemm(out, where, "router", "router", tokens, moe.num_experts, h, f"{prefix}.router")
+        self.vector(out, where, "softmax", "router_topk", tokens * moe.num_experts, FLOPS_PER_ELEMENT["softmax"])
+        if tokens not in self._expert_counts:
+            self._expert_counts[tokens] = expert_token_counts(moe, tokens, self.expert_offset)
+        for expert, count in enumerate(self._expert_counts[tokens]):
+            if count:
+                self._mlp(out, where, prefix, int(count), "swiglu", moe.expert_intermediate_size,
+                          f"expert{expert}.", expert=expert, op_kind="expert")
+        if moe.shared_experts:
+            self._mlp(out, where, prefix, tokens, "swiglu", moe.shared_expert_intermediate_size, "shared.")
+            if moe.shared_expert_gate:
+                self.gemm(out, where, "matmul", "shared.expert_gate", tokens, 1, h, f"{prefix}.shared.expert_gate")
+        self.vector(out, where, "add", "moe_combine", tokens * moe.top_k * h, FLOPS_PER_ELEMENT["combine"])
+
+    # -- loop-level and model-level steps ---------------------------------------------------
+    def loop_step_rows(self, step: Step, seqs: int) -> list[tuple]:
+        h, tokens = self.model.hidden_size, seqs * self.seq_tokens
+        where, out = (-1, _LOOP_BLOCK, tokens), []
+        if step.kind == "inject" and step.inject == "adapter":
+            self.gemm(out, where, "adapter", "adapter", tokens, h, 2 * h, "loop.adapter")
+        elif step.kind == "inject":
+            self.vector(out, where, "add", "inject_add", tokens * h, FLOPS_PER_ELEMENT["add"])
+        elif step.kind == "loop_norm":
+            self.vector(out, where, "norm", "loop_norm", tokens * h, FLOPS_PER_ELEMENT["norm"],
+                        self._existing("final_norm"))
+        else:  # exit gate: Linear(h -> 1)
+            self.gemm(out, where, "matmul", "exit_gate", tokens, 1, h, "loop.exit_gate")
+        return out
+
+    def embedding_rows(self) -> list[tuple]:
+        model, tokens = self.model, self.batch * self.seq_tokens
+        where, out = (-1, "", tokens), []
+        width = model.embedding_size or model.hidden_size
+        for tensor in self.tensors.values():
+            if tensor.kind == "embedding":   # lookup: gathered rows counted as activation input
+                out.append((-1, "", "embed", tensor.weight_id, 0, 0, 0, 0.0, "", 0.0,
+                            units.bytes_for(tokens * width, tensor.bits(model)), self._act(tokens * width),
+                            0.0, 0.0, tensor.bits(model), None, tokens))
+        if "embed_norm" in self.tensors:
+            self.vector(out, where, "norm", "embed_norm", tokens * width, FLOPS_PER_ELEMENT["norm"], "embed_norm")
+        if "embed_proj" in self.tensors:
+            self.gemm(out, where, "matmul", "embed_proj", tokens, model.hidden_size, width, "embed_proj")
+        return out
+
+    def output_rows(self) -> list[tuple]:
+        model, h = self.model, self.model.hidden_size
+        all_tokens = self.batch * self.seq_tokens
+        out = []
+        repeat = loop_repeat(model)
+        if model.final_norm and not (repeat is not None and repeat.final_norm):
+            self.vector(out, (-1, "", all_tokens), "norm", "final_norm", all_tokens * h,
+                        FLOPS_PER_ELEMENT["norm"], self._existing("final_norm"))
+        head = lm_head_tensor(model)
+        if head is not None:
+            # Causal prefill needs logits of the last prompt token only; decode and non-causal
+            # task models produce logits for every token they process.
+            rows = self.batch if (self.causal and self.phase == "prefill") else all_tokens
+            self.gemm(out, (-1, "", rows), "lm_head", "lm_head", rows, model.vocab_size, h, head.weight_id)
+        for tensor in self.tensors.values():
+            if tensor.role == "head":        # pooled heads (TRM's Q head): one row per sequence
+                self.gemm(out, (-1, "", self.batch), "matmul", tensor.weight_id, self.batch,
+                          tensor.out_features, tensor.in_features, tensor.weight_id)
+        return out
+
+    # -- assembly ---------------------------------------------------------------------------
+    def add(self, rows: list[tuple], loop_iter: int) -> None:
+        self.blocks.append((_columnar(rows), loop_iter))
+
+    def cached(self, key: tuple, make) -> dict[str, np.ndarray]:
+        columns = self._templates.get(key)
+        if columns is None:
+            columns = self._templates[key] = make()
+        return columns
+
+    def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
+        """(sequences computing, sequences writing KV) in one iteration of the loop."""
+        depths, batch = self.depths, self.batch
+        running = sum(1 for d in depths if d > loop_iter)
+        deepest = max(depths)
+        compact = self.model.loop.batch_exit == "compact"
+        active = running if compact else batch
+        policy, last_k = self.model.loop.kv_policy, self.model.loop.kv_last_k
+        exiting = sum(1 for d in depths if d == loop_iter + 1)
+        if policy == "per_loop":
+            writers = active
+        elif policy == "exit_only":
+            writers = exiting
+        elif policy == "shared":
+            writers = exiting if compact else (batch if loop_iter == deepest - 1 else 0)
+        else:  # last_k
+            if compact:
+                writers = sum(1 for d in depths if d - last_k <= loop_iter < d)
+            else:
+                writers = batch if loop_iter >= deepest - last_k else 0
+        return active, writers
+
+    def build(self) -> None:
+        self.add(self.embedding_rows(), -1)
+        counts = {-1: (self.batch, self.batch)}
+        for step in expand(self.model, max(self.depths)):
+            if step.loop_iter not in counts:
+                counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
+            active, writers = counts[step.loop_iter]
+            if step.kind == "layer":
+                key = ("layer", step.layer, active, writers)
+                columns = self.cached(key, lambda: _columnar(
+                    self.layer_rows(step.block, step.layer, active, writers)))
+            else:
+                key = (step.kind, step.inject, active)
+                columns = self.cached(key, lambda: _columnar(self.loop_step_rows(step, active)))
+            self.blocks.append((columns, step.loop_iter))
+        self.add(self.output_rows(), -1)
+
+    def frame(self, token_step: int) -> pd.DataFrame:
+        pieces = [columns for columns, _ in self.blocks]
+        data = {c: np.concatenate([p[c] for p in pieces]) for c in _ROW}
+        count = len(data[T.LAYER])
+        expert = data.pop(T.EXPERT_ID)
+        data.update({
+            T.OP_ID: np.arange(count, dtype=np.int64),
+            T.PHASE: pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), [self.phase]),
+            T.LOOP_ITER: np.repeat([i for _, i in self.blocks],
+                                   [len(p[T.LAYER]) for p in pieces]).astype(np.int64),
+            T.ACT_BITS: np.full(count, float(self.act_bits)),
+            T.KV_BITS: np.full(count, float(self.kv_bits)),
+            T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
+            T.EXPERT_ID: pd.arrays.IntegerArray(np.maximum(expert, 0), expert < 0),
+            T.OP_KIND: pd.Categorical(data[T.OP_KIND]),
+        })
+        for column in (T.BLOCK_ID, T.NAME, T.WEIGHT_ID):
+            data[column] = pd.Series(data[column], dtype=object)   # object, as T.SCHEMA says
+        return pd.DataFrame({c: data[c] for c in T.COLUMNS})
+
+
+def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
+    """Row tuples (in _ROW order) -> one typed array per column; expert_id -1 = none."""
+    columns = dict(zip(_ROW, zip(*rows))) if rows else {c: () for c in _ROW}
+    out = {}
+    for column in _ROW:
+        values = columns[column]
+        if column == T.EXPERT_ID:
+            out[column] = np.array([-1 if v is None else v for v in values], dtype=np.int64)
+        elif column in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID):
+            out[column] = np.array(values, dtype=object)
+        elif column in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE):
+            out[column] = np.array(values, dtype=np.int64)
+        else:
+            out[column] = np.array(values, dtype=np.float64)
+    return out
+
+
+def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
+                loops: int | None = None, token_step: int = 0, num_steps: int = 1) -> pd.DataFrame:
+    """The OpTrace of one prefill (the whole prompt of `context_len` tokens per sequence; a
+    non-causal task model runs one forward over its task sequence) or one decode step (one new
+    token per sequence with `context_len` tokens already cached; `token_step` of `num_steps`
+    picks per-sequence loop depths, see depth.loop_depths). `loops` fixes the loop count."""
+    if phase not in T.PHASES:
+        raise TraceError(f"phase must be one of {', '.join(T.PHASES)}, got {phase!r}")
+    if batch < 1:
+        raise TraceError(f"batch must be >= 1, got {batch}")
+    if context_len < 0:
+        raise TraceError(f"context length must be >= 0, got {context_len}")
+    if phase == "decode" and not model.has_decode:
+        raise TraceError(f"model {model.name} has no decode phase (non-causal or no LM head); use prefill")
+    if phase == "prefill" and model.task is None and context_len < 1:
+        raise TraceError(f"prefill of {model.name} needs a context length >= 1 (the prompt), got {context_len}")
+    if loops is not None:
+        if loops < 1:
+            raise TraceError(f"loops must be >= 1, got {loops}")
+        if not model.is_looped and loops != 1:
+            raise TraceError(f"loops: {model.name} has no loop to repeat (a standard model runs once)")
+        depths = [loops] * batch
+    else:
+        depths = loop_depths(model, batch, token_step, num_steps)
+    step = token_step if phase == "decode" else 0
+    builder = _Builder(model, phase, batch, context_len, depths, step)
+    builder.build()
+    return builder.frame(step)
