@@ -1,0 +1,88 @@
+"""`hwsim simulate`: one model on one device, as a readable table or JSON totals."""
+
+from __future__ import annotations
+
+import click
+
+from hwsim.cli.options import parse_sets, set_option
+
+_ROWS = [  # (totals key, label, display unit or None for plain values)
+    ("latency_s", "latency", "s"), ("ttft_s", "time to first token", "s"),
+    ("tpot_s", "time per output token", "s"), ("tokens_per_s", "tokens/s", None),
+    ("energy_j", "energy", "J"), ("energy_per_token_j", "energy per token", "J"),
+    ("power_w", "average power", "W"),
+    ("dram_read_bytes", "DRAM read", "B"), ("dram_write_bytes", "DRAM written", "B"),
+    ("dram_bytes_per_token", "DRAM bytes per token", "B"),
+    ("dram_weight_first_fetch_bytes", "  weights, first fetch", "B"),
+    ("dram_weight_refetch_bytes", "  weights, re-fetch after eviction", "B"),
+    ("dram_kv_bytes", "  KV cache", "B"), ("dram_activation_spill_bytes", "  activation spill", "B"),
+    ("sram_peak_bytes", "SRAM peak", "B"), ("memory_footprint_bytes", "memory footprint", "B"),
+    ("memory_capacity_bytes", "memory capacity", "B"), ("fits", "fits", None),
+    ("shortfall_bytes", "shortfall", "B"), ("compute_utilization", "matrix utilisation", None),
+    ("bound", "bound by", None), ("energy_compute_j", "energy: compute", "J"),
+    ("energy_sram_j", "energy: SRAM", "J"), ("energy_dram_j", "energy: DRAM", "J"),
+    ("energy_static_j", "energy: static", "J"),
+]
+
+
+@click.command("simulate")
+@click.option("--model", "model_name", required=True, help="Model preset name or YAML path.")
+@click.option("--hardware", "hardware_name", required=True, help="Hardware preset name or YAML path.")
+@click.option("--phase", type=click.Choice(["prefill", "decode", "e2e"]), default="e2e", show_default=True)
+@click.option("--prompt", "prompt_len", type=click.IntRange(min=0), default=512, show_default=True,
+              help="Prompt tokens per sequence.")
+@click.option("--gen", "gen_len", type=click.IntRange(min=0), default=128, show_default=True,
+              help="Generated tokens per sequence.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--loops", type=click.IntRange(min=1), help="Loop count (looped models).")
+@click.option("--quant", help="Quantisation preset, e.g. int4-g128, int8, q4_0.")
+@click.option("--kv-policy", help="Loop KV policy: per_loop, shared, last_k, exit_only.")
+@click.option("--policy", type=click.Choice(["stream", "lru", "belady", "pin"]), default="lru",
+              show_default=True, help="SRAM residency policy.")
+@set_option
+@click.option("--engine", type=click.Choice(["des", "roofline"]), default="des", show_default=True)
+@click.option("--full-loops", is_flag=True, help="Simulate every loop iteration instead of extrapolating "
+              "from the warm-up and one steady iteration.")
+@click.option("--json", "as_json", is_flag=True, help="Print inputs and totals as JSON.")
+@click.option("--chrome-trace", type=click.Path(dir_okay=False, writable=True),
+              help="Write the event timeline as Chrome trace JSON (opens in Perfetto).")
+def simulate_cmd(model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
+                 policy, sets, engine, full_loops, as_json, chrome_trace) -> None:
+    """Simulate a model on a device: latency, energy, DRAM traffic by cause, memory fit."""
+    from hwsim.sim import simulate
+    from hwsim.spec import loader
+    from hwsim.spec.variants import configure_model
+
+    model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy)
+    hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None)
+    result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
+                      policy=policy, engine=engine, full_loops=full_loops)
+    if chrome_trace:
+        result.to_chrome_trace(chrome_trace)
+    if as_json:
+        click.echo(result.to_json())
+        return
+    click.echo(_table(result))
+    if chrome_trace:
+        click.echo(f"timeline written to {chrome_trace}")
+
+
+def _table(result) -> str:
+    from hwsim.units import human
+
+    inputs = result.inputs
+    head = (f"{inputs['model']} on {inputs['hardware']}: {inputs['phase']}, prompt {inputs['prompt_len']}, "
+            f"gen {inputs['gen_len']}, batch {inputs['batch']}, loops {inputs.get('loops', '-')}, "
+            f"quant {inputs.get('quant', '-')}, policy {inputs['policy']}, engine {inputs['engine']}")
+    rows = []
+    for key, label, unit in _ROWS:
+        value = result.totals[key]
+        if unit is not None:
+            text = human(float(value), unit)
+        elif isinstance(value, float):
+            text = f"{value:.4g}"
+        else:
+            text = str(value)
+        rows.append((label, text))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([head, ""] + [f"{label.ljust(width)}  {text}" for label, text in rows])

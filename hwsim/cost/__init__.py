@@ -1,0 +1,1 @@
+"""Cost models: the closed-form roofline (time) and action-count energy pricing."""

@@ -1,0 +1,467 @@
+"""Closed-form per-op roofline: the time an op needs if compute and memory overlap perfectly.
+
+Each op costs max(compute_s, memory_s) + launch_s. compute_s is FLOPs over the rate the op can
+reach: GEMM kinds run on the matrix engine, the rest on the vector engine. A GEMM whose M (rows)
+is not a multiple of the engine's `tile_m` pays for the padded rows: a decode GEMV with M = batch
+runs at M / tile_m of peak. memory_s is the op's main-memory bytes over the achievable bandwidth,
+plus one access latency. By default every op streams its weights, KV and activations from main
+memory (no on-chip reuse), which is what roofline tools assume; the simulator passes per-op DRAM
+bytes after residency instead.
+
+The same `compute_seconds` is used by the discrete-event engine, so the two cannot disagree on
+how long an op computes. A whole run is summed in closed form (`roofline_run`), either per op
+(what roofline tools report) or as a floor no overlapping schedule can beat (for pruning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from hwsim.cost.energy import ActionCounts, price
+from hwsim.errors import ConfigError
+from hwsim.spec.hardware import ComputeEngineSpec, HardwareSpec
+from hwsim.spec.model import ModelSpec
+from hwsim.spec.quant import QuantSpec
+from hwsim.workload import trace as T
+from hwsim.workload import weights
+from hwsim.workload.depth import depth_pmf, loop_depths
+
+# Activation bits -> compute dtype, used when the caller gives no QuantSpec (8 bits could be fp8
+# or int8; engines that have one usually have the other at the same rate).
+_DTYPE_BY_BITS = {32.0: "fp32", 16.0: "bf16", 8.0: "int8", 4.0: "int4"}
+
+
+def _engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
+    """Achievable FLOP/s of `engine` at `dtype` for large work (peak x efficiency)."""
+    return engine.rate_for(dtype)[1] * engine.efficiency
+
+
+def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec) -> np.ndarray:
+    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings)."""
+    return _engine_seconds(flops, m, np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS), dtype, hardware)
+
+
+def _engine_seconds(flops, m, is_gemm: np.ndarray, dtype: str, hardware: HardwareSpec) -> np.ndarray:
+    flops = np.asarray(flops, dtype=float)
+    m = np.asarray(m, dtype=float)
+    matrix = hardware.matrix
+    tile_m = float(matrix.tile_m)
+    # Rows padded to a whole number of tiles count as work: M=1 on a 64-row unit costs 64 rows.
+    padded = np.where(m > 0, np.ceil(m / tile_m) * tile_m / np.where(m > 0, m, 1.0), 1.0)
+    gemm_s = flops * padded / _engine_rate(matrix, dtype)
+    vector_s = flops / _engine_rate(hardware.vector, dtype)
+    return np.where(is_gemm, gemm_s, vector_s)
+
+
+def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
+    """Seconds the engine that runs `op_kind` needs for `flops` at `dtype` (GEMMs with M rows)."""
+    return float(compute_seconds_array([flops], [m], [op_kind], dtype, hardware)[0])
+
+
+def dequant_flops(weight_elements, hardware: HardwareSpec):
+    """Vector FLOPs of unpacking quantised weights to the compute type."""
+    return np.asarray(weight_elements, dtype=float) * hardware.overhead.dequant_flops_per_weight
+
+
+def dequant_seconds(weight_elements, hardware: HardwareSpec):
+    """Vector-engine seconds to unpack `weight_elements` quantised weights (scalar or array),
+    at the vector engine's fp16 rate (the unpacked type; bf16 runs at the same rate)."""
+    seconds = dequant_flops(weight_elements, hardware) / _engine_rate(hardware.vector, "fp16")
+    return float(seconds) if np.ndim(seconds) == 0 else seconds
+
+
+def memory_seconds(num_bytes, hardware: HardwareSpec, efficiency: float | None = None):
+    """Seconds to move `num_bytes` to or from main memory: bytes over (bandwidth x efficiency),
+    plus one access latency when anything moves. Scalar or array."""
+    level = hardware.main_memory
+    fraction = level.efficiency if efficiency is None else efficiency
+    num_bytes = np.asarray(num_bytes, dtype=float)
+    seconds = num_bytes / (level.bandwidth_bytes_per_s * fraction) + np.where(num_bytes > 0, level.latency_s, 0.0)
+    return float(seconds) if seconds.ndim == 0 else seconds
+
+
+
+# --- per-op bound over a trace -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TraceDemand:
+    """The hardware-independent columns of a trace the bound needs, as numpy arrays (so a
+    hardware sweep re-prices one trace without touching pandas)."""
+
+    dtype: str                  # compute dtype of the GEMMs
+    flops: np.ndarray
+    m: np.ndarray
+    is_gemm: np.ndarray
+    dequant_elements: np.ndarray
+    weight_bytes: np.ndarray
+    kv_bytes: np.ndarray        # read + written
+    act_bytes: np.ndarray       # in + out
+    read_bytes: np.ndarray      # weights + KV reads + input activations
+    write_bytes: np.ndarray     # output activations + KV writes
+    kv_write_bytes: np.ndarray
+    weight_ids: np.ndarray
+
+    @property
+    def matrix_flops(self) -> np.ndarray:
+        return np.where(self.is_gemm, self.flops, 0.0)
+
+    def vector_flops(self, hardware: HardwareSpec) -> np.ndarray:
+        return np.where(self.is_gemm, 0.0, self.flops) + dequant_flops(self.dequant_elements, hardware)
+
+
+def trace_dtype(trace: pd.DataFrame, quant: QuantSpec | None = None) -> str:
+    """The dtype the trace's GEMMs run at: the QuantSpec's compute dtype, else read from the
+    activation bits of the first row."""
+    if quant is not None:
+        return quant.compute_dtype
+    if len(trace) == 0:
+        return "bf16"
+    return _DTYPE_BY_BITS.get(float(trace[T.ACT_BITS].iloc[0]), "bf16")
+
+
+def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDemand:
+    """Read a trace's demand. Dequantisation: a weighted GEMM unpacks its n x k weights when the
+    QuantSpec dequantizes (without one: when its weight bits differ from its activation bits),
+    unless the trace already carries explicit `dequant` rows."""
+    kind = trace[T.OP_KIND].to_numpy(dtype=object)
+    is_gemm = np.isin(kind, T.GEMM_KINDS)
+    weight_ids = trace[T.WEIGHT_ID].to_numpy(dtype=object)
+    if quant is not None:
+        narrower = np.full(len(trace), quant.dequantizes)
+    else:
+        narrower = trace[T.WEIGHT_BITS].to_numpy(float) != trace[T.ACT_BITS].to_numpy(float)
+    unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
+    column = {c: trace[c].to_numpy(float) for c in (T.WEIGHT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
+                                                     T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.N, T.K)}
+    return TraceDemand(
+        dtype=trace_dtype(trace, quant),
+        flops=trace[T.FLOPS].to_numpy(float), m=trace[T.M].to_numpy(float), is_gemm=is_gemm,
+        dequant_elements=np.where(unpacks, column[T.N] * column[T.K], 0.0),
+        weight_bytes=column[T.WEIGHT_BYTES],
+        kv_bytes=column[T.KV_READ_BYTES] + column[T.KV_WRITE_BYTES],
+        act_bytes=column[T.ACT_IN_BYTES] + column[T.ACT_OUT_BYTES],
+        read_bytes=column[T.WEIGHT_BYTES] + column[T.KV_READ_BYTES] + column[T.ACT_IN_BYTES],
+        write_bytes=column[T.ACT_OUT_BYTES] + column[T.KV_WRITE_BYTES],
+        kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids,
+    )
+
+
+def dram_efficiency(hardware: HardwareSpec, quant: QuantSpec | None = None) -> float:
+    """Achievable fraction of main-memory bandwidth: the calibrated per-format figure where the
+    hardware has one for this quantisation (by QuantSpec name, then weight format), else the
+    memory level's efficiency."""
+    by_format = hardware.dram_efficiency_by_format
+    if quant is not None:
+        for key in (quant.name, quant.weight.name):
+            if key in by_format:
+                return by_format[key]
+    return hardware.main_memory.efficiency
+
+
+def _op_seconds(demand: TraceDemand, hardware: HardwareSpec, moved_bytes: np.ndarray,
+                memory_efficiency: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(compute_s, dequant_s, memory_s, engine_s) per op. The matrix engine, the vector engine and memory
+    are separate resources that overlap perfectly in the bound: the vector unit unpacks the next
+    weight tile while the matrix unit multiplies this one, so compute_s = max(engine, unpack)."""
+    engine_s = _engine_seconds(demand.flops, demand.m, demand.is_gemm, demand.dtype, hardware)
+    dequant_s = np.asarray(dequant_seconds(demand.dequant_elements, hardware), dtype=float)
+    memory_s = np.asarray(memory_seconds(moved_bytes, hardware, memory_efficiency), dtype=float)
+    return np.maximum(engine_s, dequant_s), dequant_s, memory_s, engine_s
+
+
+def bound_labels(compute_s, memory_s, launch_s) -> np.ndarray:
+    """'compute' or 'memory' by the larger of the two; 'overhead' where launch exceeds both."""
+    label = np.where(compute_s >= memory_s, "compute", "memory").astype(object)
+    return np.where(launch_s > np.maximum(compute_s, memory_s), "overhead", label)
+
+
+def op_times(trace: pd.DataFrame, hardware: HardwareSpec, dram_bytes=None, *,
+             quant: QuantSpec | None = None) -> pd.DataFrame:
+    """Per-op roofline: compute_s, memory_s, launch_s, bound_s = max(compute_s, memory_s) +
+    launch_s and the `bound` label, with the memory_bytes moved. `dram_bytes` (one value per
+    op) replaces the default demand (every op streams its weights, KV and activations) with what
+    a residency policy left to main memory. `quant` names the compute dtype, whether weights are
+    dequantised and the per-format DRAM efficiency; without it they are read from the trace."""
+    demand = trace_demand(trace, quant)
+    moved = demand.read_bytes + demand.write_bytes if dram_bytes is None else np.asarray(dram_bytes, float)
+    compute_s, dequant_s, memory_s, _ = _op_seconds(demand, hardware, moved, dram_efficiency(hardware, quant))
+    launch_s = np.full(len(trace), hardware.overhead.op_launch_s)
+    return pd.DataFrame({
+        T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
+        "compute_s": compute_s, "dequant_s": dequant_s, "memory_s": memory_s, "launch_s": launch_s,
+        "bound_s": np.maximum(compute_s, memory_s) + launch_s,
+        "bound": bound_labels(compute_s, memory_s, launch_s), "memory_bytes": moved,
+    })
+
+
+# --- a whole run: prefill + N decode steps -----------------------------------------------------
+
+class _ModelKey:
+    """A ModelSpec as a cache key (specs hold lists, so they are not hashable themselves)."""
+
+    __slots__ = ("model", "text")
+
+    def __init__(self, model: ModelSpec):
+        self.model, self.text = model, model.model_dump_json()
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _ModelKey) and self.text == other.text
+
+
+@lru_cache(maxsize=64)
+def _demand(key: _ModelKey, phase: str, batch: int, context_len: int, token_step: int = 0,
+            num_steps: int = 1) -> TraceDemand:
+    """Trace demand, cached: a hardware sweep builds each trace once per process."""
+    from hwsim.workload.transformer import build_trace  # the trace builder imports pandas-heavy code
+
+    trace = build_trace(key.model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
+    return trace_demand(trace, key.model.quant)
+
+
+@lru_cache(maxsize=64)
+def _unique_weight_bytes(key: _ModelKey) -> float:
+    return weights.unique_weight_bytes(key.model)
+
+
+@dataclass
+class _Run:
+    """Sums of one phase: seconds by what bounds them, and actions."""
+
+    compute_s: float = 0.0       # time of ops (or steps) where compute exceeds memory
+    memory_s: float = 0.0        # time where memory exceeds compute
+    launch_s: float = 0.0
+    # Run-level floors: the serial compute chain, the vector lane's unpacking, and weight + KV
+    # traffic alone (activations on chip), each summed over the whole phase.
+    engine_chain_s: float = 0.0
+    dequant_lane_s: float = 0.0
+    weight_kv_memory_s: float = 0.0
+    matrix_flops: float = 0.0
+    vector_flops: float = 0.0
+    weight_bytes: float = 0.0
+    kv_bytes: float = 0.0
+    act_bytes: float = 0.0
+    read_bytes: float = 0.0
+    write_bytes: float = 0.0
+    kv_write_bytes: float = 0.0
+    peak_act_bytes: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        """Sum over ops of max(compute, memory) + launch: the classic per-op roofline."""
+        return self.compute_s + self.memory_s + self.launch_s
+
+    @property
+    def floor_s(self) -> float:
+        """A bound no schedule can beat, however it overlaps ops: ops compute one after another,
+        the vector lane unpacks every weight, and every weight and KV byte crosses the channel."""
+        return max(self.engine_chain_s + self.launch_s, self.dequant_lane_s, self.weight_kv_memory_s)
+
+    def time(self, bound: str) -> float:
+        return self.seconds if bound == "op" else self.floor_s
+
+    def add(self, other: _Run) -> None:
+        for name, value in vars(other).items():
+            combine = max if name == "peak_act_bytes" else float.__add__
+            setattr(self, name, combine(getattr(self, name), value))
+
+
+def _linear_sum(first: np.ndarray, slope: np.ndarray, lo, hi) -> np.ndarray:
+    """sum_{j=lo}^{hi-1} (first + slope * j), elementwise (empty ranges give 0)."""
+    count = np.maximum(hi - lo, 0)
+    return count * first + slope * count * (lo + hi - 1) / 2.0
+
+
+def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memory_efficiency: float,
+               first_context: int, steps: int) -> _Run:
+    """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
+    Every per-op quantity is linear in the context (attention reads one more key per step), so it
+    is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
+    pair switches side at most once, so each side is an arithmetic series."""
+    def per_step(values0, values1):
+        slope = values1 - values0
+        return values0 + slope * first_context, slope
+
+    moved0, moved1 = at0.read_bytes + at0.write_bytes, at1.read_bytes + at1.write_bytes
+    c0, q0, m0, e0 = _op_seconds(at0, hardware, moved0, memory_efficiency)
+    c1, q1, m1, e1 = _op_seconds(at1, hardware, moved1, memory_efficiency)
+    w0 = memory_seconds(at0.weight_bytes + at0.kv_bytes, hardware, memory_efficiency)
+    w1 = memory_seconds(at1.weight_bytes + at1.kv_bytes, hardware, memory_efficiency)
+    c_first, c_slope = per_step(c0, c1)
+    m_first, m_slope = per_step(m0, m1)
+    d_first, d_slope = c_first - m_first, c_slope - m_slope
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = -d_first / d_slope            # compute >= memory on one side of this step
+    flat = d_slope == 0
+    lo = np.where(flat, np.where(d_first >= 0, 0, steps),
+                  np.where(d_slope > 0, np.clip(np.ceil(crossing), 0, steps), 0))
+    hi = np.where(flat, steps, np.where(d_slope > 0, steps, np.clip(np.floor(crossing) + 1, 0, steps)))
+    compute_s = _linear_sum(c_first, c_slope, lo, hi)
+    memory_s = _linear_sum(m_first, m_slope, 0, steps) - _linear_sum(m_first, m_slope, lo, hi)
+
+    def total(column0, column1):
+        first, slope = per_step(column0, column1)
+        return float(_linear_sum(first, slope, 0, steps).sum())
+
+    last = first_context + steps - 1
+    return _Run(
+        compute_s=float(compute_s.sum()), memory_s=float(memory_s.sum()),
+        launch_s=steps * len(c0) * hardware.overhead.op_launch_s,
+        engine_chain_s=total(e0, e1), dequant_lane_s=total(q0, q1), weight_kv_memory_s=total(w0, w1),
+        matrix_flops=total(at0.matrix_flops, at1.matrix_flops),
+        vector_flops=total(at0.vector_flops(hardware), at1.vector_flops(hardware)),
+        weight_bytes=total(at0.weight_bytes, at1.weight_bytes), kv_bytes=total(at0.kv_bytes, at1.kv_bytes),
+        act_bytes=total(at0.act_bytes, at1.act_bytes), read_bytes=total(at0.read_bytes, at1.read_bytes),
+        write_bytes=total(at0.write_bytes, at1.write_bytes),
+        kv_write_bytes=total(at0.kv_write_bytes, at1.kv_write_bytes),
+        peak_act_bytes=float(np.max(at0.act_bytes + (at1.act_bytes - at0.act_bytes) * last, initial=0.0)),
+    )
+
+
+def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency: float) -> _Run:
+    moved = demand.read_bytes + demand.write_bytes
+    compute_s, dequant_s, memory_s, engine_s = _op_seconds(demand, hardware, moved, memory_efficiency)
+    weight_kv_s = memory_seconds(demand.weight_bytes + demand.kv_bytes, hardware, memory_efficiency)
+    return _Run(
+        compute_s=float(compute_s[compute_s >= memory_s].sum()),
+        memory_s=float(memory_s[compute_s < memory_s].sum()),
+        launch_s=len(moved) * hardware.overhead.op_launch_s,
+        engine_chain_s=float(engine_s.sum()), dequant_lane_s=float(dequant_s.sum()),
+        weight_kv_memory_s=float(np.sum(weight_kv_s)),
+        matrix_flops=float(demand.matrix_flops.sum()), vector_flops=float(demand.vector_flops(hardware).sum()),
+        weight_bytes=float(demand.weight_bytes.sum()), kv_bytes=float(demand.kv_bytes.sum()),
+        act_bytes=float(demand.act_bytes.sum()), read_bytes=float(demand.read_bytes.sum()),
+        write_bytes=float(demand.write_bytes.sum()), kv_write_bytes=float(demand.kv_write_bytes.sum()),
+        peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
+    )
+
+
+def _step_groups(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, int]]:
+    """Contiguous [first, end) ranges of decode steps that share per-sequence loop depths (depth
+    quantiles rise with the step, so equal depths are contiguous). One range for fixed depth."""
+    if np.count_nonzero(depth_pmf(model)) <= 1:
+        return [(0, steps)]
+    depths = [tuple(loop_depths(model, batch, s, steps)) for s in range(steps)]
+    starts = [s for s in range(steps) if s == 0 or depths[s] != depths[s - 1]]
+    return list(zip(starts, starts[1:] + [steps]))
+
+
+def _decode_run(key: _ModelKey, hardware: HardwareSpec, memory_efficiency: float, batch: int,
+                prompt_len: int, steps: int) -> _Run:
+    run = _Run()
+    for first, end in _step_groups(key.model, batch, steps):
+        at0 = _demand(key, "decode", batch, 0, first, steps)
+        at1 = _demand(key, "decode", batch, 1, first, steps)
+        run.add(_steps_run(at0, at1, hardware, memory_efficiency, prompt_len + first, end - first))
+    return run
+
+
+BOUNDS = ("op", "floor")
+
+
+def roofline_run(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,
+                 gen_len: int = 128, batch: int = 1, bound: str = "op") -> tuple[dict, ActionCounts]:
+    """Whole-run roofline with the SimResult totals keys: prefill of `prompt_len` tokens and/or
+    `gen_len` decode steps (contexts prompt_len .. prompt_len + gen_len - 1) at `batch`.
+    Every op streams from main memory (nothing stays on chip), so dram_weight_refetch_bytes is
+    every weight read after the first and sram_peak_bytes is 0. A model that does not fit main
+    memory is reported with fits = False, not refused. `model` carries its loops and quant.
+
+    `bound="op"` times each op as max(compute, memory) + launch and sums them (what roofline
+    tools report). A simulator that prefetches the next op's data during this op's launch and
+    compute can beat that sum, so for pruning use `bound="floor"`: max(serial compute chain +
+    launches, vector-lane unpacking, weight + KV traffic), which no schedule beats.
+    Returns (totals, action counts), so the energy can be re-priced without re-running."""
+    if phase not in ("prefill", "decode", "e2e"):
+        raise ConfigError(f"phase: must be prefill, decode or e2e, got {phase!r}")
+    if bound not in BOUNDS:
+        raise ConfigError(f"bound: must be one of {', '.join(BOUNDS)}, got {bound!r}")
+    key = _ModelKey(model)
+    efficiency = dram_efficiency(hardware, model.quant)
+    has_decode = model.has_decode and phase != "prefill" and gen_len > 0
+    prefill = (_prefill_run(_demand(key, "prefill", batch, prompt_len), hardware, efficiency)
+               if phase != "decode" or not model.has_decode else _Run())
+    decode = _decode_run(key, hardware, efficiency, batch, prompt_len, gen_len) if has_decode else _Run()
+    run = _Run()
+    run.add(prefill)
+    run.add(decode)
+    return _totals(key, hardware, run, prefill, decode, batch, prompt_len, gen_len if has_decode else 0, bound)
+
+
+def _totals(key: _ModelKey, hardware: HardwareSpec, run: _Run, prefill: _Run, decode: _Run, batch: int,
+            prompt_len: int, gen_len: int, bound: str) -> tuple[dict, ActionCounts]:
+    model = key.model
+    latency_s = prefill.time(bound) + decode.time(bound)  # decode waits for the prefill
+    generated = batch * gen_len
+    # Tokens a run delivers: generated ones; a prefill-only run counts the prompt it processed.
+    tokens = generated or batch * (model.task.seq_len + model.task.prefix_tokens if model.task else prompt_len)
+    dtype_used, peak = hardware.matrix.rate_for(model.quant.compute_dtype)
+    on_chip_only = hardware.dram is None
+    memory_bytes = run.read_bytes + run.write_bytes
+    actions = ActionCounts(
+        flops_by_dtype={dtype_used: run.matrix_flops}, vector_flops=run.vector_flops,
+        # Every main-memory byte is staged once through the on-chip buffer (one write, one read).
+        sram_read_bytes=memory_bytes, sram_write_bytes=memory_bytes,
+        dram_read_bytes=0.0 if on_chip_only else run.read_bytes,
+        dram_write_bytes=0.0 if on_chip_only else run.write_bytes)
+    energy = price(actions, hardware, latency_s)
+    unique_weight_bytes = _unique_weight_bytes(key)
+    first_fetch = min(unique_weight_bytes, run.weight_bytes)
+    footprint = unique_weight_bytes + prefill.kv_write_bytes + decode.kv_write_bytes + run.peak_act_bytes
+    capacity = hardware.main_memory.capacity_bytes
+    if bound == "op":
+        by_time = {"compute": run.compute_s, "memory": run.memory_s, "overhead": run.launch_s}
+    else:
+        by_time = {"compute": max(run.engine_chain_s, run.dequant_lane_s), "memory": run.weight_kv_memory_s,
+                   "overhead": run.launch_s}
+    dram = 0.0 if on_chip_only else 1.0
+    return {
+        "latency_s": latency_s,
+        "ttft_s": prefill.time(bound),
+        "tpot_s": decode.time(bound) / gen_len if gen_len else 0.0,
+        "tokens_per_s": tokens / latency_s if latency_s > 0 else 0.0,
+        "energy_j": energy["energy_j"],
+        "energy_per_token_j": energy["energy_j"] / tokens,
+        "power_w": energy["energy_j"] / latency_s if latency_s > 0 else 0.0,
+        "dram_read_bytes": dram * run.read_bytes,
+        "dram_write_bytes": dram * run.write_bytes,
+        "dram_bytes_per_token": dram * memory_bytes / tokens,
+        "dram_weight_first_fetch_bytes": dram * first_fetch,
+        "dram_weight_refetch_bytes": dram * (run.weight_bytes - first_fetch),
+        "dram_kv_bytes": dram * run.kv_bytes,
+        "dram_activation_spill_bytes": dram * run.act_bytes,
+        "sram_peak_bytes": 0.0,
+        "memory_footprint_bytes": footprint,
+        "memory_capacity_bytes": capacity,
+        "fits": bool(footprint <= capacity),
+        "shortfall_bytes": max(0.0, footprint - capacity),
+        "compute_utilization": run.matrix_flops / (latency_s * peak) if latency_s > 0 else 0.0,
+        "bound": max(by_time, key=by_time.get),
+        **{k: energy[k] for k in ("energy_compute_j", "energy_sram_j", "energy_dram_j", "energy_static_j")},
+    }, actions
+
+
+def roofline_totals(model: ModelSpec, hardware: HardwareSpec, **run_options) -> dict:
+    """`roofline_run` totals only (the SimResult totals keys)."""
+    return roofline_run(model, hardware, **run_options)[0]
+
+
+def roofline_result(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,
+                    gen_len: int = 128, batch: int = 1, bound: str = "op"):
+    """`roofline_run` as a SimResult (no timeline: the bound has no events), for sweeps that
+    prune with it and compare it with the simulator."""
+    from hwsim.result import TIMELINE_COLUMNS, SimResult  # result.py is the simulator's module
+
+    totals, actions = roofline_run(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len,
+                                   batch=batch, bound=bound)
+    inputs = {"model": model.name, "hardware": hardware.name, "phase": phase, "prompt_len": prompt_len,
+              "gen_len": gen_len, "batch": batch, "engine": "roofline", "bound": bound, "loops": model.loop.count,
+              "quant": model.quant.name, "kv_policy": model.loop.kv_policy}
+    return SimResult(inputs=inputs, totals=totals, ops=pd.DataFrame(),
+                     timeline=pd.DataFrame(columns=list(TIMELINE_COLUMNS)), actions=actions)

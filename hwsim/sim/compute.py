@@ -1,0 +1,48 @@
+"""Compute engines of the simulated device: which lane runs an op and for how long.
+
+GEMM kinds run on the matrix engine, everything else (softmax, norms, activations, adds) on the
+vector engine. How long an op computes comes from `hwsim.cost.roofline.compute_seconds_array`,
+the one definition shared with the roofline bound, so the two cannot disagree: a GEMM whose M is
+below the engine's `tile_m` runs at M / tile_m of peak (a batch-1 decode GEMV fills one row of
+the tile), and M is padded to whole tiles. Weight-only quantisation that unpacks to a wider
+compute type (w4a16) adds vector work proportional to the weight elements used; the engine
+overlaps it with the GEMM tile by tile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hwsim.cost import roofline
+from hwsim.spec.hardware import HardwareSpec
+from hwsim.spec.quant import QuantSpec
+from hwsim.workload import trace as T
+
+MATRIX, VECTOR, DMA = "matrix", "vector", "dma"   # timeline lanes
+
+
+@dataclass(frozen=True)
+class OpCompute:
+    """Per-op compute costs (arrays aligned with the trace rows)."""
+
+    is_matrix: np.ndarray      # bool: runs on the matrix engine
+    compute_s: np.ndarray      # engine busy time for the op's FLOPs
+    dequant_s: np.ndarray      # vector-engine time unpacking the op's weights (0 without dequant)
+    dequant_flops: np.ndarray
+    launch_s: float            # fixed dispatch cost paid by every op
+    dtype: str                 # the dtype the matrix engine runs at
+
+
+def op_compute(trace: pd.DataFrame, hardware: HardwareSpec, quant: QuantSpec | None = None) -> OpCompute:
+    """Compute costs of every op of `trace` under `quant` (compute dtype, and whether weights
+    are unpacked to it; a bare trace reads both from its bit columns)."""
+    demand = roofline.trace_demand(trace, quant)
+    kinds = np.where(demand.is_gemm, "matmul", "act")
+    compute_s = roofline.compute_seconds_array(demand.flops, demand.m, kinds, demand.dtype, hardware)
+    dequant_s = np.asarray(roofline.dequant_seconds(demand.dequant_elements, hardware), dtype=float)
+    return OpCompute(demand.is_gemm, np.asarray(compute_s, dtype=float), dequant_s.reshape(len(trace)),
+                     np.asarray(roofline.dequant_flops(demand.dequant_elements, hardware), dtype=float),
+                     hardware.overhead.op_launch_s, demand.dtype)
