@@ -1,0 +1,1 @@
+"""NumPy reference executor of every model family, instrumented to capture an OpTrace."""
