@@ -1,0 +1,183 @@
+"""Map the strings of a measured row to presets: hardware, model and quantisation.
+
+The explicit table (validation/mapping.yaml) comes first; Apple chips are matched by a regex
+on family, tier and GPU-core count ("Apple M3 Pro (18-core GPU, 150 GB/s)" -> apple-m3-pro-18c),
+so a new Apple row needs no table entry. Every row that cannot be mapped gets a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from pathlib import Path
+
+from hwsim.errors import ConfigError
+from hwsim.spec.loader import HARDWARE_DIR, MODELS_DIR, REPO_ROOT, read_document
+from hwsim.spec.quant import QUANT_PRESETS
+
+if TYPE_CHECKING:
+    from hwsim.validation.measured import MeasuredRow
+
+MAPPING_PATH = REPO_ROOT / "validation" / "mapping.yaml"
+
+_APPLE = re.compile(r"\bApple\s+M(?P<gen>\d)(?:\s+(?P<tier>Pro|Max|Ultra))?\b.*?(?P<cores>\d+)-core\s+GPU",
+                    re.IGNORECASE)
+
+
+def match_apple(text: str) -> str | None:
+    """Preset name for an Apple M-series string with a GPU-core count, else None."""
+    found = _APPLE.search(text)
+    if not found:
+        return None
+    tier = f"-{found['tier'].lower()}" if found["tier"] else ""
+    return f"apple-m{found['gen']}{tier}-{found['cores']}c"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One table entry: the preset (None = deliberately unmapped) and why."""
+
+    preset: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    hardware: dict[str, Entry]
+    models: dict[str, Entry]
+    quant: dict[str, Entry]
+    source: str
+
+    def hardware_preset(self, text: str) -> tuple[str | None, str]:
+        """(preset, reason if None) for a hardware string."""
+        entry = self.hardware.get(text.strip())
+        if entry is None:
+            matched = match_apple(text)
+            if matched is None:
+                return None, f"hardware {text!r} is not in {self.source} and matches no chip pattern"
+            entry = Entry(matched)
+        return _existing(entry, "hardware", text, _preset_names(HARDWARE_DIR))
+
+    def model_preset(self, text: str) -> tuple[str | None, str]:
+        entry = self.models.get(text.strip())
+        if entry is None:
+            return None, f"model {text!r} is not in {self.source}"
+        return _existing(entry, "model", text, _preset_names(MODELS_DIR))
+
+    def quant_preset(self, text: str) -> tuple[str | None, str]:
+        entry = self.quant.get(text.strip())
+        if entry is None:
+            return None, f"quant {text!r} is not in {self.source}"
+        return _existing(entry, "quant", text, set(QUANT_PRESETS))
+
+
+def _existing(entry: Entry, kind: str, text: str, known: set[str]) -> tuple[str | None, str]:
+    if entry.preset is None:
+        return None, f"{kind} {text!r}: {entry.note or 'deliberately unmapped'}"
+    if entry.preset.lower() not in known:
+        return None, f"{kind} {text!r} -> {entry.preset}: no such preset"
+    return entry.preset, ""
+
+
+def _preset_names(directory: Path) -> set[str]:
+    return {p.stem.lower() for p in directory.glob("*.yaml")}
+
+
+def load_mapping(path: Path | str = MAPPING_PATH) -> Mapping:
+    """Read the mapping table; each section maps a string to a preset name or {preset, note}."""
+    path = Path(path)
+    data = read_document(path)
+    shown = _shown(path)
+    sections = {}
+    for section in ("hardware", "models", "quant"):
+        raw = data.get(section) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{shown}: {section}: expected a mapping of string -> preset")
+        sections[section] = {str(k).strip(): _entry(v, f"{shown}: {section}.{k}") for k, v in raw.items()}
+    unknown = set(data) - set(sections)
+    if unknown:
+        raise ConfigError(f"{shown}: unknown sections: {', '.join(sorted(unknown))}")
+    return Mapping(source=shown, **sections)
+
+
+def _entry(value, where: str) -> Entry:
+    if isinstance(value, str):
+        return Entry(value)
+    if isinstance(value, dict) and set(value) <= {"preset", "note"} and "preset" in value:
+        preset = value["preset"]
+        if preset is not None and not isinstance(preset, str):
+            raise ConfigError(f"{where}.preset: expected a preset name or null")
+        if preset is None and not value.get("note"):
+            raise ConfigError(f"{where}: an unmapped entry (preset: null) needs a note saying why")
+        return Entry(preset, str(value.get("note", "")))
+    raise ConfigError(f"{where}: expected a preset name or {{preset: NAME or null, note: TEXT}}")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A measured row with its presets: what the simulator runs to predict it."""
+
+    row: "MeasuredRow"
+    hardware: str
+    model: str
+    quant: str
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A row left out of the comparison, kept so reports can list it with the reason."""
+
+    id: str
+    hardware: str
+    model: str
+    metric: str
+    reason: str
+
+
+def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
+    """Split the rows of a measured CSV into simulatable cases and unmapped rows (with reasons)."""
+    from hwsim.validation.measured import parse_row
+
+    cases: list[Case] = []
+    unmapped: list[Unmapped] = []
+    for record in frame.to_dict("records"):
+        parsed = parse_row(record)
+        reasons = [parsed] if isinstance(parsed, str) else []
+        presets = []
+        model_lookup = mapping.model_preset
+        if not reasons and parsed.spec.group == "kernel":
+            model_lookup = _gemm_shape
+        for lookup, text in ((mapping.hardware_preset, record["hardware"]),
+                             (model_lookup, record["model"]),
+                             (mapping.quant_preset, record["quant"])):
+            preset, reason = lookup(text)
+            presets.append(preset)
+            if reason:
+                reasons.append(reason)
+        if reasons:
+            unmapped.append(Unmapped(record["id"], record["hardware"], record["model"],
+                                     record["metric"], "; ".join(reasons)))
+        else:
+            cases.append(Case(parsed, *presets))
+    return cases, unmapped
+
+
+GEMM_SHAPE = re.compile(r"\bGEMM\s+M=(\d+)\s+N=(\d+)\s+K=(\d+)")
+
+
+def _gemm_shape(text: str) -> tuple[str | None, str]:
+    """A kernel row names its GEMM shape instead of a model: 'GEMM M=64 N=12288 K=12288'."""
+    if GEMM_SHAPE.search(text):
+        return GEMM_MODEL, ""
+    return None, f"kernel row {text!r} has no GEMM shape 'GEMM M=.. N=.. K=..'"
+
+
+GEMM_MODEL = "gemm"

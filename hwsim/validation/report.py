@@ -1,0 +1,85 @@
+"""Predicted against measured: per-row errors, MAPE tables, and the log-log plot.
+
+Error is signed, (predicted - measured) / measured; MAPE is the mean of its absolute value in
+percent. Tables are plain text so the CLI, tests and docs print the same thing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+COLUMNS = ["id", "preset", "class", "model", "quant", "metric", "group", "measured", "predicted", "error"]
+
+
+def add_errors(frame):
+    frame = frame.copy()
+    frame["error"] = frame["predicted"] / frame["measured"] - 1.0
+    return frame
+
+
+def mape_table(frame, by: list[str]):
+    """MAPE (%) and row count per group of `by`, one column per mode when a `mode` column exists."""
+    import pandas as pd
+
+    keys = by + (["mode"] if "mode" in frame.columns else [])
+    grouped = frame.assign(ape=frame["error"].abs() * 100).groupby(keys, observed=True)["ape"]
+    table = pd.DataFrame({"mape_pct": grouped.mean(), "rows": grouped.size()}).reset_index()
+    if "mode" not in frame.columns:
+        return table
+    wide = table.pivot_table(index=by, columns="mode", values="mape_pct", observed=True)
+    wide.columns = [f"MAPE % {c}" for c in wide.columns]
+    counts = table.groupby(by, observed=True)["rows"].max().rename("rows")
+    return wide.join(counts).reset_index()
+
+
+def format_table(table, float_format: str = "{:.1f}") -> str:
+    """Fixed-width text for a DataFrame (no index), floats with one decimal."""
+    text = table.copy()
+    for column in text.columns:
+        if text[column].dtype.kind == "f":
+            text[column] = text[column].map(lambda v: "-" if v != v else float_format.format(v))
+    return text.to_string(index=False)
+
+
+def rows_table(frame, mode: str):
+    """Per-row predicted vs measured for one mode, in the metric's units."""
+    rows = frame[frame["mode"] == mode][COLUMNS].copy()
+    rows["error"] = (rows["error"] * 100).round(1).astype(str) + "%"
+    for column in ("measured", "predicted"):
+        rows[column] = rows[column].map(lambda v: f"{v:.4g}")
+    return rows.to_string(index=False)
+
+
+def plot(frame, path: Path | str, modes: list[str]) -> Path:
+    """Log-log predicted vs measured, one panel per mode, colour by hardware class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    modes = [m for m in modes if (frame["mode"] == m).any()]
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.2 * len(modes), 5), squeeze=False)
+    classes = sorted(frame["class"].unique())
+    markers = {"decode": "o", "prefill": "s", "e2e": "^", "kernel": "D"}
+    for ax, mode in zip(axes[0], modes):
+        part = frame[frame["mode"] == mode]
+        for index, cls in enumerate(classes):
+            for group, marker in markers.items():
+                sel = part[(part["class"] == cls) & (part["group"] == group)]
+                if len(sel):
+                    ax.scatter(sel["measured"], sel["predicted"], marker=marker, s=22, color=f"C{index}",
+                               label=f"{cls} {group}")
+        low = min(part["measured"].min(), part["predicted"].min()) / 1.5
+        high = max(part["measured"].max(), part["predicted"].max()) * 1.5
+        for factor, style in ((1.0, "-"), (1.25, ":"), (0.8, ":")):
+            ax.plot([low, high], [low * factor, high * factor], style, color="grey", linewidth=0.8)
+        ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), title=mode,
+               xlabel="measured (tokens/s or ms)", ylabel="predicted")
+        ax.grid(True, which="both", alpha=0.2)
+    axes[0][-1].legend(fontsize=6, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

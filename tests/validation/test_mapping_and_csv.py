@@ -1,0 +1,95 @@
+"""Measured CSV loading, the chip-name matcher and the mapping table."""
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim.cli import main
+from hwsim.errors import ConfigError
+from hwsim.spec.loader import REPO_ROOT
+from hwsim.validation.mapping import Entry, Mapping, load_mapping, map_rows, match_apple
+from hwsim.validation.measured import REQUIRED_COLUMNS, load_measured, parse_row
+
+
+@pytest.mark.parametrize("text, preset", [
+    ("Apple M3 Pro (18-core GPU, 150 GB/s)", "apple-m3-pro-18c"),
+    ("Apple M1 (7-core GPU, 68 GB/s)", "apple-m1-7c"),
+    ("Apple M2 Ultra (76-core GPU, 192GB)", "apple-m2-ultra-76c"),
+    ("Apple M4 Mac mini (10-core GPU, 32GB)", "apple-m4-10c"),
+    ("Apple M4 Max (40-core GPU, 546 GB/s)", "apple-m4-max-40c"),
+    ("NVIDIA RTX 3090", None),
+    ("Apple M2 Pro", None),  # no core count: ambiguous between 16c and 19c
+])
+def test_apple_matcher(text, preset):
+    assert match_apple(text) == preset
+
+
+def _record(**changes):
+    record = {"id": "r1", "source": "s", "hardware": "Apple M1 (8-core GPU, 68 GB/s)", "model": "LLaMA-2 7B",
+              "quant": "Q4_0", "batch": "1", "prompt_tokens": "0", "gen_tokens": "128",
+              "metric": "tg_tokens_per_s", "value": "14.15", "unit": "tokens/s"}
+    record.update(changes)
+    return record
+
+
+def test_parse_row_fills_generated_tokens_and_converts_units():
+    row = parse_row(_record(gen_tokens=""))
+    assert row.gen_tokens == 128 and row.prompt_tokens == 0
+    assert row.seconds == pytest.approx(1 / 14.15)
+    ttft = parse_row(_record(metric="ttft_ms", value="14", prompt_tokens="128", gen_tokens="1"))
+    assert ttft.seconds == pytest.approx(0.014)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"metric": "energy_j_per_token"}, "not modelled"),
+    ({"batch": "offline(max)"}, "batch"),
+    ({"value": "abc"}, "not a number"),
+    ({"metric": "pp_tokens_per_s", "prompt_tokens": ""}, "prompt_tokens >= 1"),
+])
+def test_parse_row_reasons(changes, reason):
+    assert reason in parse_row(_record(**changes))
+
+
+def test_missing_columns_named_in_one_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,hardware,model,value\nx,a,b,1\n")
+    with pytest.raises(ConfigError) as err:
+        load_measured(bad)
+    message = str(err.value)
+    assert "bad.csv" in message and "source" in message and "metric" in message and "\n" not in message
+    result = CliRunner().invoke(main, ["validate", "measured", "--csv", str(bad)])
+    assert result.exit_code == 2
+    assert "missing columns" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_unmapped_rows_are_listed_with_reasons(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame([_record(), _record(id="r2", hardware="Mystery NPU"),
+                          _record(id="r3", quant="INT4/INT8 mixed (vendor)"),
+                          _record(id="r4", metric="energy_j_per_token")], dtype=str)
+    mapping = Mapping(hardware={}, models={"LLaMA-2 7B": Entry("llama-2-7b")},
+                      quant={"Q4_0": Entry("q4_0"), "INT4/INT8 mixed (vendor)": Entry(None, "unstated split")},
+                      source="t.yaml")
+    cases, unmapped = map_rows(frame, mapping)
+    reasons = {u.id: u.reason for u in unmapped}
+    assert set(reasons) >= {"r2", "r3", "r4"}
+    assert "matches no chip pattern" in reasons["r2"]
+    assert "unstated split" in reasons["r3"]
+    assert "not modelled" in reasons["r4"]
+    assert len(cases) + len(unmapped) == 4
+
+
+def test_repo_mapping_and_csv_are_consistent():
+    frame = load_measured(REPO_ROOT / "validation" / "measured.csv")
+    assert set(REQUIRED_COLUMNS) <= set(frame.columns) and "notes" in frame.columns
+    mapping = load_mapping()
+    cases, unmapped = map_rows(frame, mapping)
+    assert len(cases) + len(unmapped) == len(frame)
+    assert all(u.reason for u in unmapped)
+
+
+def test_unmapped_entry_needs_a_note(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("hardware:\n  X: {preset: null}\n")
+    with pytest.raises(ConfigError, match="needs a note"):
+        load_mapping(path)
