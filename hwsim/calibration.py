@@ -87,9 +87,16 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
     return hardware.model_copy(update=update)
 
 
-def apply_calibration(hardware: HardwareSpec, calibration: dict[str, Any] | None = None) -> HardwareSpec:
-    """`hardware` with the efficiencies of configs/calibration.yaml (or of `calibration`)."""
+def apply_calibration(hardware: HardwareSpec, calibration: dict[str, Any] | None = None,
+                      written: set[str] = frozenset()) -> HardwareSpec:
+    """`hardware` with the efficiencies of configs/calibration.yaml (or of `calibration`),
+    except the figures named in `written` (stated by the preset itself, so they win)."""
     if calibration is None:
         calibration = load_calibration()
     figures = efficiencies_for(hardware, calibration)
-    return hardware if figures is None else with_efficiencies(hardware, figures)
+    if figures is None:
+        return hardware
+    figures = {key: value for key, value in figures.items() if key not in written}
+    if not any(key != "provenance" for key in figures):
+        return hardware
+    return with_efficiencies(hardware, figures)

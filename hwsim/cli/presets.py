@@ -105,6 +105,8 @@ def _show_hardware(hw, as_json: bool) -> None:
         return
     click.echo(f"{hw.name}  ({hw.device_class}, {hw.process_node})")
     click.echo(f"  source: {hw.source}")
+    if hw.calibration:
+        click.echo(f"  calibration: {hw.calibration}")
     rows = []
     for name, engine in hw.compute.items():
         for dtype, rate in engine.peak.items():

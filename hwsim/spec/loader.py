@@ -209,12 +209,37 @@ def is_hardware_document(name_or_path: str) -> bool:
     return key in _preset_index(HARDWARE_DIR) and key not in _preset_index(MODELS_DIR)
 
 
-def load_hardware(name_or_path: str, overrides: dict[str, Any] | None = None) -> HardwareSpec:
+def load_hardware(name_or_path: str, overrides: dict[str, Any] | None = None, *,
+                  calibrated: bool = True) -> HardwareSpec:
+    """A hardware preset name or YAML file. With `calibrated`, efficiencies the file leaves open
+    are filled from configs/calibration.yaml (fitted on measured benchmarks); a figure written
+    in the file or given as an override always wins."""
     path = find_preset(name_or_path, HARDWARE_DIR, "hardware")
     data = read_document(path)
     if overrides:
         data = apply_overrides(data, overrides, str(path))
-    return validate(HardwareSpec, data, _display(path))
+    hardware = validate(HardwareSpec, data, _display(path))
+    if not calibrated:
+        return hardware
+    from hwsim.calibration import apply_calibration  # calibration reads files through this module
+
+    return apply_calibration(hardware, written=_written_efficiencies(data, hardware))
+
+
+def _written_efficiencies(data: dict[str, Any], hardware: HardwareSpec) -> set[str]:
+    """Which calibratable figures the document states itself: dram_efficiency (main memory),
+    matrix_efficiency, dram_efficiency_by_format."""
+    written = set()
+    main = next(name for name, level in hardware.memory.items() if level is hardware.main_memory)
+    matrix = next(name for name, engine in hardware.compute.items() if engine is hardware.matrix)
+    if "efficiency" in (data.get("memory") or {}).get(main, {}):
+        # A stated bandwidth efficiency covers every weight format too.
+        written |= {"dram_efficiency", "dram_efficiency_by_format"}
+    if "efficiency" in (data.get("compute") or {}).get(matrix, {}):
+        written.add("matrix_efficiency")
+    if "dram_efficiency_by_format" in data:
+        written.add("dram_efficiency_by_format")
+    return written
 
 
 def load_model(name_or_path: str, overrides: dict[str, Any] | None = None) -> ModelSpec:

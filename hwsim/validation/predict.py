@@ -25,7 +25,7 @@ def case_model(model: str, quant: str) -> ModelSpec:
 
 @lru_cache(maxsize=None)
 def case_hardware(name: str) -> HardwareSpec:
-    return load_hardware(name)
+    return load_hardware(name, calibrated=False)
 
 
 def predict_seconds(case: Case, hardware: HardwareSpec, engine: str = "roofline") -> float:

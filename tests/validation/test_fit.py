@@ -5,6 +5,7 @@ import math
 import pytest
 
 from hwsim.calibration import apply_calibration, class_efficiencies
+from hwsim.spec import loader
 from hwsim.validation.fit import _additive_fit, _line, solve_efficiency
 
 
@@ -50,8 +51,8 @@ def test_class_model_at_a_bandwidth():
     assert figures["matrix_efficiency"] == pytest.approx(0.6, abs=1e-4)
 
 
-def test_apply_calibration_own_fit_then_class_default(load_hardware):
-    h100 = load_hardware("h100-sxm")
+def test_apply_calibration_own_fit_then_class_default():
+    h100 = loader.load_hardware("h100-sxm", calibrated=False)
     own = {"presets": {"h100-sxm": {"dram_efficiency": 0.5, "dram_efficiency_by_format": {"q4_0": 0.4},
                                     "matrix_efficiency": 0.3, "provenance": "test fit"}}}
     fitted = apply_calibration(h100, own)

@@ -8,7 +8,7 @@ from hwsim.cli import main
 from hwsim.spec.loader import REPO_ROOT
 from hwsim.validation.mapping import load_mapping, map_rows
 from hwsim.validation.measured import load_measured
-from hwsim.validation.predict import case_model, predict_seconds
+from hwsim.validation.predict import case_hardware, case_model, predict_seconds
 from hwsim.validation.run import fast_subset
 from hwsim.workload.weights import unique_weight_bytes
 
@@ -23,12 +23,12 @@ def _case(cases, row_id):
     return next(c for c in cases if c.row.id == row_id)
 
 
-def test_decode_prediction_is_weight_bytes_over_bandwidth(cases, load_hardware):
+def test_decode_prediction_is_weight_bytes_over_bandwidth(cases):
     # Batch-1 decode of a 7B model is memory-bound: each token reads every weight once, so the
     # time per token is close to weight bytes / (bandwidth x efficiency) (KV and launches add a
     # little). Hand check with the efficiency set to 0.5.
     case = _case(cases, "lcpp4167-m1pro-14c-q4_0-tg128")
-    hardware = with_efficiencies(load_hardware(case.hardware), {"dram_efficiency": 0.5,
+    hardware = with_efficiencies(case_hardware(case.hardware), {"dram_efficiency": 0.5,
                                                                   "dram_efficiency_by_format": {}})
     weights = unique_weight_bytes(case_model(case.model, case.quant))
     expected = weights / (hardware.main_memory.bandwidth_bytes_per_s * 0.5)
@@ -36,10 +36,10 @@ def test_decode_prediction_is_weight_bytes_over_bandwidth(cases, load_hardware):
     assert expected <= predicted <= expected * 1.15
 
 
-def test_prefill_prediction_is_flops_over_matrix_rate(cases, load_hardware):
+def test_prefill_prediction_is_flops_over_matrix_rate(cases):
     # pp512 is compute-bound on an Apple GPU: seconds per token ~ 2 x params FLOPs / rate.
     case = _case(cases, "lcpp4167-m2ultra-76c-f16-pp512")
-    hardware = load_hardware(case.hardware)
+    hardware = case_hardware(case.hardware)  # the preset as written (uncalibrated)
     model = case_model(case.model, case.quant)
     _, peak = hardware.matrix.rate_for(model.quant.compute_dtype)
     flops_per_token = 2 * 6.74e9
