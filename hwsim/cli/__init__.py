@@ -62,7 +62,12 @@ def calibrate() -> None:
 
 
 # Subcommands, one module each.
-from hwsim.cli import presets  # noqa: E402
+from hwsim.cli import presets, reference, report, simulate, sweep, trace, validate_measured  # noqa: E402
 
-main.add_command(presets.list_presets)
-main.add_command(presets.show)
+for command in (presets.list_presets, presets.show, trace.trace_command, simulate.simulate_cmd,
+                sweep.sweep, report.report_command, report.feasibility_command):
+    main.add_command(command)
+for command in (reference.validate_reference, reference.validate_local, validate_measured.validate_measured):
+    validate.add_command(command)
+for command in (reference.calibrate_local, validate_measured.calibrate_measured):
+    calibrate.add_command(command)

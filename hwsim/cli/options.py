@@ -7,6 +7,16 @@ import click
 from hwsim.errors import ConfigError
 
 
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain left-aligned text table for the terminal."""
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
+
+    def line(cells) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
 def parse_sets(values: tuple[str, ...], option: str = "--set") -> dict[str, str]:
     """`--set memory.sram.capacity="8 MiB"` pairs -> {dotted path: value}. The short alias
     `sram` / `dram` / `bandwidth` name the common fields."""

@@ -7,13 +7,8 @@ import json
 import click
 
 from hwsim.errors import ConfigError
+from hwsim.cli.options import text_table
 from hwsim.units import human
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 @click.command("list")
@@ -34,7 +29,7 @@ def list_presets(what: str) -> None:
                          str(int(fig["layer_applications_per_token"])),
                          human(fig["weight_bytes"], "B"), model.quant.name,
                          human(fig["kv_bytes_per_token"], "B") if model.has_decode else "-"])
-        click.echo(_table(["preset", "family", "params", "loops", "layer apps/token",
+        click.echo(text_table(["preset", "family", "params", "loops", "layer apps/token",
                            "weights", "quant", "KV/token"], rows))
         return
     rows = []
@@ -47,7 +42,7 @@ def list_presets(what: str) -> None:
                      human(main.bandwidth, "B/s"), human(main.capacity, "B"),
                      human(hw.sram.capacity, "B") if hw.sram else "-",
                      human(hw.power.tdp, "W") if hw.power.tdp else "-"])
-    click.echo(_table(["preset", "class", "peak", "mem BW", "mem", "SRAM", "TDP"], rows))
+    click.echo(text_table(["preset", "class", "peak", "mem BW", "mem", "SRAM", "TDP"], rows))
 
 
 @click.command()
@@ -96,7 +91,7 @@ def _show_model(model, loops, as_json: bool) -> None:
         ["layer applications per token", f"{fig['layer_applications_per_token']:,.0f}"],
         ["matmul FLOPs per token", f"{human(fig['matmul_flops_per_token'], 'FLOP')}"],
     ]
-    click.echo(_table(["figure", "value"], rows))
+    click.echo(text_table(["figure", "value"], rows))
 
 
 def _show_hardware(hw, as_json: bool) -> None:
@@ -115,4 +110,4 @@ def _show_hardware(hw, as_json: bool) -> None:
         rows.append([f"memory.{name}", f"{human(level.capacity, 'B')} {level.type}",
                      f"{human(level.bandwidth, 'B/s')}, latency {human(level.latency, 's')}"])
     rows.append(["power", f"TDP {human(hw.power.tdp, 'W') if hw.power.tdp else 'n/a'}", f"idle {human(hw.power.idle, 'W')}"])
-    click.echo(_table(["field", "value", "detail"], rows))
+    click.echo(text_table(["field", "value", "detail"], rows))

@@ -1,0 +1,368 @@
+"""Report figures: a registry of builders, each turning ReportData into a matplotlib Figure.
+
+Builders return Figure objects (not files) so tests can check titles, axis labels and legends
+before anything is written; `save` writes PNGs at a modest dpi. Figures are built with
+`matplotlib.figure.Figure` on the Agg canvas, never through pyplot's global state. A builder
+returns None when the data has nothing to draw (for example no looped design), and the report
+says so instead of showing an empty chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hwsim.report.collect import ReportData, usable_rows
+from hwsim.report.table import METRICS, header
+
+DPI = 90
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+_STYLES = ("-", "--", ":", "-.")
+ENERGY_PARTS = {"energy_compute_j": "compute", "energy_sram_j": "SRAM", "energy_dram_j": "DRAM",
+                "energy_static_j": "static (idle power x time)"}
+DRAM_CAUSES = {"dram_weight_first_fetch_bytes": "weights, first fetch", "dram_weight_refetch_bytes": "weights, re-fetch",
+               "dram_kv_bytes": "KV cache", "dram_activation_spill_bytes": "activation spill"}
+LANES = ("dma", "matrix", "vector")
+BOUND_COLORS = {"memory": "#1f77b4", "compute": "#d62728", "overhead": "#7f7f7f"}
+
+
+@dataclass(frozen=True)
+class FigureDef:
+    name: str                                   # file stem
+    heading: str
+    caption: str
+    build: Callable[[ReportData], object]       # -> matplotlib Figure | None
+
+
+def _figure(width: float, height: float, title: str, subtitle: str = ""):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    figure.suptitle(title + (f"\n{subtitle}" if subtitle else ""), fontsize=12, fontweight="bold")
+    return figure
+
+
+def _plain_log(ax, *axes: str) -> None:
+    """Log axes labelled 0.5, 2, 30 rather than 5x10^-1: easier to read off."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for name in axes:
+        axis = getattr(ax, f"{name}axis")
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def _chips(data: ReportData) -> list[str]:
+    return list(dict.fromkeys(data.results["hardware"]))
+
+
+def _color(items: list, item) -> str:
+    return _COLORS[items.index(item) % len(_COLORS)]
+
+
+def _decoding(data: ReportData) -> pd.DataFrame:
+    rows = usable_rows(data.results)
+    return rows[rows["has_decode"].astype(bool)]
+
+
+def _reference_quant(data: ReportData) -> str | None:
+    """The quantisation the per-design bar charts use: the overall winner's (fewer bars)."""
+    rows = _decoding(data)
+    if rows.empty:
+        return None
+    metric, sense = data.objective
+    values = pd.to_numeric(rows[metric], errors="coerce")
+    return rows.loc[values.idxmax() if sense == "max" else values.idxmin(), "quant"]
+
+
+# ----------------------------------------------------------------------------- builders
+
+
+def loop_depth(data: ReportData):
+    rows = _decoding(data)
+    rows = rows[rows["loops"].notna()]
+    if rows.empty:
+        return None
+    metrics = ("ttft_s", "tpot_s", "tokens_per_s")
+    figure = _figure(13, 4.2, f"Latency and throughput against loop depth ({rows['model'].iloc[0]})")
+    axes = figure.subplots(1, len(metrics))
+    chips, quants = _chips(data), list(dict.fromkeys(rows["quant"]))
+    for ax, metric in zip(axes, metrics):
+        for (chip, quant), group in rows.groupby(["hardware", "quant"], sort=False):
+            group = group.sort_values("loops")
+            ax.plot(group["loops"], group[metric], marker="o", color=_color(chips, chip),
+                    linestyle=_STYLES[quants.index(quant) % len(_STYLES)], label=f"{chip}, {quant}")
+        ax.set_xscale("log", base=2)
+        ticks = sorted(rows["loops"].astype(int).unique())
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_yscale("log")
+        _plain_log(ax, "y")
+        ax.set_xlabel("loop depth (iterations)")
+        ax.set_ylabel(f"{header(metric)} ({METRICS[metric][1]})")
+        ax.set_title(header(metric))
+        ax.grid(True, which="both", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside right center", fontsize=9, title="chip, quantisation")
+    return figure
+
+
+def _per_chip_bars(data: ReportData, parts: dict[str, str], scale: float, unit: str, title: str, ylabel: str):
+    quant = _reference_quant(data)
+    if quant is None:
+        return None
+    rows = _decoding(data)
+    rows = rows[rows["quant"] == quant]
+    chips = [c for c in _chips(data) if c in set(rows["hardware"])]
+    columns = min(2, len(chips))
+    figure = _figure(12, 3.6 * int(np.ceil(len(chips) / columns)) + 0.6, f"{title} ({quant})")
+    axes = np.atleast_1d(figure.subplots(int(np.ceil(len(chips) / columns)), columns, squeeze=False)).ravel()
+    for ax, chip in zip(axes, chips):
+        group = rows[rows["hardware"] == chip]
+        tokens = group["tokens"].to_numpy(float)
+        bottom = np.zeros(len(group))
+        x = np.arange(len(group))
+        for i, (column, label) in enumerate(parts.items()):
+            values = group[column].to_numpy(float) / tokens / scale
+            ax.bar(x, values, bottom=bottom, color=_COLORS[i], label=label, width=0.7)
+            bottom += values
+        ax.set_xticks(x, list(group["design"]), rotation=20, ha="right", fontsize=9)
+        ax.set_title(chip)
+        ax.set_xlabel("design (model x loop depth)")
+        ax.set_ylabel(f"{ylabel} ({unit})")
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in axes[len(chips):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(parts), fontsize=10)
+    return figure
+
+
+def energy_components(data: ReportData):
+    return _per_chip_bars(data, ENERGY_PARTS, 1e-3, "mJ", "Energy per token by component", "energy per token")
+
+
+def dram_traffic(data: ReportData):
+    return _per_chip_bars(data, DRAM_CAUSES, 1e6, "MB", "DRAM traffic per token by cause", "DRAM bytes per token")
+
+
+def memory_footprint(data: ReportData):
+    rows = data.results[data.results["status"].isin(["ok", "pruned"])]
+    if rows.empty:
+        return None
+    footprint = rows.groupby(["design", "quant"], sort=False)["memory_footprint_bytes"].max() / 1e9
+    figure = _figure(11, 0.32 * len(footprint) + 1.8, "Memory footprint against device capacity")
+    ax = figure.subplots()
+    y = np.arange(len(footprint))
+    ax.barh(y, footprint.to_numpy(), color="#7f7f7f", height=0.6, label="footprint (weights + KV + activations)")
+    ax.set_yticks(y, [f"{d} ({q})" for d, q in footprint.index], fontsize=9)
+    ax.invert_yaxis()
+    capacities = rows.groupby("hardware", sort=False)["memory_capacity_bytes"].max() / 1e9
+    chips = list(capacities.index)
+    for chip, capacity in capacities.items():
+        ax.axvline(capacity, color=_color(chips, chip), linestyle="--", linewidth=1.5,
+                   label=f"{chip} capacity ({capacity:.3g} GB)")
+    ax.set_xscale("log")
+    _plain_log(ax, "x")
+    ax.set_xlabel("memory (GB, log scale)")
+    ax.set_ylabel("design (quantisation)")
+    ax.legend(loc="lower right", fontsize=9)
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    return figure
+
+
+def roofline(data: ReportData):
+    if data.focus is None:
+        return None
+    ops = data.focus.ops
+    hardware = data.focus_hardware
+    flops = (ops["matrix_flops"] + ops["vector_flops"]).to_numpy(float)
+    dram = (ops["dram_read_bytes"] + ops["dram_write_bytes"]).to_numpy(float)
+    # An op's time: the longer of what it adds to the run and its own DRAM transfers (a
+    # prefetch hidden behind earlier ops would otherwise place it above the memory roof).
+    seconds = np.maximum.reduce([ops["step_s"].to_numpy(float), ops["memory_s"].to_numpy(float),
+                                 (ops["end_s"] - ops["start_s"]).to_numpy(float)])
+    keep = (flops > 0) & (seconds > 0)
+    if not keep.any():
+        return None
+    figure = _figure(9.5, 6, "Roofline with the ops placed", data.focus_label)
+    ax = figure.subplots()
+    attained = np.where(keep, flops / np.where(seconds > 0, seconds, 1.0), np.nan)
+    with np.errstate(divide="ignore"):
+        intensity = np.where(dram > 0, flops / np.where(dram > 0, dram, 1.0), np.inf)
+    finite = intensity[keep & np.isfinite(intensity)]
+    right = (finite.max() if finite.size else 1e3) * 10
+    left = max(min(finite.min() if finite.size else 1.0, 1.0) / 10, 1e-3)
+    x = np.where(np.isfinite(intensity), intensity, right)
+    dtype, peak = hardware.matrix.rate_for(_compute_dtype(data))
+    vector_peak = hardware.vector.rate_for("fp16")[1]
+    bandwidth = hardware.main_memory.bandwidth_bytes_per_s
+    grid = np.logspace(np.log10(left), np.log10(right), 200)
+    ax.plot(grid, np.minimum(peak, grid * bandwidth), color="black", linewidth=2,
+            label=f"roof: {peak / 1e12:.3g} TFLOP/s {dtype} matrix, {bandwidth / 1e9:.3g} GB/s DRAM")
+    ax.plot(grid, np.minimum(vector_peak, grid * bandwidth), color="black", linewidth=1, linestyle="--",
+            label=f"vector engine roof ({vector_peak / 1e9:.3g} GFLOP/s fp16)")
+    phases = ops["phase"].to_numpy(dtype=object)
+    lanes = ops["lane"].to_numpy(dtype=object)
+    for phase, color in (("prefill", "#ff7f0e"), ("decode", "#1f77b4")):
+        for lane, marker in (("matrix", "o"), ("vector", "^")):
+            on = keep & (phases == phase) & (lanes == lane)
+            if on.any():
+                ax.scatter(x[on], attained[on], s=14, alpha=0.5, color=color, marker=marker,
+                           label=f"{phase} ops, {lane} engine")
+    resident = keep & ~np.isfinite(intensity)
+    if resident.any():
+        ax.axvline(right, color="#2ca02c", linewidth=1, linestyle=":",
+                   label="right edge: ops with no DRAM traffic (operands on chip)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per DRAM byte)")
+    ax.set_ylabel("attained compute (FLOP/s)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return figure
+
+
+def _compute_dtype(data: ReportData) -> str:
+    from hwsim.spec.quant import quant_preset
+
+    try:
+        return quant_preset(data.focus.inputs["quant"]).compute_dtype
+    except (ValueError, KeyError):
+        return "bf16"
+
+
+def pareto(data: ReportData):
+    rows = _decoding(data)
+    if rows.empty:
+        return None
+    (xm, xs), (ym, ys) = list(data.pareto.items())[:2]
+    figure = _figure(10, 6, f"Pareto front: {header(xm)} ({xs}) vs {header(ym)} ({ys})")
+    ax = figure.subplots()
+    chips = _chips(data)
+    for chip, group in rows.groupby("hardware", sort=False):
+        ax.scatter(group[xm], group[ym], color=_color(chips, chip), s=30, alpha=0.7, label=chip)
+    front = rows[rows["pareto"].astype(bool)].sort_values(xm)
+    ax.plot(front[xm], front[ym], color="black", linewidth=1.5, marker="o", markerfacecolor="none",
+            markersize=11, label="Pareto front")
+    for _, row in front.iterrows():
+        ax.annotate(f"{row['design']} {row['quant']}\n{row['hardware']}", (row[xm], row[ym]), fontsize=8,
+                    xytext=(6, 4), textcoords="offset points")
+    for axis, metric in (("x", xm), ("y", ym)):
+        getattr(ax, f"set_{axis}scale")("log")
+        getattr(ax, f"set_{axis}label")(f"{header(metric)} ({METRICS[metric][1]}, log scale)")
+    _plain_log(ax, "x", "y")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=9, title="chip")
+    return figure
+
+
+def residency(data: ReportData):
+    rows = data.residency
+    if rows is None or rows.empty:
+        return None
+    rows = rows[rows["status"] == "ok"]
+    figure = _figure(9.5, 5.5, "DRAM traffic per token against SRAM size")
+    ax = figure.subplots()
+    groups = rows.groupby("loops", dropna=False, sort=True) if rows["loops"].notna().any() else [(None, rows)]
+    for i, (loops, group) in enumerate(groups):
+        group = group.sort_values("sram_bytes")
+        label = f"{int(loops)} loop{'s' if loops != 1 else ''}" if loops is not None and loops == loops else "model"
+        ax.plot(group["sram_bytes"] / 2**20, group["dram_bytes_per_token"] / 1e6, marker="o", color=_COLORS[i],
+                label=label)
+    if data.focus_hardware is not None and data.focus_hardware.sram is not None:
+        ax.axvline(data.focus_hardware.sram.capacity_bytes / 2**20, color="gray", linestyle="--",
+                   label=f"{data.focus_hardware.name} SRAM as specified")
+    ax.set_xscale("log", base=2)
+    sizes = sorted(rows["sram_bytes"].unique() / 2**20)
+    ax.set_xticks(sizes, [f"{size:g}" for size in sizes])
+    ax.set_xlabel("SRAM capacity (MiB, log scale)")
+    ax.set_ylabel("DRAM bytes per generated token (MB)")
+    ax.set_title(data.residency_label, fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=9)
+    return figure
+
+
+def decode_window(ops: pd.DataFrame) -> tuple[float, float] | None:
+    """(start_s, end_s) of the last simulated decode step: from the end of the previous
+    simulated step's ops to the end of its own."""
+    decode = ops[ops["phase"] == "decode"]
+    steps = sorted(decode["token_step"].unique())
+    if not steps:
+        return None
+    last = decode[decode["token_step"] == steps[-1]]
+    start = decode[decode["token_step"] == steps[-2]]["end_s"].max() if len(steps) > 1 else last["start_s"].min()
+    return float(start), float(last["end_s"].max())
+
+
+def timeline(data: ReportData):
+    if data.focus is None:
+        return None
+    window = decode_window(data.focus.ops)
+    if window is None:
+        return None
+    start, end = window
+    lines = data.focus.timeline
+    lines = lines[(lines["start_s"] >= start - 1e-15) & (lines["start_s"] < end)]
+    if lines.empty:
+        return None
+    figure = _figure(13, 3.8, "One decode step on the DMA and compute lanes", data.focus_label)
+    ax = figure.subplots()
+    scale = 1e3
+    for y, lane in enumerate(LANES):
+        for bound, group in lines[lines["lane"] == lane].groupby("bound"):
+            spans = list(zip((group["start_s"] - start) * scale, (group["end_s"] - group["start_s"]) * scale))
+            ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=BOUND_COLORS.get(bound, "#bcbd22"),
+                           edgecolor="white", linewidth=0.2)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=color, label=f"{bound}-bound op") for bound, color in BOUND_COLORS.items()]
+    ax.set_yticks(range(len(LANES)), ["DMA (DRAM transfers)", "matrix engine", "vector engine"])
+    ax.set_xlim(0, (end - start) * scale)
+    ax.set_xlabel("time since the step began (ms)")
+    ax.set_ylabel("lane")
+    ax.legend(handles=handles, loc="upper right", fontsize=9, ncols=3)
+    ax.grid(True, axis="x", alpha=0.3)
+    return figure
+
+
+FIGURES: tuple[FigureDef, ...] = (
+    FigureDef("loop_depth", "Latency and throughput against loop depth",
+              "TTFT, TPOT and tokens/s of the looped model at each loop depth, one line per chip and quantisation.",
+              loop_depth),
+    FigureDef("energy", "Energy per token by component",
+              "Energy per generated token split into compute, SRAM, DRAM and static energy, per design on each chip.",
+              energy_components),
+    FigureDef("dram_traffic", "DRAM traffic by cause",
+              "DRAM bytes per generated token: first fetch of unique weights, re-fetch after eviction, KV cache "
+              "and activation spill.", dram_traffic),
+    FigureDef("memory", "Memory footprint against device capacity",
+              "Weights + KV cache + working activations of each design, against each chip's main memory.",
+              memory_footprint),
+    FigureDef("roofline", "Roofline with the ops placed",
+              "Each op of the focus run at its arithmetic intensity (FLOPs per DRAM byte after SRAM residency) "
+              "and attained FLOP/s (FLOPs over the longer of the time it adds to the run and its own DRAM "
+              "transfer time), under the device's peak roofs.", roofline),
+    FigureDef("pareto", "Pareto front", "Every decoding design point; the front is circled and labelled.", pareto),
+    FigureDef("residency", "SRAM-size residency curve",
+              "DRAM bytes per generated token as the SRAM grows, simulated event by event at each size.", residency),
+    FigureDef("timeline", "One decode step",
+              "The last simulated decode step of the focus run: DRAM transfers on the DMA lane overlap compute on "
+              "the matrix and vector engines; colour = what bounds each op. Steady loop iterations after the "
+              "second are extrapolated by the simulator, not drawn.", timeline),
+)
+
+
+def build_all(data: ReportData) -> list[tuple[FigureDef, object]]:
+    """(definition, Figure or None) for every registered figure."""
+    return [(definition, definition.build(data)) for definition in FIGURES]
+
+
+def save(figure, path: Path) -> Path:
+    figure.savefig(path, dpi=DPI)
+    return path

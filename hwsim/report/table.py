@@ -1,0 +1,93 @@
+"""The summary table and the one formatter every number in a report goes through.
+
+The conclusion quotes the table, so both format with `fmt`: a number reads the same wherever
+it appears. Display units (ms, tok/s, mJ, GB) appear only here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from hwsim.units import human
+
+# (total, header, display unit); the display unit is passed to `human`, which picks the prefix.
+METRICS = {
+    "tokens_per_s": ("tokens/s", "tok/s"),
+    "ttft_s": ("TTFT", "s"),
+    "tpot_s": ("TPOT", "s"),
+    "energy_per_token_j": ("energy/token", "J"),
+    "power_w": ("power", "W"),
+    "dram_bytes_per_token": ("DRAM/token", "B"),
+    "memory_footprint_bytes": ("footprint", "B"),
+    "memory_capacity_bytes": ("capacity", "B"),
+    "latency_s": ("latency", "s"),
+    "energy_j": ("energy", "J"),
+    "compute_utilization": ("compute util.", "%"),
+}
+LABEL_COLUMNS = {"hardware": "hardware", "design": "design", "quant": "quant"}
+TABLE_METRICS = ("tokens_per_s", "ttft_s", "tpot_s", "energy_per_token_j", "power_w", "dram_bytes_per_token",
+                 "memory_footprint_bytes")
+ADVANTAGE = "advantage"        # the winner's objective over this row's, on the same chip
+
+
+def fmt(metric: str, value) -> str:
+    """Display text of one value of `metric` (a SimResult total, `advantage`, or a label)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if metric == ADVANTAGE:
+        return f"{value:.2f}x"
+    if metric in ("fits",):
+        return "yes" if bool(value) else "no"
+    if metric == "compute_utilization":
+        return f"{100 * float(value):.1f} %"
+    if metric in METRICS:
+        value = float(value)
+        if value == 0 and metric == "tpot_s":
+            return "-"
+        return human(value, METRICS[metric][1])
+    if metric == "loops":
+        return "-" if value is None else str(int(value))
+    return str(value)
+
+
+def header(metric: str) -> str:
+    if metric == ADVANTAGE:
+        return "winner's lead"
+    return METRICS[metric][0] if metric in METRICS else LABEL_COLUMNS.get(metric, metric)
+
+
+def ranked(results: pd.DataFrame, objective: tuple[str, str]) -> pd.DataFrame:
+    """Usable rows grouped by chip (chips in input order), best first by the objective, with
+    `rank` (1 = best on its chip, decoding designs and prefill-only tasks ranked apart) and
+    `advantage`: how many times better the chip's best is than this row (1.00x for the best)."""
+    from hwsim.report.collect import usable_rows
+
+    metric, sense = objective
+    rows = usable_rows(results).copy()
+    rows[metric] = pd.to_numeric(rows[metric], errors="coerce")
+    order = {name: i for i, name in enumerate(dict.fromkeys(results["hardware"]))}
+    rows["_chip"] = rows["hardware"].map(order)
+    rows = rows.sort_values(["_chip", "has_decode", metric], ascending=[True, False, sense == "min"],
+                            kind="stable")
+    group = rows.groupby(["hardware", "has_decode"], sort=False)[metric]
+    rows["rank"] = group.cumcount() + 1
+    best = group.transform("first")
+    rows[ADVANTAGE] = best / rows[metric] if sense == "max" else rows[metric] / best
+    return rows.drop(columns="_chip")
+
+
+def summary_table(results: pd.DataFrame, objective: tuple[str, str]) -> pd.DataFrame:
+    """The report's table as display strings: one row per usable design point, with the
+    columns the conclusion quotes. Index aligned with `ranked`."""
+    rows = ranked(results, objective)
+    columns = ["hardware", "design", "quant", *TABLE_METRICS, ADVANTAGE, "bound"]
+    table = pd.DataFrame({header(c): [fmt(c, v) for v in rows[c]] for c in columns}, index=rows.index)
+    return table
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)

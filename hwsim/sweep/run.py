@@ -1,0 +1,237 @@
+"""Run a sweep: evaluate every point (local processes or Dask), persist each result as it
+arrives, and write tidy tables.
+
+Points go to workers in small chunks; the parent appends each finished chunk to the journal
+(fsync'd) before anything else, so a killed sweep resumes with exactly the missing points.
+A point that raises is recorded with its error and the sweep goes on. With the DES engine and
+constraints the roofline engine decides exactly (capacity: `fits`, footprint), a point whose
+roofline result breaks one is recorded as `pruned` without running the DES.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hwsim import __version__
+from hwsim.errors import ConfigError
+from hwsim.result import TOTAL_KEYS
+from hwsim.spec import loader
+from hwsim.sweep.analysis import pareto_front, pareto_mask, sensitivity
+from hwsim.sweep.constraints import Constraint
+from hwsim.sweep.journal import Journal
+from hwsim.sweep.spec import Point, SweepPlan, SweepSpec, resolve_points
+
+Evaluate = Callable[[Point, str], dict[str, Any]]
+ENGINES = ("des", "roofline")
+RESULT_FILES = ("results.parquet", "results.csv", "pareto.csv", "sensitivity.csv", "manifest.json")
+
+
+def simulate_totals(point: Point, engine: str) -> dict[str, Any]:
+    """The shipped evaluation: `hwsim.sim.simulate` on the point's specs and run settings."""
+    from hwsim.sim import simulate
+
+    run = point.run
+    result = simulate(point.model, point.hardware, phase=run.phase, prompt_len=run.prompt_len,
+                      gen_len=run.gen_len, batch=run.batch, policy=run.policy, engine=engine)
+    return dict(result.totals)
+
+
+def evaluate_chunk(points: list[Point], engine: str, prune_by: list[Constraint],
+                   evaluate: Evaluate | None = None) -> list[dict[str, Any]]:
+    """Evaluate `points` in one worker; never raises for a point's own failure."""
+    evaluate = evaluate or simulate_totals
+    return [_evaluate_point(point, engine, prune_by, evaluate) for point in points]
+
+
+def _evaluate_point(point: Point, engine: str, prune_by: list[Constraint], evaluate: Evaluate) -> dict[str, Any]:
+    record: dict[str, Any] = {"index": point.index, "key": point.key, "status": "ok", "engine": engine,
+                              "pruned_by": None, "error": None, "totals": {}}
+    try:
+        if engine == "des" and prune_by:
+            bound = evaluate(point, "roofline")
+            broken = [c.text for c in prune_by if not c.holds(bound)]
+            if broken:
+                return {**record, "status": "pruned", "engine": "roofline", "pruned_by": "; ".join(broken),
+                        "totals": bound}
+        record["totals"] = evaluate(point, engine)
+    except Exception as exc:  # the point fails, the sweep goes on
+        record.update(status="error", error=f"{type(exc).__name__}: {' '.join(str(exc).split())}", totals={})
+    return record
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+def _chunks(points: list[Point], workers: int, engine: str) -> list[list[Point]]:
+    """Small chunks: large enough to amortise dispatch, small enough to persist often."""
+    cap = 32 if engine == "roofline" else 4
+    size = max(1, min(cap, math.ceil(len(points) / (4 * workers))))
+    return [points[i:i + size] for i in range(0, len(points), size)]
+
+
+def _run_inline(chunks, *args) -> Iterator[list[dict[str, Any]]]:
+    for chunk in chunks:
+        yield evaluate_chunk(chunk, *args)
+
+
+def _run_processes(chunks, jobs: int, *args) -> Iterator[list[dict[str, Any]]]:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    executor = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        futures = [executor.submit(evaluate_chunk, chunk, *args) for chunk in chunks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_dask(chunks, address: str, jobs: int, *args) -> Iterator[list[dict[str, Any]]]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError("--dask needs the optional extra: pip install 'hwsim[dist]'") from None
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, dashboard_address=None)
+        address = cluster.scheduler_address
+    try:
+        client = Client(address, timeout="30s")
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise ConfigError(f"--dask {address}: cannot reach the scheduler: {exc}") from None
+    try:
+        futures = [client.submit(evaluate_chunk, chunk, *args, pure=False) for chunk in chunks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ----------------------------------------------------------------------------- run_sweep
+
+
+def run_sweep(spec: SweepSpec | str, out_dir: Path | str, jobs: int | None = None, engine: str = "des",
+              dask: str | None = None, resume: bool = False, progress: bool = True,
+              evaluate: Evaluate | None = None) -> pd.DataFrame:
+    """Run every point of `spec` and return one tidy row per point (same frame whatever the
+    executor). Writes to `out_dir`: points.jsonl (the journal), results.parquet/.csv,
+    pareto.csv, sensitivity.csv, manifest.json. `evaluate` replaces the simulator (tests)."""
+    from hwsim.sweep.spec import load_sweep
+
+    if isinstance(spec, str):
+        spec = load_sweep(spec)
+    if engine not in ENGINES:
+        raise ConfigError(f"engine: unknown {engine!r}; known: {', '.join(ENGINES)}")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"jobs: must be >= 1, got {jobs}")
+    jobs = jobs or os.cpu_count() or 1
+    plan = resolve_points(spec)  # every point validated before any work
+    out_dir = Path(out_dir)
+    journal = Journal(out_dir, plan.fingerprint, engine)
+    done = journal.open(resume)
+    pending = [point for point in plan.points if point.index not in done]
+    prune_by = [c for c in spec.parsed_constraints if c.prunable]
+    args = (engine, prune_by, evaluate)
+    chunks = _chunks(pending, jobs, engine)
+    if dask:
+        batches = _run_dask(chunks, dask, jobs, *args)
+    elif jobs == 1 or len(chunks) <= 1:
+        batches = _run_inline(chunks, *args)
+    else:
+        batches = _run_processes(chunks, jobs, *args)
+    from tqdm import tqdm
+
+    with tqdm(total=len(plan.points), initial=len(plan.points) - len(pending), unit="pt", desc=spec.name,
+              disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+        for records in batches:
+            journal.append(records)
+            bar.update(len(records))
+    frame = results_frame(plan, journal.records())
+    _write_outputs(plan, frame, out_dir, engine)
+    return frame
+
+
+def results_frame(plan: SweepPlan, records: dict[int, dict[str, Any]]) -> pd.DataFrame:
+    """One row per point in product order: key, axis values, status, constraint verdict,
+    Pareto membership, and every SimResult total."""
+    missing = [p.key for p in plan.points if p.index not in records]
+    if missing:
+        raise ConfigError(f"sweep {plan.spec.name}: {len(missing)} points have no result (first: {missing[0]})")
+    constraints = plan.spec.parsed_constraints
+    rows = []
+    extra_totals: dict[str, None] = {}
+    for point in plan.points:
+        record = records[point.index]
+        if record["key"] != point.key:
+            raise ConfigError(f"journal point {point.index} is {record['key']!r}, expected {point.key!r}")
+        totals = record["totals"]
+        extra_totals.update(dict.fromkeys(k for k in totals if k not in TOTAL_KEYS))
+        feasible = record["status"] == "ok" and all(c.holds(totals) for c in constraints)
+        rows.append({"point": point.key, **point.labels, **point.si, "status": record["status"],
+                     "engine": record["engine"], "feasible": feasible, "pruned_by": record["pruned_by"],
+                     "error": record["error"], **totals})
+    columns = (["point", *plan.axes, *plan.si_columns.values(), "status", "engine", "feasible", "pareto",
+                "pruned_by", "error", *TOTAL_KEYS, *extra_totals])
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    frame["pareto"] = pareto_mask(frame, plan.spec.objectives)
+    return frame
+
+
+def _write_outputs(plan: SweepPlan, frame: pd.DataFrame, out_dir: Path, engine: str) -> None:
+    objectives = plan.spec.objectives
+    tables = {
+        "results": frame,
+        "pareto": pareto_front(frame, objectives),
+        "sensitivity": sensitivity(frame, plan.axes, objectives),
+    }
+    _atomic(out_dir / "results.parquet", lambda path: _parquet_safe(frame).to_parquet(path, index=False))
+    for name, table in tables.items():
+        _atomic(out_dir / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
+    manifest = {
+        "sweep": plan.spec.name, "origin": plan.spec.origin, "engine": engine,
+        "spec": plan.spec.model_dump(mode="json", by_alias=True), "points": len(plan.points),
+        "status": frame["status"].value_counts().to_dict(), "fingerprint": plan.fingerprint,
+        "hwsim_version": __version__, "git_sha": _git_sha(), "files": list(RESULT_FILES),
+    }
+    _atomic(out_dir / "manifest.json", lambda path: Path(path).write_text(json.dumps(manifest, indent=2) + "\n"))
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Axis columns may mix numbers and names (a list of presets next to a file path); Parquet
+    wants one type per column, so mixed object columns are written as text."""
+    result = frame.copy()
+    for column in result.columns:
+        if result[column].dtype == object:
+            kinds = {type(v) for v in result[column] if v is not None and not (isinstance(v, float) and math.isnan(v))}
+            if len(kinds) > 1:
+                result[column] = result[column].map(lambda v: None if v is None else str(v))
+    return result
+
+
+def _atomic(path: Path, write) -> None:
+    """Write through a temporary name so a killed run never leaves half a table."""
+    temporary = path.with_name(path.name + ".tmp")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=loader.REPO_ROOT, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

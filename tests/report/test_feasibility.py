@@ -1,0 +1,94 @@
+"""Targets: strict parsing, PASS/FAIL with margins, the binding target, exit codes, search."""
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim.cli import main
+from hwsim.errors import ConfigError
+from hwsim.report import feasibility as F
+
+
+@pytest.mark.parametrize("text, metric, op, limit", [
+    ("tokens_per_s>=10", "tokens_per_s", ">=", 10.0),
+    ("energy_per_token_j <= 0.5", "energy_per_token_j", "<=", 0.5),
+    ("energy_per_token_j<=500 mJ", "energy_per_token_j", "<=", 0.5),
+    ("power_w<=15 W", "power_w", "<=", 15.0),
+    ("ttft_s<=250 ms", "ttft_s", "<=", 0.25),
+    ("memory_bytes<=8 GB", "memory_footprint_bytes", "<=", 8e9),
+    ("memory_bytes<8 GiB", "memory_footprint_bytes", "<", 8 * 2**30),
+])
+def test_parse_target(text, metric, op, limit):
+    target = F.parse_target(text)
+    assert (target.metric, target.op) == (metric, op)
+    assert target.limit == pytest.approx(limit)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("tokens_per_s=10", "expected METRIC OP VALUE"),
+    ("tokens_per_s==10", "expected METRIC OP VALUE"),
+    ("speed>=10", "unknown metric 'speed'"),
+    ("fits>=1", "unknown metric 'fits'"),
+    ("tokens_per_s>=fast", "bare number"),
+    ("ttft_s<=1 GB", "ttft_s<=1 GB"),
+    ("memory_bytes<=8 parsecs", "memory_bytes<=8 parsecs"),
+    ("power_w<=nan", "finite"),
+    ("", "expected METRIC OP VALUE"),
+])
+def test_bad_targets_are_one_line_errors(text, fragment):
+    with pytest.raises(ConfigError) as info:
+        F.parse_target(text)
+    message = str(info.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_margins_and_binding_constraint_by_hand():
+    totals = {"tokens_per_s": 12.0, "energy_per_token_j": 0.55, "power_w": 6.0, "ttft_s": 0.8,
+              "memory_footprint_bytes": 2e9}
+    targets = [F.parse_target(t) for t in
+               ("tokens_per_s>=10", "energy_per_token_j<=0.5", "power_w<=15", "ttft_s<=1", "memory_bytes<=8 GB")]
+    verdict = F.check(totals, targets)
+    margins = [r.margin for r in verdict.results]
+    # (12-10)/10, (0.5-0.55)/0.5, (15-6)/15, (1-0.8)/1, (8-2)/8
+    assert margins == pytest.approx([0.2, -0.1, 0.6, 0.2, 0.75])
+    assert [r.passed for r in verdict.results] == [True, False, True, True, True]
+    assert not verdict.passed
+    assert verdict.binding.target.metric == "energy_per_token_j"
+    passing = F.check({**totals, "energy_per_token_j": 0.45}, targets)
+    assert passing.passed
+    # all pass: the binding one is the least slack, here 0.5 vs 0.45 -> 0.1
+    assert passing.binding.target.metric == "energy_per_token_j"
+    assert passing.binding.margin == pytest.approx(0.1)
+
+
+def test_strict_inequality_at_the_limit_fails():
+    assert F.parse_target("power_w<=15").passes(15.0)
+    assert not F.parse_target("power_w<15").passes(15.0)
+
+
+def _run(*args):
+    return CliRunner().invoke(main, ["feasibility", "--model", "llama-3.2-1b", "--hardware", "jetson-orin-nano",
+                                     "--quant", "int4-g128", "--prompt-len", "64", "--gen-len", "8", *args])
+
+
+def test_cli_exit_zero_on_pass_one_on_fail_two_on_bad_target():
+    passed = _run("--target", "memory_bytes<=8 GB", "--target", "tokens_per_s>=0.001", "--no-search")
+    assert passed.exit_code == 0, passed.output
+    assert "PASS" in passed.output and "binding constraint: tokens_per_s>=0.001" not in passed.output
+    failed = _run("--target", "memory_bytes<=8 GB", "--target", "tokens_per_s>=1e9", "--no-search")
+    assert failed.exit_code == 1, failed.output
+    assert "binding constraint: tokens_per_s>=1e9" in failed.output
+    bad = _run("--target", "tokens_per_s=>10", "--no-search")
+    assert bad.exit_code == 2
+    assert bad.output.count("\n") == 1 and "expected METRIC OP VALUE" in bad.output
+
+
+def test_cheapest_prefers_fewest_bits_and_reports_none_when_impossible():
+    targets = [F.parse_target("tokens_per_s>=1"), F.parse_target("memory_bytes<=8 GB")]
+    space = F.SearchSpace(quants=["int8", "int4-g128"], contexts=[64])
+    found = F.cheapest("llama-3.2-1b", "jetson-orin-nano", targets, space, gen_len=8)
+    assert found.best["model.quant"] == "int4-g128"
+    assert found.points == 2 and found.simulated == 1
+    assert found.totals["tokens_per_s"] >= 1
+    impossible = F.cheapest("llama-3.2-1b", "jetson-orin-nano", [F.parse_target("tokens_per_s>=1e9")], space,
+                            gen_len=8)
+    assert impossible.best is None and impossible.pruned == 2 and impossible.simulated == 0
