@@ -1,0 +1,125 @@
+"""Optional cross-check: independent PyTorch versions of the tiny models (tests/reference/
+torch_models.py) give the NumPy reference executor's logits within 1e-4, on the same weights.
+
+Needs the `torch` extra (pip install -e '.[torch]'); skipped where torch is absent, as in CI.
+"""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="optional PyTorch cross-check: install the `torch` extra "
+                                            "(pip install -e '.[torch]') to run it")
+
+from hwsim.reference.executor import ReferenceExecutor  # noqa: E402
+from hwsim.reference.scale import scale_model  # noqa: E402
+from hwsim.reference.weights import random_weights  # noqa: E402
+from hwsim.spec.loader import load_model  # noqa: E402
+
+from .torch_models import CausalLM, LoopedLM, RecurrentDepthLM  # noqa: E402
+
+TOLERANCE = 1e-4
+SEED = 3
+TOKENS = np.array([[5, 17, 99, 3, 64, 127, 0, 42], [88, 1, 1, 120, 33, 7, 56, 11]])
+
+# (preset, overrides applied before scaling, loops): each feature the torch side implements.
+CASES = {
+    "llama tied GQA": ("llama-3.2-1b", {}, None),
+    "llama gelu mlp": ("llama-3.2-1b", {"mlp.kind": "gelu"}, None),
+    "ouro T=2": ("ouro-1.4b", {}, 2),
+    "ouro T=3": ("ouro-1.4b", {}, 3),
+    "huginn r=3": ("huginn-0125", {}, 3),
+    "olmoe top-1 qk-norm": ("olmoe-1b-7b", {}, None),
+    "olmoe top-2": ("olmoe-1b-7b", {"moe.top_k": 16}, None),       # 16/64 -> 2 of 8 experts
+    "qwen-moe gated shared expert, qkv bias": ("qwen1.5-moe-a2.7b", {}, None),
+}
+
+
+def tiny_model(preset, overrides):
+    return scale_model(load_model(preset, overrides=overrides or None), "tiny")
+
+
+def executor_sequence_logits(executor, tokens):
+    """Logits at every position (batch, tokens, vocab): a fresh prefill of each prefix (the
+    executor returns the last position's logits), i.e. full recomputation, no cache reuse."""
+    return np.stack([executor.prefill(tokens[:, :t]) for t in range(1, tokens.shape[1] + 1)], axis=1)
+
+
+def huginn_initial_state(batch, positions, width, seed):
+    """The executor's documented initial state: standard normal, one generator per position
+    seeded with (seed, position), so every recomputation draws the same state."""
+    state = np.stack([np.random.default_rng([seed, p]).standard_normal((batch, width)) for p in positions], axis=1)
+    return torch.from_numpy(state.astype(np.float32))
+
+
+def torch_logits(model, weights, loops, tokens):
+    """(logits (batch, tokens, vocab), exit probabilities or None) from the PyTorch model."""
+    ids = torch.from_numpy(tokens)
+    with torch.inference_mode():
+        if model.family == "looped":
+            logits, exit_probs = LoopedLM(model, weights, loops)(ids)
+            return logits.numpy(), exit_probs.numpy()
+        if model.family == "recurrent_depth":
+            state = huginn_initial_state(tokens.shape[0], range(tokens.shape[1]), model.hidden_size, SEED)
+            return RecurrentDepthLM(model, weights, loops)(ids, state).numpy(), None
+        return CausalLM(model, weights)(ids).numpy(), None
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Both sides of every case, computed once: (model, executor, numpy logits, torch logits,
+    torch exit probabilities)."""
+    out = {}
+    for case, (preset, overrides, loops) in CASES.items():
+        model = tiny_model(preset, overrides)
+        weights = random_weights(model, SEED)
+        executor = ReferenceExecutor(model, weights, loops=loops, seed=SEED)
+        reference = executor_sequence_logits(executor, TOKENS)
+        ours, exit_probs = torch_logits(model, weights, loops or model.loop.count, TOKENS)
+        out[case] = (model, executor, reference, ours, exit_probs)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_full_sequence_logits_match_torch(runs, case):
+    _, _, reference, ours, _ = runs[case]
+    assert reference.shape == ours.shape == TOKENS.shape + (reference.shape[-1],)
+    assert np.isfinite(ours).all()
+    diff = np.abs(reference - ours).max()
+    assert diff < TOLERANCE, f"{case}: max abs logit difference {diff:.2e}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_kv_cached_decode_matches_torch(runs, case):
+    """Prefill 3 tokens, then decode the rest one at a time through the executor's KV cache."""
+    _, executor, _, ours, _ = runs[case]
+    logits = [executor.prefill(TOKENS[:, :3])]
+    logits += [executor.decode(TOKENS[:, t]) for t in range(3, TOKENS.shape[1])]
+    diff = np.abs(np.stack(logits, axis=1) - ours[:, 2:]).max()
+    assert diff < TOLERANCE, f"{case}: max abs logit difference {diff:.2e}"
+
+
+@pytest.mark.parametrize("case", ["ouro T=2", "ouro T=3"])
+def test_ouro_exit_distribution_matches_torch(runs, case):
+    _, executor, _, _, exit_probs = runs[case]
+    executor.prefill(TOKENS)
+    reference = executor.exit_stats.exit_probs
+    np.testing.assert_allclose(exit_probs.sum(axis=-1), 1.0, atol=1e-6)
+    assert np.abs(reference - exit_probs).max() < 1e-5
+
+
+def test_the_check_sees_a_wrong_loop_count():
+    """The comparison is sharp enough to catch one loop iteration too few."""
+    model = tiny_model("ouro-1.4b", {})
+    weights = random_weights(model, SEED)
+    reference = executor_sequence_logits(ReferenceExecutor(model, weights, loops=3, seed=SEED), TOKENS)
+    ours, _ = torch_logits(model, weights, 2, TOKENS)
+    assert np.abs(reference - ours).max() > 100 * TOLERANCE
+
+
+def test_the_check_sees_a_different_initial_state():
+    """Huginn's logits depend on the initial state, so matching them tests the adapter path."""
+    model = tiny_model("huginn-0125", {})
+    weights = random_weights(model, SEED)
+    reference = executor_sequence_logits(ReferenceExecutor(model, weights, seed=SEED + 1), TOKENS)
+    ours, _ = torch_logits(model, weights, model.loop.count, TOKENS)
+    assert np.abs(reference - ours).max() > 100 * TOLERANCE
