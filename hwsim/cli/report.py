@@ -65,7 +65,7 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
                         gen_len, policy, sets, search_quant, search_batch, search_context, no_search, jobs) -> None:
     """Check a deployment against targets (exit 0 when all pass, 1 when one fails) and search the
     cheapest configuration that passes (fewest weight bits, then loops, then footprint)."""
-    from hwsim.cli.presets import _table
+    from hwsim.cli.options import text_table
     from hwsim.report import feasibility as F
     from hwsim.report.table import fmt
     from hwsim.sim import simulate
@@ -86,7 +86,7 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
                f"prompt {prompt_len}, {gen_len} generated, event simulation)")
     rows = [[r.target.text, _show(fmt, r.target.metric, r.actual), "PASS" if r.passed else "FAIL",
              f"{100 * r.margin:+.1f} %"] for r in verdict.results]
-    click.echo(_table(["target", "actual", "verdict", "margin"], rows))
+    click.echo(text_table(["target", "actual", "verdict", "margin"], rows))
     if not result.totals["fits"]:
         click.echo(f"does not fit: footprint {fmt('memory_footprint_bytes', result.totals['memory_footprint_bytes'])}"
                    f" > capacity {fmt('memory_capacity_bytes', result.totals['memory_capacity_bytes'])}")
