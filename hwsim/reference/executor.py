@@ -4,16 +4,22 @@ It walks `hwsim.workload.schedule.expand` (the single definition of loop semanti
 the trace builder) and looks every weight up by its `weight_id` in the weight table, so a block
 run T times multiplies by the same array T times. Semantics per step:
 
-- layer: pre-norm (2 norms) or sandwich (4 norms: a norm after attention and after the MLP,
-  before the residual add) transformer layer; GQA attention with RoPE, optional q/k bias
-  (Huginn) and q/k norm (OLMoE); SwiGLU / GELU MLP or MoE (router softmax, top-k renormalised,
-  shared experts). Causal attention reads and extends a KV cache keyed by (layer, iteration)
+- layer: norms where `model.norm_slots` puts them (pre-norm; sandwich: also on each branch
+  output before the residual add, as Ouro; post_residual: after each residual add, as
+  BERT/ALBERT and TRM/HRM, with Huginn's SandwichBlock adding pre-norms on the branch inputs);
+  GQA attention with RoPE at `rope_theta`, optional q/k bias (Huginn) and q/k norm (OLMoE);
+  SwiGLU / GELU MLP or MoE (router softmax, top-k weights renormalised when
+  `normalize_top_k`, shared experts). Every norm uses `norm_eps`. Causal attention reads and extends a KV cache keyed by (layer, iteration)
   under `per_loop`, by layer under `shared` (written by the last iteration a token runs).
-- inject `adapter` (Huginn): on entering the loop the state starts random (seeded by the token
-  position, so a recomputation draws the same state); every iteration then runs
-  Linear(2h -> h) on [state, e], e being the hidden state that entered the loop.
+- embeddings are multiplied by `embedding_scale` (Huginn, TRM, HRM: sqrt(h)).
+- inject `adapter` (Huginn): on entering the loop the state starts random: truncated normal
+  (cut at 3 std) with std sqrt(2 / (5 h)) x `embedding_scale`, as Huginn's initialize_state,
+  seeded by the token position so a recomputation draws the same state; every iteration then
+  runs Linear(2h -> h) on [state, e], e being the hidden state that entered the loop.
 - inject `add` (TRM/HRM): state <- state + e (input injection of the loop's entry state).
 - loop_norm (Ouro): the final norm applied to the state after every iteration.
+- final_norm (a schedule item; Huginn's ln_f before the coda): the final norm's weights applied
+  at that point, besides the final norm before the head.
 - exit_gate (Ouro, UT): lambda_t = sigmoid(gate(state)); the exit probability of iteration t is
   p_t = lambda_t * prod_{j<t} (1 - lambda_j), the last iteration taking the remaining mass.
   With `halting="act"` (Universal Transformer ACT) a token halts at the first iteration where
@@ -44,7 +50,9 @@ from hwsim.workload.transformer import FLOPS_PER_ELEMENT
 from hwsim.workload.weights import lm_head_tensor, weight_table
 
 ACT_EPSILON = 0.01          # ACT halting threshold 1 - eps (Graves 2016, arXiv 1603.08983)
-_NORM_SLOTS = {0: (), 2: ("pre_attn", "pre_mlp"), 4: ("pre_attn", "post_attn", "pre_mlp", "post_mlp")}
+# Huginn's initial state (recpre/raven_modeling_minimal.py initialize_state, init_values std):
+# truncated normal, std sqrt(2 / (5 h)) times the embedding scale, cut at 3 std.
+INITIAL_STATE_TRUNCATION = 3.0
 _LOOP_BLOCK = "loop"
 
 
@@ -74,6 +82,7 @@ class ReferenceExecutor:
         self.exit_stats: ExitStats | None = None
         self.routing_log: list[np.ndarray] = []          # experts chosen per MoE application
         self.replay_routing: list[np.ndarray] | None = None
+        self.rec: TraceRecorder | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -127,6 +136,8 @@ class ReferenceExecutor:
                 h = self._inject(h, entry, step.inject)
             elif step.kind == "loop_norm":
                 h = self._norm(h, "final_norm", "loop_norm")
+            elif step.kind == "final_norm":
+                h = self._norm(h, "final_norm", "final_norm")
             else:
                 lam = self._exit_gate(h)
                 last = step.loop_iter == count - 1
@@ -162,17 +173,13 @@ class ReferenceExecutor:
 
     def _at(self, step: Step) -> None:
         if self.rec is not None:
-            block = step.block if step.kind == "layer" else _LOOP_BLOCK
+            block = {"layer": step.block, "final_norm": ""}.get(step.kind, _LOOP_BLOCK)
             self.rec.where = Where(step.layer, block, step.loop_iter)
 
     def _initial_state(self, shape: tuple, positions: np.ndarray) -> np.ndarray:
-        """Huginn's random initial state, drawn per position so a recomputation matches."""
-        batch, tokens, width = shape
-        state = np.empty(shape, np.float32)
-        for t, position in enumerate(positions):
-            rng = np.random.default_rng([self.seed, int(position)])
-            state[:, t] = rng.standard_normal((batch, width)).astype(np.float32)
-        return state
+        batch, _, width = shape
+        std = np.sqrt(2.0 / (5.0 * width)) * self.model.embedding_scale
+        return initial_state(self.seed, positions, batch, width, std)
 
     # -- recorded primitives ----------------------------------------------------------------
     def _record(self, *args, **kwargs) -> int:
@@ -198,7 +205,7 @@ class ReferenceExecutor:
 
     def _norm(self, x: np.ndarray, weight_id: str, name: str) -> np.ndarray:
         param = self.weights[weight_id] if weight_id in self.weights else None
-        out = layers.norm(self.model.norm, x, None if param is None else param.weight.values())
+        out = layers.norm(self.model.norm, x, None if param is None else param.weight.values(), self.model.norm_eps)
         self._vector("norm", name, x.size, "norm", _tokens(x), weight_id if param is not None else "")
         return out
 
@@ -226,6 +233,9 @@ class ReferenceExecutor:
             x = x + part
         x = np.array(x, dtype=np.float32)
         x[:, :prefix] = 0.0
+        if model.embedding_scale != 1.0:
+            x = x * np.float32(model.embedding_scale)
+            self._vector("scale", "embed_scale", x.size, "scale", _tokens(x))
         if "embed_norm" in self.tensors:
             x = self._norm(x, "embed_norm", "embed_norm")
         if "embed_proj" in self.tensors:
@@ -233,7 +243,7 @@ class ReferenceExecutor:
         return x
 
     def _layer(self, h: np.ndarray, step: Step, positions: np.ndarray) -> np.ndarray:
-        slots = _NORM_SLOTS[self.model.norms_per_layer]
+        slots = self.model.norm_slots
         prefix = f"{step.block}.L{step.layer}"
 
         def norm(x, position):
@@ -242,11 +252,11 @@ class ReferenceExecutor:
             i = slots.index(position)
             return self._norm(x, f"{prefix}.norm{i}", f"norm{i}")
 
-        attn = norm(self._attention(norm(h, "pre_attn"), prefix, step, positions), "post_attn")
-        h = self._add(h, attn, "residual_attn")
-        x = norm(h, "pre_mlp")
+        attn = norm(self._attention(norm(h, "attn_in"), prefix, step, positions), "attn_out")
+        h = norm(self._add(h, attn, "residual_attn"), "attn_residual")
+        x = norm(h, "mlp_in")
         mlp = self._mlp(x, prefix, "", self.model.mlp.kind, None) if self.model.mlp else self._moe(x, prefix)
-        return self._add(h, norm(mlp, "post_mlp"), "residual_mlp")
+        return norm(self._add(h, norm(mlp, "mlp_out"), "residual_mlp"), "mlp_residual")
 
     def _attention(self, x: np.ndarray, prefix: str, step: Step, positions: np.ndarray) -> np.ndarray:
         att, causal = self.model.attention, self.model.attention.causal
@@ -269,7 +279,8 @@ class ReferenceExecutor:
         q, k, v = (layers.split_heads(t, heads) for t, heads in
                    ((q, att.num_heads), (k, att.num_kv_heads), (v, att.num_kv_heads)))
         if self.model.positional == "rope":
-            q, k = layers.rope(q, positions), layers.rope(k, positions)
+            theta = self.model.rope_theta
+            q, k = layers.rope(q, positions, theta), layers.rope(k, positions, theta)
             self._vector("rope", "rope", m * (q_out + kv_out), "rope", m)
         past_k, past_v = self.cache.get(key, (k[:, :, :0], v[:, :, :0])) if causal else (k[:, :, :0], v[:, :, :0])
         keys_k, keys_v = np.concatenate([past_k, k], axis=2), np.concatenate([past_v, v], axis=2)
@@ -298,13 +309,13 @@ class ReferenceExecutor:
                      kv_read_elements=kv_read, tokens_active=tokens)
 
     def _qk_norm(self, q: np.ndarray, k: np.ndarray, prefix: str) -> tuple[np.ndarray, np.ndarray]:
-        att = self.model.attention
+        att, eps = self.model.attention, self.model.norm_eps
         scale = self.weights[f"{prefix}.qk_norm"].weight.values()
         if att.qk_norm == "full":
             q_out = att.num_heads * att.head_dim
-            return layers.rms_norm(q, scale[:q_out]), layers.rms_norm(k, scale[q_out:])
+            return layers.rms_norm(q, scale[:q_out], eps), layers.rms_norm(k, scale[q_out:], eps)
         d = att.head_dim
-        per_head = lambda t, w: layers.rms_norm(t.reshape(*t.shape[:-1], -1, d), w).reshape(t.shape)
+        per_head = lambda t, w: layers.rms_norm(t.reshape(*t.shape[:-1], -1, d), w, eps).reshape(t.shape)
         return per_head(q, scale[:d]), per_head(k, scale[d:])
 
     def _commit_shared_kv(self) -> None:
@@ -329,11 +340,10 @@ class ReferenceExecutor:
         moe = self.model.moe
         flat = x.reshape(-1, x.shape[-1])
         logits, _ = self._linear(flat, f"{prefix}.router", "router", "router")
-        chosen, gate = layers.top_k_routing(logits, moe.top_k)
+        chosen, gate = layers.top_k_routing(logits, moe.top_k, moe.normalize_top_k)
         if self.replay_routing is not None:     # the experts of an earlier run, re-weighted here
             chosen = self.replay_routing.pop(0)
-            gate = np.take_along_axis(layers.softmax(logits), chosen, axis=-1)
-            gate = gate / gate.sum(axis=-1, keepdims=True)
+            gate = layers.routing_weights(layers.softmax(logits), chosen, moe.normalize_top_k)
         self.routing_log.append(chosen)
         self._vector("softmax", "router_topk", logits.size, "softmax", flat.shape[0])
         out = np.zeros_like(flat)
@@ -376,14 +386,28 @@ class ReferenceExecutor:
         return logits
 
 
+def initial_state(seed: int, positions: np.ndarray, batch: int, width: int, std: float) -> np.ndarray:
+    """Huginn's random initial state (batch, tokens, width): truncated normal with `std`, cut
+    at INITIAL_STATE_TRUNCATION std (values outside are redrawn, as torch's trunc_normal_), one
+    generator per position seeded with (seed, position) so a recomputation draws the same state."""
+    state = np.empty((batch, len(positions), width), np.float32)
+    for t, position in enumerate(positions):
+        rng = np.random.default_rng([seed, int(position)])
+        draw = rng.standard_normal((batch, width))
+        outside = np.abs(draw) > INITIAL_STATE_TRUNCATION
+        while outside.any():
+            draw[outside] = rng.standard_normal(int(outside.sum()))
+            outside = np.abs(draw) > INITIAL_STATE_TRUNCATION
+        state[:, t] = (draw * std).astype(np.float32)
+    return state
+
+
 def _tokens(x: np.ndarray) -> int:
     return int(np.prod(x.shape[:-1]))
 
 
 def _check_supported(model: ModelSpec, halting: str, exit_threshold: float | None) -> None:
     problems = []
-    if model.norms_per_layer not in _NORM_SLOTS:
-        problems.append(f"norms_per_layer {model.norms_per_layer} (supported: 0, 2, 4)")
     if model.positional == "sinusoidal":
         problems.append("sinusoidal positions")
     if model.loop.kv_policy not in ("per_loop", "shared"):

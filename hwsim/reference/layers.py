@@ -8,34 +8,32 @@ from __future__ import annotations
 
 import numpy as np
 
-NORM_EPS = 1e-6
-ROPE_THETA = 10000.0
 
 
-def rms_norm(x: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+def rms_norm(x: np.ndarray, weight: np.ndarray | None, eps: float) -> np.ndarray:
     """RMSNorm over the last axis; `weight` None is TRM's weightless variant."""
-    scaled = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + NORM_EPS)
+    scaled = x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
     return scaled if weight is None else scaled * weight
 
 
-def layer_norm(x: np.ndarray, weight_and_bias: np.ndarray) -> np.ndarray:
+def layer_norm(x: np.ndarray, weight_and_bias: np.ndarray, eps: float) -> np.ndarray:
     """LayerNorm; the weight table stores scale and bias as one vector of 2 x width."""
     scale, bias = np.split(weight_and_bias, 2)
     centred = x - x.mean(axis=-1, keepdims=True)
-    return centred / np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True) + NORM_EPS) * scale + bias
+    return centred / np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True) + eps) * scale + bias
 
 
-def norm(kind: str, x: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
+def norm(kind: str, x: np.ndarray, weight: np.ndarray | None, eps: float) -> np.ndarray:
     if kind == "layernorm":
-        return layer_norm(x, weight)
-    return rms_norm(x, weight if kind == "rmsnorm" else None)
+        return layer_norm(x, weight, eps)
+    return rms_norm(x, weight if kind == "rmsnorm" else None, eps)
 
 
-def rope(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Rotary embedding (rotate-half form) of x (batch, heads, tokens, head_dim) at integer
-    `positions` (tokens,)."""
+def rope(x: np.ndarray, positions: np.ndarray, theta: float) -> np.ndarray:
+    """Rotary embedding (rotate-half form, base `theta`) of x (batch, heads, tokens, head_dim)
+    at integer `positions` (tokens,)."""
     half = x.shape[-1] // 2
-    inv_freq = ROPE_THETA ** (-np.arange(half, dtype=np.float64) / half)
+    inv_freq = theta ** (-np.arange(half, dtype=np.float64) / half)
     angles = positions[:, None].astype(np.float64) * inv_freq[None, :]
     cos, sin = np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
     first, second = x[..., :half], x[..., half:]
@@ -87,10 +85,16 @@ def causal_mask(query_positions: np.ndarray, key_positions: np.ndarray) -> np.nd
     return np.where(key_positions[None, :] > query_positions[:, None], -np.inf, 0.0).astype(np.float32)
 
 
-def top_k_routing(logits: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Router softmax over experts, then the top_k experts per token and their weights
-    renormalised to sum to one. Returns (indices (N, k), weights (N, k))."""
+def top_k_routing(logits: np.ndarray, top_k: int, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Router softmax over experts, then the top_k experts per token. Returns (indices (N, k),
+    weights (N, k))."""
     probs = softmax(logits, axis=-1)
     indices = np.argsort(-probs, axis=-1, kind="stable")[:, :top_k]
+    return indices, routing_weights(probs, indices, normalize)
+
+
+def routing_weights(probs: np.ndarray, indices: np.ndarray, normalize: bool) -> np.ndarray:
+    """The router probabilities of the chosen experts, renormalised to sum to one when
+    `normalize` (Mixtral, Qwen3-MoE) or used as they are (OLMoE, Qwen1.5-MoE)."""
     chosen = np.take_along_axis(probs, indices, axis=-1)
-    return indices, chosen / chosen.sum(axis=-1, keepdims=True)
+    return chosen / chosen.sum(axis=-1, keepdims=True) if normalize else chosen

@@ -3,12 +3,15 @@
 Widths (hidden, heads, head_dim, ff, vocab, experts), layers per block, the loop count and a
 task's sequence length shrink; everything structural stays: the families, the block list and
 schedule (nested repeats, inject, exit gate, per-iteration norm), GQA grouping (a grouped
-model keeps grouped heads), tied or untied head, norms, biases, MoE top-k and shared experts,
-quantisation and KV policy. So the scaled model exercises every code path of the full one.
+model keeps grouped heads), tied or untied head, norms (placement, eps), RoPE base, biases, MoE
+top-k, its normalisation and shared experts, quantisation and KV policy. An embedding scale
+other than 1 keeps its ratio to sqrt(hidden_size) (Huginn's and TRM's scale is sqrt(h) at
+every width). So the scaled model exercises every code path of the full one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from hwsim.errors import ConfigError
@@ -58,6 +61,8 @@ def scale_model(model: ModelSpec, scale: str | ScaleSpec = "tiny") -> ModelSpec:
     heads = kv_heads * min(group, scale.max_group)
     data["name"] = f"{model.name} ({_scale_name(scale)})"
     data["hidden_size"] = scale.hidden_size
+    if model.embedding_scale != 1.0:
+        data["embedding_scale"] = model.embedding_scale * math.sqrt(scale.hidden_size / model.hidden_size)
     data["vocab_size"] = min(model.vocab_size, scale.vocab_size)
     if model.embedding_size:
         data["embedding_size"] = max(8, scale.hidden_size // 4)

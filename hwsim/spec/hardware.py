@@ -22,16 +22,22 @@ DeviceClass = Literal[
 
 
 class EfficiencyCurve(Spec):
-    """Achievable fraction of peak as a function of size: piecewise-linear in log2(size)
-    between the given points, flat beyond them (calculon-style size-dependent efficiency)."""
+    """Achievable fraction of a matrix engine's peak as a function of GEMM size: piecewise-linear
+    in log2(size) between the points, flat beyond them (calculon-style). `size` says what a point's
+    size counts: `macs`, the multiply-accumulates of one op (m*n*k = FLOPs / 2: a cuBLAS-style curve,
+    where small GEMMs fill too few tiles), or `rows`, the op's M (a runtime that switches kernels
+    with batch: llama.cpp runs a GEMV-style kernel at M = 1 and a tiled GEMM at prefill sizes). The
+    fractions need not rise with size: they describe the runtime's kernels, not the silicon."""
 
+    size: Literal["macs", "rows"] = "macs"
     points: list[tuple[float, float]] = Field(min_length=1, description="(size, fraction) pairs")
+    source: str = ""
 
     @model_validator(mode="after")
     def _sane(self):
         sizes = [s for s, _ in self.points]
-        if sizes != sorted(sizes) or any(s <= 0 for s in sizes):
-            raise ValueError("points must have positive, increasing sizes")
+        if any(b <= a for a, b in zip(sizes, sizes[1:])) or any(s <= 0 for s in sizes):
+            raise ValueError("points must have positive, strictly increasing sizes")
         if any(not 0 < f <= 1 for _, f in self.points):
             raise ValueError("fractions must be in (0, 1]")
         return self
@@ -44,6 +50,9 @@ class ComputeEngineSpec(Spec):
     tile_m: int = Field(1, ge=1, description="rows a matrix unit processes at once; a GEMM with "
                         "M below it runs at M/tile_m of peak (a decode GEMV underuses it)")
     efficiency: float = Field(1.0, gt=0, le=1, description="achievable fraction of peak at large sizes")
+    efficiency_curve: dict[DType | Literal["any"], EfficiencyCurve] = Field(
+        default_factory=dict, description="size-dependent achievable fraction of peak per dtype "
+        "(`any`: every dtype without its own); replaces `efficiency` for the GEMMs it covers")
     source: str = Field(min_length=1)
 
     @property

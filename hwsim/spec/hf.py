@@ -1,8 +1,8 @@
 """Map a Hugging Face `config.json` to a ModelSpec document, so a released model can be
 simulated without writing a preset.
 
-Only the architecture is read: widths, layer and head counts, vocabulary, biases, norms and
-experts. Precision comes from the ModelSpec default (bf16) or `--quant`, not from
+Only the architecture is read: widths, layer and head counts, vocabulary, biases, norms (and
+their eps), the RoPE base, experts and whether their top-k weights are renormalised. Precision comes from the ModelSpec default (bf16) or `--quant`, not from
 `torch_dtype` or `quantization_config`. The shape fields must be present; a field that real
 configs routinely omit takes the default of the Hugging Face configuration class
 (`num_key_value_heads` = `num_attention_heads`, `head_dim` = hidden / heads,
@@ -38,6 +38,16 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             return self._bad(key, f"expected a positive integer, got {value!r}")
         return value
+
+    def positive_float(self, key: str, default: float) -> float:
+        """A positive number (eps, RoPE base); missing or null takes the class default."""
+        value = self.config.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self._bad(key, f"expected a positive number, got {value!r}")
+            return default
+        return float(value)
 
     def _bad(self, key: str, problem: str) -> int:
         """Record the problem; 1 stands in for the value so the other fields still get read."""
@@ -88,6 +98,24 @@ def _moe_every_layer(f: _Fields) -> None:
                                                   "model are not supported")
 
 
+# Class defaults of the HF configuration classes (rms_norm_eps, rope_theta) where they differ
+# from LlamaConfig's 1e-6 and 10,000: MixtralConfig 1e-5 and 1e6, OlmoeConfig 1e-5.
+_NORM_EPS_DEFAULT = {"mixtral": 1e-5, "olmoe": 1e-5}
+_ROPE_THETA_DEFAULT = {"mixtral": 1e6}
+
+
+def _rope_theta(f: _Fields, model_type: str) -> float:
+    """`rope_theta`, or in newer configs `rope_parameters: {rope_theta: ...}`."""
+    default = _ROPE_THETA_DEFAULT.get(model_type, 10000.0)
+    nested = f.config.get("rope_parameters")
+    if "rope_theta" not in f.config and isinstance(nested, dict):
+        inner = _Fields(nested)
+        theta = inner.positive_float("rope_theta", default)
+        f.problems += [f"rope_parameters.{problem}" for problem in inner.problems]
+        return theta
+    return f.positive_float("rope_theta", default)
+
+
 def _decoder(f: _Fields, model_type: str) -> dict[str, Any]:
     """The Llama-style pre-norm RMSNorm decoders: llama, mistral, qwen2, qwen3, mixtral, olmoe,
     qwen2_moe, qwen3_moe. They differ in biases, QK-norm and the FFN."""
@@ -107,8 +135,10 @@ def _decoder(f: _Fields, model_type: str) -> dict[str, Any]:
         "vocab_size": f.positive_int("vocab_size"),
         "tied_embeddings": f.flag("tie_word_embeddings", False),
         "positional": "rope",
+        "rope_theta": _rope_theta(f, model_type),
         "max_position_embeddings": f.positive_int("max_position_embeddings"),
         "norm": "rmsnorm",
+        "norm_eps": f.positive_float("rms_norm_eps", _NORM_EPS_DEFAULT.get(model_type, 1e-6)),
         "norms_per_layer": 2,
         "final_norm": True,
         "attention": _attention(f, hidden, "num_attention_heads", causal=True,
@@ -118,18 +148,21 @@ def _decoder(f: _Fields, model_type: str) -> dict[str, Any]:
     if model_type in ("llama", "mistral", "qwen2", "qwen3"):
         spec["mlp"] = {"kind": "swiglu", "intermediate_size": f.positive_int("intermediate_size"),
                        "bias": f.flag("mlp_bias", False) if model_type == "llama" else False}
-    elif model_type == "mixtral":
+    elif model_type == "mixtral":  # softmax over the top-k logits: always renormalised
         spec["moe"] = {"num_experts": f.positive_int("num_local_experts"),
                        "top_k": f.positive_int("num_experts_per_tok"),
-                       "expert_intermediate_size": f.positive_int("intermediate_size")}
+                       "expert_intermediate_size": f.positive_int("intermediate_size"),
+                       "normalize_top_k": True}
     elif model_type == "olmoe":
         spec["moe"] = {"num_experts": f.positive_int("num_experts"),
                        "top_k": f.positive_int("num_experts_per_tok"),
-                       "expert_intermediate_size": f.positive_int("intermediate_size")}
+                       "expert_intermediate_size": f.positive_int("intermediate_size"),
+                       "normalize_top_k": f.flag("norm_topk_prob", False)}
     else:  # qwen2_moe, qwen3_moe
         _moe_every_layer(f)
         moe = {"num_experts": f.positive_int("num_experts"), "top_k": f.positive_int("num_experts_per_tok"),
-               "expert_intermediate_size": f.positive_int("moe_intermediate_size")}
+               "expert_intermediate_size": f.positive_int("moe_intermediate_size"),
+               "normalize_top_k": f.flag("norm_topk_prob", False)}
         if model_type == "qwen2_moe":  # one shared expert, scaled by sigmoid(Linear(h -> 1))
             moe.update(shared_experts=1,
                        shared_expert_intermediate_size=f.positive_int("shared_expert_intermediate_size"),
@@ -149,6 +182,7 @@ def _gpt2(f: _Fields, model_type: str) -> dict[str, Any]:
         "positional": "learned",
         "max_position_embeddings": f.positive_int("n_positions"),
         "norm": "layernorm",
+        "norm_eps": f.positive_float("layer_norm_epsilon", 1e-5),
         "norms_per_layer": 2,
         "final_norm": True,
         "attention": _attention(f, hidden, "n_head", causal=True, qkv_bias=True, out_bias=True),
@@ -177,7 +211,9 @@ def _albert(f: _Fields, model_type: str) -> dict[str, Any]:
         "token_type_embeddings": f.positive_int("type_vocab_size", 2),
         "embedding_norm": True,
         "norm": "layernorm",
+        "norm_eps": f.positive_float("layer_norm_eps", 1e-12),
         "norms_per_layer": 2,
+        "norm_placement": "post_residual",
         "final_norm": False,
         "attention": _attention(f, hidden, "num_attention_heads", causal=False, qkv_bias=True, out_bias=True),
         "mlp": {"kind": "gelu", "intermediate_size": f.positive_int("intermediate_size"), "bias": True},

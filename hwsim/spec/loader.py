@@ -223,22 +223,30 @@ def load_hardware(name_or_path: str, overrides: dict[str, Any] | None = None, *,
         return hardware
     from hwsim.calibration import apply_calibration  # calibration reads files through this module
 
-    return apply_calibration(hardware, written=_written_efficiencies(data, hardware))
+    written = _written_efficiencies(data, hardware)
+    if overrides:  # an override is a stated figure even where the file's source says "estimate"
+        written |= _written_efficiencies(apply_overrides({}, overrides, str(path)), hardware)
+    return apply_calibration(hardware, written=written)
 
 
 def _written_efficiencies(data: dict[str, Any], hardware: HardwareSpec) -> set[str]:
-    """Which calibratable figures the document states itself: dram_efficiency (main memory),
-    matrix_efficiency, dram_efficiency_by_format."""
+    """Which calibratable figures the document states itself (names as in
+    hwsim.calibration.FIGURES): dram_efficiency (main memory), dram_efficiency_by_format,
+    matrix_efficiency (a stated `efficiency` or `efficiency_curve` of the matrix engine), and
+    op_launch unless the overhead section's source marks it as an estimate awaiting calibration."""
     written = set()
     main = next(name for name, level in hardware.memory.items() if level is hardware.main_memory)
     matrix = next(name for name, engine in hardware.compute.items() if engine is hardware.matrix)
     if "efficiency" in (data.get("memory") or {}).get(main, {}):
         # A stated bandwidth efficiency covers every weight format too.
         written |= {"dram_efficiency", "dram_efficiency_by_format"}
-    if "efficiency" in (data.get("compute") or {}).get(matrix, {}):
+    if {"efficiency", "efficiency_curve"} & set((data.get("compute") or {}).get(matrix, {})):
         written.add("matrix_efficiency")
     if "dram_efficiency_by_format" in data:
         written.add("dram_efficiency_by_format")
+    overhead = data.get("overhead") or {}
+    if "op_launch" in overhead and not str(overhead.get("source", "")).lower().startswith("estimate"):
+        written.add("op_launch")
     return written
 
 

@@ -10,6 +10,10 @@ which parts repeat:
 - TRM (one net used twice per cycle, nested):         schedule [{repeat: loop, body: [{repeat: 3, body: [{repeat: 6, inject: add, body: [net]}, net]}]}]
 - ALBERT (one shared layer applied 12 times):        schedule [{repeat: loop, body: [layer]}]
 
+The name `final_norm` in the top level of a schedule applies the model's final norm there (same
+weights), in addition to the one before the head: Huginn's ln_f runs after the recurrence and
+again after the coda: [prelude, {repeat: loop, ...}, final_norm, coda].
+
 `repeat: loop` takes its count from `loop` (the LoopSpec), which is what `--loops` overrides;
 an integer repeat is fixed by the architecture. A weight keeps one identity however often its
 block runs: that is what lets the simulator keep a shared block resident on chip.
@@ -26,6 +30,22 @@ from hwsim.spec.quant import QuantSpec
 
 ModelFamily = Literal["decoder", "looped", "recurrent_depth", "recursive_reasoning", "encoder"]
 KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only"]
+NormPlacement = Literal["pre", "sandwich", "post_residual"]
+FINAL_NORM = "final_norm"   # schedule item: the model's final norm applied at that point
+
+# Where a layer's norms sit, by (norm_placement, norms_per_layer), in layer order. attn_in /
+# mlp_in: on the branch input (pre-norm); attn_out / mlp_out: on the branch output before the
+# residual add (Ouro's sandwich); attn_residual / mlp_residual: on the sum after the residual
+# add (post-norm: BERT/ALBERT, TRM/HRM; Huginn's SandwichBlock x = n2(attn(n1(x)) + x)).
+NORM_SLOTS: dict[tuple[str, int], tuple[str, ...]] = {
+    ("pre", 0): (),
+    ("pre", 1): ("attn_in",),
+    ("pre", 2): ("attn_in", "mlp_in"),
+    ("sandwich", 3): ("attn_in", "attn_out", "mlp_in"),
+    ("sandwich", 4): ("attn_in", "attn_out", "mlp_in", "mlp_out"),
+    ("post_residual", 2): ("attn_residual", "mlp_residual"),
+    ("post_residual", 4): ("attn_in", "attn_residual", "mlp_in", "mlp_residual"),
+}
 
 
 class AttentionSpec(Spec):
@@ -74,6 +94,8 @@ class MoESpec(Spec):
     shared_experts: int = Field(0, ge=0)
     shared_expert_intermediate_size: int = Field(0, ge=0)
     shared_expert_gate: bool = False
+    normalize_top_k: bool = Field(True, description="renormalise the chosen experts' router "
+                                  "probabilities to sum to one (HF norm_topk_prob; Mixtral always)")
     routing: RoutingSpec = RoutingSpec()
 
     @model_validator(mode="after")
@@ -185,8 +207,14 @@ class ModelSpec(Spec):
     max_position_embeddings: int = Field(4096, gt=0)
     token_type_embeddings: int = Field(0, ge=0)
     embedding_norm: bool = False
+    embedding_scale: float = Field(1.0, gt=0, description="factor on the summed embeddings "
+                                   "(Huginn, TRM, HRM: sqrt(hidden_size))")
     norm: Literal["rmsnorm", "layernorm", "rmsnorm_no_weight"] = "rmsnorm"
     norms_per_layer: int = Field(2, ge=0)
+    norm_placement: NormPlacement = Field(description="pre-norm, sandwich (norm on each branch "
+                                          "output) or post_residual (norm after each residual add)")
+    norm_eps: float = Field(1e-6, gt=0)
+    rope_theta: float = Field(10000.0, gt=0)
     final_norm: bool = True
     attention: AttentionSpec
     mlp: MLPSpec | None = None
@@ -198,17 +226,36 @@ class ModelSpec(Spec):
     task: TaskSpec | None = None
     heads: list[HeadSpec] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_norm_placement(cls, data):
+        """Without norm_placement, 3-4 norms per layer mean sandwich and fewer pre-norm."""
+        if isinstance(data, dict) and "norm_placement" not in data:
+            data = {**data, "norm_placement": "sandwich" if data.get("norms_per_layer") in (3, 4) else "pre"}
+        return data
+
     @model_validator(mode="after")
     def _consistent(self):
         if (self.mlp is None) == (self.moe is None):
             raise ValueError("give exactly one of mlp or moe")
+        if (self.norm_placement, self.norms_per_layer) not in NORM_SLOTS:
+            counts = [n for p, n in NORM_SLOTS if p == self.norm_placement]
+            raise ValueError(f"norm_placement {self.norm_placement} needs norms_per_layer in {counts}, "
+                             f"got {self.norms_per_layer}")
         names = [b.name for b in self.blocks]
         if len(set(names)) != len(names):
             raise ValueError(f"block names must be unique: {names}")
+        if FINAL_NORM in names:
+            raise ValueError(f"{FINAL_NORM!r} is reserved for the schedule's final-norm step; rename the block")
         loops = _count_loop_repeats(self.effective_schedule)
         for item in _walk(self.effective_schedule):
-            if isinstance(item, str) and item not in names:
+            if isinstance(item, str) and item not in names and item != FINAL_NORM:
                 raise ValueError(f"schedule names unknown block {item!r}; blocks are {names}")
+            if isinstance(item, RepeatSpec) and FINAL_NORM in item.body:
+                raise ValueError(f"{FINAL_NORM} may only appear at the top level of the schedule (a repeat "
+                                 f"takes final_norm: true for a norm after every iteration)")
+        if FINAL_NORM in self.effective_schedule and not self.final_norm:
+            raise ValueError(f"the schedule applies {FINAL_NORM} but the model has final_norm: false")
         if loops > 1:
             raise ValueError("at most one schedule entry may repeat 'loop' times")
         if self.family in ("looped", "recurrent_depth", "recursive_reasoning") and loops == 0:
@@ -228,6 +275,11 @@ class ModelSpec(Spec):
     @property
     def has_decode(self) -> bool:
         return self.attention.causal and self.lm_head
+
+    @property
+    def norm_slots(self) -> tuple[str, ...]:
+        """Positions of a layer's norms (see NORM_SLOTS); norm i of a layer sits at slot i."""
+        return NORM_SLOTS[(self.norm_placement, self.norms_per_layer)]
 
     def block(self, name: str) -> BlockSpec:
         return next(b for b in self.blocks if b.name == name)

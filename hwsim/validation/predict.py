@@ -68,6 +68,7 @@ def to_metric(row: MeasuredRow, seconds: float) -> float:
 def _gemm_seconds(row: MeasuredRow, hardware: HardwareSpec) -> float:
     """One fp16 GEMM (M, N, K parsed from the model string) through the roofline op cost."""
     from hwsim.cost.roofline import op_times
+    from hwsim.spec.quant import quant_preset
     from hwsim.workload import trace as T
 
     m, n, k = (int(g) for g in GEMM_SHAPE.search(row.model).groups())
@@ -78,4 +79,4 @@ def _gemm_seconds(row: MeasuredRow, hardware: HardwareSpec) -> float:
               T.ACT_OUT_BYTES: m * n * bits / 8, T.KV_READ_BYTES: 0.0, T.KV_WRITE_BYTES: 0.0,
               T.WEIGHT_BITS: bits, T.ACT_BITS: bits, T.KV_BITS: bits, T.EXPERT_ID: None,
               T.TOKENS_ACTIVE: m, T.TOKEN_STEP: 0}
-    return float(op_times(T.from_records([record]), hardware)["bound_s"].iloc[0])
+    return float(op_times(T.from_records([record]), hardware, quant=quant_preset("fp16"))["bound_s"].iloc[0])

@@ -11,7 +11,7 @@ from typing import Callable
 
 from hwsim.calibration import apply_calibration
 from hwsim.spec.hardware import HardwareSpec
-from hwsim.validation.fit import fit_calibration, implied_efficiencies
+from hwsim.validation.fit import fit_calibration, implied_efficiencies, with_launch
 from hwsim.validation.mapping import Case
 from hwsim.validation.predict import case_hardware, predict_seconds, to_metric
 from hwsim.validation.report import add_errors
@@ -45,9 +45,15 @@ def predict_rows(cases: list[Case], hardware_for: Callable[[Case], HardwareSpec]
 
 
 def calibrated_hardware(calibration: dict) -> Callable[[Case], HardwareSpec]:
-    """The preset with `calibration` applied (the simulator picks the row's weight-format fraction)."""
+    """The preset with `calibration` applied (the simulator picks the row's weight-format fraction).
+    A kernel-timing row also pays the benchmark harness's time per call that the fit found for
+    the device (a property of the measurement, not of the hardware, so it is not in the preset)."""
     def hardware_for(case: Case) -> HardwareSpec:
-        return apply_calibration(case_hardware(case.hardware), calibration)
+        hardware = apply_calibration(case_hardware(case.hardware), calibration)
+        harness_s = ((calibration.get("presets") or {}).get(case.hardware) or {}).get("kernel_overhead_s")
+        if case.row.spec.group == "kernel" and harness_s is not None:
+            hardware = with_launch(hardware, harness_s)
+        return hardware
     return hardware_for
 
 

@@ -2,8 +2,9 @@
 
 This is the single definition of loop semantics: which physical layer runs when, in which
 iteration of the `loop` repeat, and where Huginn's adapter, TRM's state addition, Ouro's exit
-gate and per-iteration norm sit. The trace builder, the parameter counts and the reference
-executor all walk these steps, so they cannot disagree about what a loop means.
+gate and per-iteration norm and a schedule-level final norm (Huginn's ln_f before the coda)
+sit. The trace builder, the parameter counts and the reference executor all walk these steps,
+so they cannot disagree about what a loop means.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hwsim.spec.model import ModelSpec, RepeatSpec
+from hwsim.spec.model import FINAL_NORM, ModelSpec, RepeatSpec
 
-StepKind = Literal["layer", "inject", "exit_gate", "loop_norm"]
+StepKind = Literal["layer", "inject", "exit_gate", "loop_norm", "final_norm"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ def expand(model: ModelSpec, loop_count: int | None = None) -> list[Step]:
 
     def walk(items, loop_iter: int) -> None:
         for item in items:
+            if item == FINAL_NORM:
+                steps.append(Step("final_norm", None, -1, loop_iter))
+                continue
             if isinstance(item, str):
                 block = model.block(item)
                 for i in range(block.num_layers):

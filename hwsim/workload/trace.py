@@ -48,7 +48,7 @@ COLUMNS = list(SCHEMA)
 PHASES = ("prefill", "decode")
 # GEMM-shaped ops (flops == 2*m*n*k); the rest are vector ops (k = 0).
 GEMM_KINDS = ("matmul", "attn_score", "attn_value", "router", "lm_head", "adapter", "expert")
-VECTOR_KINDS = ("softmax", "norm", "act", "embed", "add", "rope", "dequant", "gate")
+VECTOR_KINDS = ("softmax", "norm", "act", "embed", "add", "rope", "dequant", "gate", "scale")
 OP_KINDS = GEMM_KINDS + VECTOR_KINDS
 # Ops whose weight bytes are whole matrices read from memory (embed reads only looked-up rows).
 NON_NEGATIVE = [M, N, K, FLOPS, WEIGHT_BYTES, ACT_IN_BYTES, ACT_OUT_BYTES, KV_READ_BYTES,

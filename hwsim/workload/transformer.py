@@ -24,14 +24,9 @@ from hwsim.workload.weights import lm_head_tensor, weight_table
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
 # sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
 # multiply; tanh-GELU ~ 8; rotary ~ two multiplies and an add; residual/bias add 1;
-# MoE combine = scale + add.
+# MoE combine = scale + add; embedding scale 1 multiply.
 FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act": 8.0,
-                     "rope": 3.0, "add": 1.0, "combine": 2.0}
-
-# Norm positions by norms_per_layer: pre-norm (2), sandwich (4: Ouro, Huginn).
-_NORM_SLOTS = {0: (), 1: ("pre_attn",), 2: ("pre_attn", "pre_mlp"),
-               3: ("pre_attn", "post_attn", "pre_mlp"),
-               4: ("pre_attn", "post_attn", "pre_mlp", "post_mlp")}
+                     "rope": 3.0, "add": 1.0, "combine": 2.0, "scale": 1.0}
 
 # Columns that vary within a step; the rest (phase, loop_iter, bits, token_step) are filled per
 # step or per trace. Order of the tuples held in _Builder.rows.
@@ -109,10 +104,7 @@ class _Builder:
         where, out = (layer, block, tokens), []
         prefix = f"{block}.L{layer}"
         q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
-        slots = _NORM_SLOTS.get(model.norms_per_layer)
-        if slots is None:
-            raise TraceError(f"model {model.name}: norms_per_layer {model.norms_per_layer} has no "
-                             f"known placement (0-4)")
+        slots = model.norm_slots
 
         def norm(position: str) -> None:
             if position in slots:
@@ -121,7 +113,7 @@ class _Builder:
                             self._existing(f"{prefix}.norm{i}"))
 
         kv_write = self._kv(writers * self.seq_tokens * kv_out)
-        norm("pre_attn")
+        norm("attn_in")
         self.gemm(out, where, "matmul", "q", tokens, q_out, h, f"{prefix}.q")
         self.gemm(out, where, "matmul", "k", tokens, kv_out, h, f"{prefix}.k", kv_write=kv_write)
         self.gemm(out, where, "matmul", "v", tokens, kv_out, h, f"{prefix}.v", kv_write=kv_write)
@@ -143,15 +135,17 @@ class _Builder:
         self.gemm(out, where, "attn_value", "attn_value", heads_m, att.head_dim, keys,
                   act_in=scores + transient_kv, act_out=self._act(tokens * q_out), kv_read=past)
         self.gemm(out, where, "matmul", "o", tokens, h, q_out, f"{prefix}.o")
-        norm("post_attn")
+        norm("attn_out")
         self.vector(out, where, "add", "residual_attn", tokens * h, FLOPS_PER_ELEMENT["add"])
-        norm("pre_mlp")
+        norm("attn_residual")
+        norm("mlp_in")
         if model.mlp is not None:
             self._mlp(out, where, prefix, tokens, model.mlp.kind, model.mlp.intermediate_size, "")
         else:
             self._moe(out, where, prefix, tokens)
-        norm("post_mlp")
+        norm("mlp_out")
         self.vector(out, where, "add", "residual_mlp", tokens * h, FLOPS_PER_ELEMENT["add"])
+        norm("mlp_residual")
         return out
 
     def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=None, op_kind="matmul"):
@@ -180,10 +174,14 @@ class _Builder:
         self.vector(out, where, "add", "moe_combine", tokens * moe.top_k * h, FLOPS_PER_ELEMENT["combine"])
 
     # -- loop-level and model-level steps ---------------------------------------------------
-    def loop_step_rows(self, step: Step, seqs: int) -> list[tuple]:
+    def step_rows(self, step: Step, seqs: int) -> list[tuple]:
+        """Rows of a non-layer step: loop-level ops, or the schedule's model-level final norm."""
         h, tokens = self.model.hidden_size, seqs * self.seq_tokens
         where, out = (-1, _LOOP_BLOCK, tokens), []
-        if step.kind == "inject" and step.inject == "adapter":
+        if step.kind == "final_norm":
+            self.vector(out, (-1, "", tokens), "norm", "final_norm", tokens * h, FLOPS_PER_ELEMENT["norm"],
+                        self._existing("final_norm"))
+        elif step.kind == "inject" and step.inject == "adapter":
             self.gemm(out, where, "adapter", "adapter", tokens, h, 2 * h, "loop.adapter")
         elif step.kind == "inject":
             self.vector(out, where, "add", "inject_add", tokens * h, FLOPS_PER_ELEMENT["add"])
@@ -203,6 +201,8 @@ class _Builder:
                 out.append((-1, "", "embed", tensor.weight_id, 0, 0, 0, 0.0, "", 0.0,
                             units.bytes_for(tokens * width, tensor.bits(model)), self._act(tokens * width),
                             0.0, 0.0, tensor.bits(model), None, tokens))
+        if model.embedding_scale != 1.0:
+            self.vector(out, where, "scale", "embed_scale", tokens * width, FLOPS_PER_ELEMENT["scale"])
         if "embed_norm" in self.tensors:
             self.vector(out, where, "norm", "embed_norm", tokens * width, FLOPS_PER_ELEMENT["norm"], "embed_norm")
         if "embed_proj" in self.tensors:
@@ -274,7 +274,7 @@ class _Builder:
                     self.layer_rows(step.block, step.layer, active, writers)))
             else:
                 key = (step.kind, step.inject, active)
-                columns = self.cached(key, lambda: _columnar(self.loop_step_rows(step, active)))
+                columns = self.cached(key, lambda: _columnar(self.step_rows(step, active)))
             self.blocks.append((columns, step.loop_iter))
         self.add(self.output_rows(), -1)
 

@@ -54,7 +54,7 @@ def test_looped_at_one_iteration_equals_the_standard_model(tiny):
     assert result.ok, result.detail
 
 
-@pytest.mark.parametrize("name", ["llama-3.2-1b", "olmoe-1b-7b", "huginn-0125"])
+@pytest.mark.parametrize("name", ["llama-3.2-1b", "olmoe-1b-7b", "huginn-0125", "trm"])
 def test_quantised_logits_within_predicted_rounding_error(tiny, name):
     results = check_quantised(tiny(name))
     assert all(r.ok for r in results), [r.detail for r in results]

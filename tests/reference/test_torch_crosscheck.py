@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="optional PyTorch cross-check: install the `torch` extra "
                                             "(pip install -e '.[torch]') to run it")
 
-from hwsim.reference.executor import ReferenceExecutor  # noqa: E402
+from hwsim.reference.executor import ReferenceExecutor, initial_state  # noqa: E402
 from hwsim.reference.scale import scale_model  # noqa: E402
 from hwsim.reference.weights import random_weights  # noqa: E402
 from hwsim.spec.loader import load_model  # noqa: E402
@@ -25,11 +25,13 @@ TOKENS = np.array([[5, 17, 99, 3, 64, 127, 0, 42], [88, 1, 1, 120, 33, 7, 56, 11
 CASES = {
     "llama tied GQA": ("llama-3.2-1b", {}, None),
     "llama gelu mlp": ("llama-3.2-1b", {"mlp.kind": "gelu"}, None),
+    "llama post-norm": ("llama-3.2-1b", {"norm_placement": "post_residual"}, None),
     "ouro T=2": ("ouro-1.4b", {}, 2),
     "ouro T=3": ("ouro-1.4b", {}, 3),
     "huginn r=3": ("huginn-0125", {}, 3),
     "olmoe top-1 qk-norm": ("olmoe-1b-7b", {}, None),
     "olmoe top-2": ("olmoe-1b-7b", {"moe.top_k": 16}, None),       # 16/64 -> 2 of 8 experts
+    "olmoe top-2 renormalised": ("olmoe-1b-7b", {"moe.top_k": 16, "moe.normalize_top_k": True}, None),
     "qwen-moe gated shared expert, qkv bias": ("qwen1.5-moe-a2.7b", {}, None),
 }
 
@@ -44,11 +46,11 @@ def executor_sequence_logits(executor, tokens):
     return np.stack([executor.prefill(tokens[:, :t]) for t in range(1, tokens.shape[1] + 1)], axis=1)
 
 
-def huginn_initial_state(batch, positions, width, seed):
-    """The executor's documented initial state: standard normal, one generator per position
-    seeded with (seed, position), so every recomputation draws the same state."""
-    state = np.stack([np.random.default_rng([seed, p]).standard_normal((batch, width)) for p in positions], axis=1)
-    return torch.from_numpy(state.astype(np.float32))
+def huginn_initial_state(model, batch, positions, seed):
+    """The executor's initial state (an input here, not under test): Huginn's std
+    sqrt(2 / (5 h)) times the embedding scale, one generator per position."""
+    std = np.sqrt(2.0 / (5.0 * model.hidden_size)) * model.embedding_scale
+    return torch.from_numpy(initial_state(seed, np.asarray(positions), batch, model.hidden_size, std))
 
 
 def torch_logits(model, weights, loops, tokens):
@@ -59,7 +61,7 @@ def torch_logits(model, weights, loops, tokens):
             logits, exit_probs = LoopedLM(model, weights, loops)(ids)
             return logits.numpy(), exit_probs.numpy()
         if model.family == "recurrent_depth":
-            state = huginn_initial_state(tokens.shape[0], range(tokens.shape[1]), model.hidden_size, SEED)
+            state = huginn_initial_state(model, tokens.shape[0], range(tokens.shape[1]), SEED)
             return RecurrentDepthLM(model, weights, loops)(ids, state).numpy(), None
         return CausalLM(model, weights)(ids).numpy(), None
 
@@ -123,3 +125,22 @@ def test_the_check_sees_a_different_initial_state():
     reference = executor_sequence_logits(ReferenceExecutor(model, weights, seed=SEED + 1), TOKENS)
     ours, _ = torch_logits(model, weights, model.loop.count, TOKENS)
     assert np.abs(reference - ours).max() > 100 * TOLERANCE
+
+
+@pytest.mark.parametrize("case,wrong", [
+    ("huginn r=3", {"norm_placement": "sandwich"}),          # Ouro's placement instead of Huginn's
+    ("huginn r=3", {"schedule": ["prelude", {"repeat": "loop", "inject": "adapter", "body": ["core"]},
+                                 "coda"]}),                # without ln_f before the coda
+    ("huginn r=3", {"embedding_scale": 1.0}),
+    ("olmoe top-2", {"moe.normalize_top_k": True}),
+    ("llama tied GQA", {"rope_theta": 10000.0}),
+    ("llama tied GQA", {"norm_eps": 1e-2}),
+])
+def test_the_check_sees_each_fidelity_field(runs, case, wrong):
+    """Each field the executor honours changes the logits: the executor run with the field
+    changed (same weights) disagrees with the PyTorch model of the preset."""
+    preset, overrides, loops = CASES[case]
+    model = tiny_model(preset, {**overrides, **wrong})
+    same_weights = runs[case][1].weights
+    reference = executor_sequence_logits(ReferenceExecutor(model, same_weights, loops=loops, seed=SEED), TOKENS)
+    assert np.abs(reference - runs[case][3]).max() > 100 * TOLERANCE

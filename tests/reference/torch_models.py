@@ -1,10 +1,9 @@
 """PyTorch versions of the tiny reference models, written the way a PyTorch user writes them
 (nn.Module blocks, F.scaled_dot_product_attention, nn.RMSNorm), to cross-check the NumPy
-executor independently. They share only the weights (looked up by weight_id) and two constants
-with it; the loop structure of each family is spelled out here, not taken from hwsim's schedule.
-They follow the semantics of docs/reference.md, which simplify some released models (Huginn's
-norm placement and extra ln_f, OLMoE's unnormalised top-k weights), so agreement here checks the
-NumPy code, not fidelity to those models.
+executor independently. They share only the weights (looked up by weight_id) and the spec's
+numbers (norm eps, RoPE base, embedding scale); the loop structure of each family and each norm
+placement are spelled out here from the released models (Huginn's SandwichBlock and its ln_f
+before and after the coda, OLMoE's unnormalised top-k weights), not taken from hwsim's schedule.
 
 Importing this module needs torch (the optional `torch` extra).
 """
@@ -18,10 +17,6 @@ from torch import nn
 
 from hwsim.reference.weights import ReferenceWeights
 from hwsim.spec.model import ModelSpec
-
-NORM_EPS = 1e-6          # the reference's convention for every norm
-ROPE_THETA = 10_000.0
-
 
 def _tensor(values: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(values, dtype=np.float32))
@@ -39,17 +34,17 @@ def linear(weights: ReferenceWeights, weight_id: str) -> nn.Linear:
     return layer
 
 
-def rms_norm(scale: np.ndarray) -> nn.RMSNorm:
-    norm = nn.RMSNorm(scale.shape[0], eps=NORM_EPS)
+def rms_norm(scale: np.ndarray, eps: float) -> nn.RMSNorm:
+    norm = nn.RMSNorm(scale.shape[0], eps=eps)
     with torch.no_grad():
         norm.weight.copy_(_tensor(scale))
     return norm
 
 
-def apply_rope(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+def apply_rope(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
     """Rotary embedding, rotate-half convention (as in Hugging Face Llama); x is (B, H, T, d)."""
     dim = x.shape[-1]
-    inv_freq = 1.0 / ROPE_THETA ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+    inv_freq = 1.0 / theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim)
     freqs = torch.outer(positions.to(torch.float64), inv_freq)
     emb = torch.cat([freqs, freqs], dim=-1)
     cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
@@ -63,6 +58,7 @@ class Attention(nn.Module):
         super().__init__()
         att = spec.attention
         self.heads, self.kv_heads, self.head_dim = att.num_heads, att.num_kv_heads, att.head_dim
+        self.rope_theta = spec.rope_theta
         self.q_proj, self.k_proj, self.v_proj, self.o_proj = (linear(weights, f"{prefix}.{n}") for n in "qkvo")
         q_width = self.heads * self.head_dim
         self.qk_bias = None
@@ -73,7 +69,8 @@ class Attention(nn.Module):
         if att.qk_norm != "none":
             scale = weights[f"{prefix}.qk_norm"].weight.values()
             split = q_width if att.qk_norm == "full" else self.head_dim
-            self.qk_norm = nn.ModuleList([rms_norm(scale[:split]), rms_norm(scale[split:])])
+            self.qk_norm = nn.ModuleList([rms_norm(scale[:split], spec.norm_eps),
+                                          rms_norm(scale[split:], spec.norm_eps)])
         self.per_head_norm = att.qk_norm == "per_head"
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -88,7 +85,7 @@ class Attention(nn.Module):
         v = v.view(batch, tokens, self.kv_heads, self.head_dim).transpose(1, 2)
         if self.per_head_norm:
             q, k = self.qk_norm[0](q), self.qk_norm[1](k)
-        q, k = apply_rope(q, positions), apply_rope(k, positions)
+        q, k = apply_rope(q, positions, self.rope_theta), apply_rope(k, positions, self.rope_theta)
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         return self.o_proj(out.transpose(1, 2).reshape(batch, tokens, self.heads * self.head_dim))
 
@@ -108,12 +105,13 @@ class FeedForward(nn.Module):
 
 
 class SparseMoE(nn.Module):
-    """Softmax router, top-k experts with renormalised weights, optional (gated) shared expert."""
+    """Softmax router, top-k experts (weights renormalised when the spec says so: Mixtral,
+    Qwen3-MoE; used as they are: OLMoE, Qwen1.5-MoE), optional (gated) shared expert."""
 
     def __init__(self, spec: ModelSpec, weights: ReferenceWeights, prefix: str):
         super().__init__()
         moe = spec.moe
-        self.top_k = moe.top_k
+        self.top_k, self.normalize = moe.top_k, moe.normalize_top_k
         self.router = linear(weights, f"{prefix}.router")
         self.experts = nn.ModuleList(FeedForward(weights, f"{prefix}.expert{e}.", "swiglu")
                                      for e in range(moe.num_experts))
@@ -124,7 +122,8 @@ class SparseMoE(nn.Module):
         flat = x.reshape(-1, x.shape[-1])
         probs = F.softmax(self.router(flat), dim=-1)
         top_probs, top_experts = torch.topk(probs, self.top_k, dim=-1)
-        top_probs = top_probs / top_probs.sum(dim=-1, keepdim=True)
+        if self.normalize:
+            top_probs = top_probs / top_probs.sum(dim=-1, keepdim=True)
         out = torch.zeros_like(flat)
         for e, expert in enumerate(self.experts):
             token, slot = torch.where(top_experts == e)
@@ -139,26 +138,37 @@ class SparseMoE(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    """Pre-norm (2 norms) or sandwich (4 norms: also after attention and after the MLP)."""
+    """One transformer layer with the spec's norm placement: pre-norm (Llama), sandwich (Ouro:
+    also a norm on each branch output), post-norm (BERT/TRM: a norm after each residual add) or
+    Huginn's SandwichBlock (pre-norm on the branch input and a norm after each residual add)."""
 
     def __init__(self, spec: ModelSpec, weights: ReferenceWeights, prefix: str):
         super().__init__()
         self.attn = Attention(spec, weights, prefix)
         self.mlp = (FeedForward(weights, f"{prefix}.", spec.mlp.kind) if spec.mlp is not None
                     else SparseMoE(spec, weights, prefix))
-        self.norms = nn.ModuleList(rms_norm(weights[f"{prefix}.norm{i}"].weight.values())
+        self.norms = nn.ModuleList(rms_norm(weights[f"{prefix}.norm{i}"].weight.values(), spec.norm_eps)
                                    for i in range(spec.norms_per_layer))
+        self.placement = spec.norm_placement
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        if len(self.norms) == 4:
-            x = x + self.norms[1](self.attn(self.norms[0](x), positions))
-            return x + self.norms[3](self.mlp(self.norms[2](x)))
-        x = x + self.attn(self.norms[0](x), positions)
-        return x + self.mlp(self.norms[1](x))
+        n = self.norms
+        if self.placement == "post_residual" and len(n) == 4:      # Huginn SandwichBlock
+            x = n[1](self.attn(n[0](x), positions) + x)
+            return n[3](self.mlp(n[2](x)) + x)
+        if self.placement == "post_residual":                      # post-norm
+            x = n[0](x + self.attn(x, positions))
+            return n[1](x + self.mlp(x))
+        if self.placement == "sandwich":                           # Ouro
+            x = x + n[1](self.attn(n[0](x), positions))
+            return x + n[3](self.mlp(n[2](x)))
+        x = x + self.attn(n[0](x), positions)                      # pre-norm
+        return x + self.mlp(n[1](x))
 
 
 class CausalLM(nn.Module):
-    """Embedding, named stacks of layers, final norm and (tied or separate) LM head."""
+    """Embedding (times the spec's embedding scale), named stacks of layers, final norm and
+    (tied or separate) LM head."""
 
     def __init__(self, spec: ModelSpec, weights: ReferenceWeights):
         super().__init__()
@@ -171,7 +181,8 @@ class CausalLM(nn.Module):
             self.stacks[block.name] = nn.ModuleList(
                 DecoderLayer(spec, weights, f"{block.name}.L{first + i}") for i in range(block.num_layers))
             first += block.num_layers
-        self.final_norm = rms_norm(weights["final_norm"].weight.values())
+        self.embedding_scale = spec.embedding_scale
+        self.final_norm = rms_norm(weights["final_norm"].weight.values(), spec.norm_eps)
         self.lm_head = None if spec.tied_embeddings else linear(weights, "lm_head")
 
     def run(self, name: str, h: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -179,12 +190,15 @@ class CausalLM(nn.Module):
             h = layer(h, positions)
         return h
 
+    def embedded(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.embed(tokens) * self.embedding_scale
+
     def head(self, h: torch.Tensor) -> torch.Tensor:
         return F.linear(h, self.embed.weight) if self.lm_head is None else self.lm_head(h)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(tokens.shape[1])
-        h = self.embed(tokens)
+        h = self.embedded(tokens)
         for name in self.stacks:
             h = self.run(name, h, positions)
         return self.head(self.final_norm(h))
@@ -203,7 +217,7 @@ class LoopedLM(CausalLM):
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         positions = torch.arange(tokens.shape[1])
-        h = self.embed(tokens)
+        h = self.embedded(tokens)
         lambdas = []
         for _ in range(self.loops):
             h = self.final_norm(self.run(self.stack, h, positions))
@@ -216,8 +230,9 @@ class LoopedLM(CausalLM):
 
 
 class RecurrentDepthLM(CausalLM):
-    """Huginn: prelude; the core run `loops` times from a given initial state, each pass
-    starting with adapter(concat[state, prelude output]); coda; final norm; head."""
+    """Huginn (recpre/raven_modeling_minimal.py): prelude on the scaled embedding; the core run
+    `loops` times from a given initial state, each pass starting with
+    adapter(concat[state, prelude output]); ln_f; coda; ln_f again (same weights); head."""
 
     def __init__(self, spec: ModelSpec, weights: ReferenceWeights, loops: int):
         super().__init__(spec, weights)
@@ -227,8 +242,9 @@ class RecurrentDepthLM(CausalLM):
 
     def forward(self, tokens: torch.Tensor, initial_state: torch.Tensor) -> torch.Tensor:
         positions = torch.arange(tokens.shape[1])
-        embedded = self.run(self.prelude, self.embed(tokens), positions)
+        embedded = self.run(self.prelude, self.embedded(tokens), positions)
         state = initial_state
         for _ in range(self.loops):
             state = self.run(self.core, self.adapter(torch.cat([state, embedded], dim=-1)), positions)
+        state = self.final_norm(state)
         return self.head(self.final_norm(self.run(self.coda, state, positions)))

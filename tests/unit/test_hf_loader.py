@@ -2,8 +2,9 @@
 spec (and so the same figures) as its hand-written preset; bad configs give one-line errors.
 
 The configs are written with the key names of the released config.json files and the values of
-../shared/data/model_configs.yaml; keys hwsim does not read (eps, rope, dtype) are kept so the
-test also shows they are ignored.
+../shared/data/model_configs.yaml (norm eps and RoPE base as in the released configs); keys
+hwsim does not read (rope scaling, dtype, activation) are kept so the test also shows they are
+ignored.
 """
 
 import json
@@ -18,7 +19,12 @@ from hwsim.errors import ConfigError
 from hwsim.spec import loader
 from hwsim.spec.derived import model_figures
 
-_DECODER_EXTRAS = {"rms_norm_eps": 1e-5, "rope_theta": 500000.0, "torch_dtype": "bfloat16", "hidden_act": "silu"}
+_UNREAD = {"torch_dtype": "bfloat16", "hidden_act": "silu"}
+
+
+def _extras(eps, theta):
+    return {"rms_norm_eps": eps, "rope_theta": theta, **_UNREAD}
+
 
 HF_CONFIGS = {
     "llama-3.2-1b": {
@@ -26,53 +32,56 @@ HF_CONFIGS = {
         "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
         "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256, "tie_word_embeddings": True,
         "max_position_embeddings": 131072, "attention_bias": False, "mlp_bias": False,
-        "rope_scaling": {"factor": 32.0, "rope_type": "llama3"}, **_DECODER_EXTRAS,
+        "rope_scaling": {"factor": 32.0, "rope_type": "llama3"}, **_extras(1e-05, 500000.0),
     },
     # No num_key_value_heads / head_dim: the class defaults (MHA, hidden / heads) apply.
     "llama-2-7b": {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
         "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
-        "vocab_size": 32000, "tie_word_embeddings": False, "max_position_embeddings": 4096, **_DECODER_EXTRAS,
+        "vocab_size": 32000, "tie_word_embeddings": False, "max_position_embeddings": 4096,
+        **_extras(1e-05, 10000.0),
     },
     "qwen2.5-1.5b": {
         "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 1536,
         "intermediate_size": 8960, "num_hidden_layers": 28, "num_attention_heads": 12,
         "num_key_value_heads": 2, "vocab_size": 151936, "tie_word_embeddings": True,
-        "max_position_embeddings": 131072, "use_sliding_window": False, **_DECODER_EXTRAS,
+        "max_position_embeddings": 131072, "use_sliding_window": False, **_extras(1e-06, 1000000.0),
     },
     "qwen3-1.7b": {
         "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 2048,
         "intermediate_size": 6144, "num_hidden_layers": 28, "num_attention_heads": 16,
         "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "tie_word_embeddings": True,
-        "max_position_embeddings": 40960, "attention_bias": False, **_DECODER_EXTRAS,
+        "max_position_embeddings": 40960, "attention_bias": False, **_extras(1e-06, 1000000.0),
     },
     "mixtral-8x7b": {
         "architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "hidden_size": 4096,
         "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
         "num_key_value_heads": 8, "vocab_size": 32000, "tie_word_embeddings": False,
         "max_position_embeddings": 32768, "num_local_experts": 8, "num_experts_per_tok": 2,
-        "router_aux_loss_coef": 0.02, **_DECODER_EXTRAS,
+        "router_aux_loss_coef": 0.02, **_extras(1e-05, 1000000.0),
     },
     "olmoe-1b-7b": {
         "architectures": ["OlmoeForCausalLM"], "model_type": "olmoe", "hidden_size": 2048,
         "intermediate_size": 1024, "num_hidden_layers": 16, "num_attention_heads": 16,
         "num_key_value_heads": 16, "vocab_size": 50304, "tie_word_embeddings": False,
         "max_position_embeddings": 4096, "num_experts": 64, "num_experts_per_tok": 8,
-        "norm_topk_prob": False, "clip_qkv": None, **_DECODER_EXTRAS,
+        "norm_topk_prob": False, "clip_qkv": None, **_extras(1e-05, 10000.0),
     },
     "qwen1.5-moe-a2.7b": {
         "architectures": ["Qwen2MoeForCausalLM"], "model_type": "qwen2_moe", "hidden_size": 2048,
         "intermediate_size": 5632, "moe_intermediate_size": 1408, "shared_expert_intermediate_size": 5632,
         "num_experts": 60, "num_experts_per_tok": 4, "num_hidden_layers": 24, "num_attention_heads": 16,
         "num_key_value_heads": 16, "vocab_size": 151936, "tie_word_embeddings": False,
-        "max_position_embeddings": 8192, "decoder_sparse_step": 1, "mlp_only_layers": [], **_DECODER_EXTRAS,
+        "max_position_embeddings": 8192, "decoder_sparse_step": 1, "mlp_only_layers": [],
+        "norm_topk_prob": False, **_extras(1e-06, 1000000.0),
     },
     "qwen3-30b-a3b": {
         "architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "hidden_size": 2048,
         "intermediate_size": 6144, "moe_intermediate_size": 768, "num_experts": 128,
         "num_experts_per_tok": 8, "num_hidden_layers": 48, "num_attention_heads": 32,
         "num_key_value_heads": 4, "head_dim": 128, "vocab_size": 151936, "tie_word_embeddings": False,
-        "max_position_embeddings": 40960, "decoder_sparse_step": 1, "mlp_only_layers": [], **_DECODER_EXTRAS,
+        "max_position_embeddings": 40960, "decoder_sparse_step": 1, "mlp_only_layers": [],
+        "norm_topk_prob": True, **_extras(1e-06, 1000000.0),
     },
     # The released gpt2 config.json: n_inner absent (4 * n_embd), tied head by class default.
     "gpt2": {
@@ -96,7 +105,7 @@ MISTRAL_7B = {
     "architectures": ["MistralForCausalLM"], "model_type": "mistral", "hidden_size": 4096,
     "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
     "num_key_value_heads": 8, "head_dim": None, "vocab_size": 32000, "tie_word_embeddings": False,
-    "max_position_embeddings": 32768, "sliding_window": 4096, **_DECODER_EXTRAS,
+    "max_position_embeddings": 32768, "sliding_window": 4096, **_extras(1e-5, 1000000.0),
 }
 MISTRAL_7B_PARAMS = 7_241_732_096
 
@@ -120,6 +129,41 @@ def test_mistral_config_counts_mistral_7b(tmp_path):
     model = loader.load_model(str(write_config(tmp_path, MISTRAL_7B)))
     assert model.attention.head_dim == 128 and not model.attention.qkv_bias
     assert model_figures(model)["params_unique"] == MISTRAL_7B_PARAMS
+
+
+def test_eps_rope_base_and_top_k_normalisation_are_read(tmp_path):
+    config = {**HF_CONFIGS["olmoe-1b-7b"], "rms_norm_eps": 3e-6, "rope_theta": 25000, "norm_topk_prob": True}
+    model = loader.load_model(str(write_config(tmp_path, config)))
+    assert (model.norm_eps, model.rope_theta, model.moe.normalize_top_k) == (3e-6, 25000.0, True)
+
+
+def test_newer_configs_nest_the_rope_base(tmp_path):
+    config = {k: v for k, v in HF_CONFIGS["qwen3-1.7b"].items() if k != "rope_theta"}
+    config["rope_parameters"] = {"rope_theta": 1000000.0, "rope_type": "default"}
+    assert loader.load_model(str(write_config(tmp_path, config))).rope_theta == 1e6
+    config["rope_parameters"] = {"rope_theta": "big"}
+    assert "rope_parameters.rope_theta: expected a positive number" in _error(tmp_path, config)
+
+
+@pytest.mark.parametrize("model_type,absent,expected", [
+    # HF configuration class defaults (transformers LlamaConfig, MixtralConfig, OlmoeConfig,
+    # Qwen2MoeConfig, GPT2Config, AlbertConfig).
+    ("llama-2-7b", ("rms_norm_eps", "rope_theta"), (1e-6, 10000.0, None)),
+    ("mixtral-8x7b", ("rms_norm_eps", "rope_theta"), (1e-5, 1e6, True)),
+    ("olmoe-1b-7b", ("rms_norm_eps", "norm_topk_prob"), (1e-5, 10000.0, False)),
+    ("qwen1.5-moe-a2.7b", ("rms_norm_eps", "rope_theta", "norm_topk_prob"), (1e-6, 10000.0, False)),
+    ("gpt2", ("layer_norm_epsilon",), (1e-5, 10000.0, None)),
+    ("albert-base", ("layer_norm_eps",), (1e-12, 10000.0, None)),
+])
+def test_absent_eps_and_rope_base_take_class_defaults(tmp_path, model_type, absent, expected):
+    config = {k: v for k, v in HF_CONFIGS[model_type].items() if k not in absent}
+    model = loader.load_model(str(write_config(tmp_path, config)))
+    assert (model.norm_eps, model.rope_theta, model.moe.normalize_top_k if model.moe else None) == expected
+
+
+def test_albert_is_post_norm(tmp_path):
+    model = loader.load_model(str(write_config(tmp_path, HF_CONFIGS["albert-base"])))
+    assert model.norm_placement == "post_residual"
 
 
 def test_architectures_stand_in_for_a_missing_model_type(tmp_path):
@@ -187,6 +231,9 @@ def test_every_problem_is_reported_at_once(tmp_path):
     ({"tie_word_embeddings": "yes"}, "tie_word_embeddings"),
     ({"mlp_only_layers": [0, 1]}, "mlp_only_layers"),
     ({"decoder_sparse_step": 2}, "decoder_sparse_step"),
+    ({"rms_norm_eps": 0}, "rms_norm_eps"),
+    ({"rope_theta": "1e6"}, "rope_theta"),
+    ({"norm_topk_prob": 1}, "norm_topk_prob"),
 ])
 def test_bad_values_name_the_field(tmp_path, change, field):
     assert f"{field}:" in _error(tmp_path, {**HF_CONFIGS["qwen1.5-moe-a2.7b"], **change})

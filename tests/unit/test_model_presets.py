@@ -136,3 +136,83 @@ def test_list_models_shows_every_preset():
     rows = result.output.strip().splitlines()[2:]
     assert len(rows) >= 14
     assert {row.split()[0] for row in rows} == set(PARAMS)
+
+
+# Fidelity fields against ../shared/data/model_configs.yaml (norm_eps, rope_theta, norm_placement,
+# embedding scale) and models.md section 9 (norm_topk_prob). MoE eps come from the HF configs.
+# preset: (norm placement, norm eps, RoPE base or None for learned positions)
+NORMS_AND_ROPE = {
+    "ouro-1.4b": ("sandwich", 1e-6, 1e6), "ouro-2.6b": ("sandwich", 1e-6, 1e6),
+    "huginn-0125": ("post_residual", 1e-6, 50_000), "trm": ("post_residual", 1e-5, 10_000),
+    "hrm": ("post_residual", 1e-5, 10_000), "albert-base": ("post_residual", 1e-12, None),
+    "gpt2": ("pre", 1e-5, None), "llama-2-7b": ("pre", 1e-5, 10_000),
+    "llama-3.2-1b": ("pre", 1e-5, 500_000), "llama-3.2-3b": ("pre", 1e-5, 500_000),
+    "llama-3.1-8b": ("pre", 1e-5, 500_000), "llama-3-8b": ("pre", 1e-5, 500_000),
+    "qwen2.5-1.5b": ("pre", 1e-6, 1e6), "qwen3-1.7b": ("pre", 1e-6, 1e6),
+    "smollm2-1.7b": ("pre", 1e-5, 130_000), "olmoe-1b-7b": ("pre", 1e-5, 10_000),
+    "mixtral-8x7b": ("pre", 1e-5, 1e6), "qwen1.5-moe-a2.7b": ("pre", 1e-6, 1e6),
+    "qwen3-30b-a3b": ("pre", 1e-6, 1e6),
+}
+NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
+                   "mixtral-8x7b": True}
+EMBEDDING_SCALE = {"huginn-0125": 5280 ** 0.5, "trm": 512 ** 0.5, "hrm": 512 ** 0.5}
+
+
+def test_every_preset_has_its_norms_and_rope_tested():
+    assert set(NORMS_AND_ROPE) == set(PARAMS)
+
+
+@pytest.mark.parametrize("name", sorted(NORMS_AND_ROPE))
+def test_norm_placement_eps_and_rope_base(load_model, name):
+    placement, eps, theta = NORMS_AND_ROPE[name]
+    model = load_model(name)
+    assert (model.norm_placement, model.norm_eps) == (placement, eps)
+    if theta is None:
+        assert model.positional == "learned"
+    else:
+        assert model.positional == "rope" and model.rope_theta == theta
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_embedding_scale(load_model, name):
+    assert load_model(name).embedding_scale == pytest.approx(EMBEDDING_SCALE.get(name, 1.0), rel=1e-12)
+
+
+@pytest.mark.parametrize("name,normalize", sorted(NORMALIZE_TOP_K.items()))
+def test_moe_top_k_normalisation(load_model, name, normalize):
+    assert load_model(name).moe.normalize_top_k is normalize
+
+
+def test_huginn_applies_ln_f_after_the_recurrence_and_after_the_coda(load_model):
+    from hwsim.workload.schedule import expand
+
+    steps = expand(load_model("huginn-0125"), 2)
+    kinds = [s.block if s.kind == "layer" else s.kind for s in steps]
+    assert kinds == ["prelude"] * 2 + (["inject"] + ["core"] * 4) * 2 + ["final_norm"] + ["coda"] * 2
+    assert steps[kinds.index("final_norm")].loop_iter == -1
+
+
+@pytest.mark.parametrize("overrides,says", [
+    ({"norm_placement": "sandwich"}, "norm_placement sandwich needs norms_per_layer in [3, 4], got 2"),
+    ({"norm_placement": "post_residual", "norms_per_layer": 3}, "needs norms_per_layer in [2, 4]"),
+    ({"norm_eps": 0}, "norm_eps"),
+    ({"rope_theta": -1}, "rope_theta"),
+    ({"embedding_scale": 0}, "embedding_scale"),
+    ({"blocks": [{"name": "final_norm", "num_layers": 2}]}, "'final_norm' is reserved"),
+    ({"schedule": [{"repeat": 2, "body": ["stack", "final_norm"]}]}, "only appear at the top level"),
+    ({"schedule": ["stack", "final_norm"], "final_norm": False}, "the model has final_norm: false"),
+])
+def test_fidelity_fields_are_validated(overrides, says):
+    from hwsim.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        loader.load_model("llama-3.2-1b", overrides=overrides)
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_norm_placement_defaults_keep_pre_and_sandwich():
+    """A spec without norm_placement: 4 norms per layer mean sandwich, 2 pre-norm."""
+    assert loader.load_model("llama-3.2-1b").norm_slots == ("attn_in", "mlp_in")
+    four = loader.load_model("llama-3.2-1b", overrides={"norms_per_layer": 4})
+    assert four.norm_placement == "sandwich"
+    assert four.norm_slots == ("attn_in", "attn_out", "mlp_in", "mlp_out")

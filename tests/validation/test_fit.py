@@ -1,12 +1,13 @@
 """Calibration fitting pieces against hand-computed cases."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
-from hwsim.calibration import apply_calibration, class_efficiencies
+from hwsim.calibration import DECODE_ROWS, PREFILL_ROWS, apply_calibration, class_efficiencies
 from hwsim.spec import loader
-from hwsim.validation.fit import _additive_fit, _line, solve_efficiency
+from hwsim.validation.fit import Implied, _additive_fit, _kernel_curve, _line, choose_launch, solve_efficiency
 
 
 def test_solve_efficiency_inverts_an_affine_time():
@@ -44,22 +45,76 @@ def test_line_needs_three_devices_and_a_doubling_for_a_slope():
 
 def test_class_model_at_a_bandwidth():
     # ln e = -0.2 - 0.1 * log2(400/100) = -0.4 ; q8_0 offset +0.1 -> -0.3
-    cls = {"dram": {"intercept": -0.2, "slope": -0.1}, "matrix": {"intercept": math.log(0.6)}}
+    cls = {"dram": {"intercept": -0.2, "slope": -0.1}, "matrix": {"intercept": math.log(0.6)},
+           "launch": {"op_launch_s": 2e-6}}
     figures = class_efficiencies(cls, {"q8_0": 0.1}, 400e9, "test")
     assert figures["dram_efficiency"] == pytest.approx(math.exp(-0.4), abs=1e-4)
     assert figures["dram_efficiency_by_format"]["q8_0"] == pytest.approx(math.exp(-0.3), abs=1e-4)
-    assert figures["matrix_efficiency"] == pytest.approx(0.6, abs=1e-4)
+    assert figures["prefill_efficiency"] == pytest.approx(0.6, abs=1e-4)
+    assert figures["op_launch"] == 2e-6
 
 
 def test_apply_calibration_own_fit_then_class_default():
     h100 = loader.load_hardware("h100-sxm", calibrated=False)
     own = {"presets": {"h100-sxm": {"dram_efficiency": 0.5, "dram_efficiency_by_format": {"q4_0": 0.4},
-                                    "matrix_efficiency": 0.3, "provenance": "test fit"}}}
+                                    "prefill_efficiency": 0.3, "provenance": "test fit"}}}
     fitted = apply_calibration(h100, own)
-    assert fitted.dram.efficiency == 0.5 and fitted.matrix.efficiency == 0.3
+    # The prefill fraction becomes a rows curve: the preset's scalar (1.0) for decode-sized GEMMs.
+    curve = fitted.matrix.efficiency_curve["any"]
+    assert curve.size == "rows" and curve.points == [(DECODE_ROWS, 1.0), (PREFILL_ROWS, 0.3)]
+    assert fitted.dram.efficiency == 0.5 and fitted.matrix.efficiency == 1.0
     assert fitted.dram_efficiency_by_format == {"q4_0": 0.4} and fitted.calibration == "test fit"
     assert h100.dram.efficiency == 1.0  # the preset itself is untouched
     by_class = apply_calibration(h100, {"classes": {"datacenter_gpu": {"dram": {"intercept": 0.0, "slope": -0.1}}}})
     expected = math.exp(-0.1 * math.log2(3350e9 / 100e9))
     assert by_class.dram.efficiency == pytest.approx(expected, abs=1e-4)
     assert apply_calibration(h100, {}) is h100
+
+
+def test_apply_calibration_sets_launch_unless_the_preset_states_it():
+    h100 = loader.load_hardware("h100-sxm", calibrated=False)
+    doc = {"classes": {"datacenter_gpu": {"launch": {"op_launch_s": 1.5e-6}}}}
+    assert apply_calibration(h100, doc).overhead.op_launch_s == 1.5e-6
+    assert apply_calibration(h100, doc, written={"op_launch"}) is h100
+
+
+def test_loader_treats_estimated_launch_as_open_and_stated_figures_as_written():
+    h100 = loader.load_hardware("h100-sxm", calibrated=False)
+    data = {"overhead": {"op_launch": "4 us", "source": "estimate: CUDA launch"},
+            "compute": {"matrix": {"efficiency_curve": {}}}}
+    assert loader._written_efficiencies(data, h100) == {"matrix_efficiency"}
+    data["overhead"]["source"] = "measured with nsys"
+    assert "op_launch" in loader._written_efficiencies(data, h100)
+
+
+def _decode(device, cls, launch_s, efficiency, excess=0.0, preset=False):
+    return Implied(None, device, cls, "q4_0", "decode", efficiency, excess > 0, launch_s=launch_s,
+                   preset_launch=preset, excess=excess)
+
+
+def test_choose_launch_picks_the_value_that_makes_devices_agree():
+    hardware = {d: loader.load_hardware("rtx-3090", calibrated=False) for d in ("a", "b")}
+    # At 1 us both devices imply ln e = -0.1; at 5 us (the presets' value) one needs more than
+    # full bandwidth (excess 0.2) and the other 0.5: the spread picks 1 us.
+    rows = [_decode("a", "consumer_gpu", 1e-6, math.exp(-0.1)), _decode("b", "consumer_gpu", 1e-6, math.exp(-0.1)),
+            _decode("a", "consumer_gpu", 5e-6, 1.0, excess=0.2, preset=True),
+            _decode("b", "consumer_gpu", 5e-6, 0.5, preset=True)]
+    assert choose_launch(rows, hardware) == {"consumer_gpu": 1e-6}
+    # When the presets' launch already fits as well, nothing is fitted.
+    flat = [_decode(d, "consumer_gpu", s, 0.8, preset=s == 5e-6) for d in ("a", "b") for s in (1e-6, 5e-6)]
+    assert choose_launch(flat, hardware) == {}
+
+
+def test_kernel_curve_bins_points_and_drops_memory_bound_rows():
+    def point(size, e, saturated=False):
+        case = SimpleNamespace(row=SimpleNamespace(id=f"gemm-{size:.0f}"))
+        return Implied(case, "x", "datacenter_gpu", "fp16", "kernel", e, saturated, launch_s=2.5e-5,
+                       preset_launch=False, size=size)
+    rows = [point(2**20, 0.2), point(2**20.5, 0.8), point(2**30, 0.9), point(2**31, 1.0, saturated=True)]
+    fitted = _kernel_curve(rows)
+    curve = fitted["efficiency_curve"]["fp16"]
+    # 2^20 and 2^20.5 are within an octave: geometric means 2^20.25 and sqrt(0.2 * 0.8) = 0.4.
+    assert curve["size"] == "macs" and len(curve["points"]) == 2
+    assert curve["points"][0] == [pytest.approx(2**20.25, rel=1e-3), pytest.approx(0.4, abs=1e-4)]
+    assert curve["points"][1] == [pytest.approx(2**30, rel=1e-3), 0.9]
+    assert fitted["kernel_overhead_s"] == 2.5e-5

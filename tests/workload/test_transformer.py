@@ -245,3 +245,39 @@ def test_quantised_weights_and_kv_bits_reach_the_rows(load_model):
     assert frame[T.OP_KIND].eq("lm_head").sum() == 1
     assert frame.loc[frame[T.OP_KIND] == "lm_head", T.WEIGHT_BITS].item() == 6.5625   # Q6_K output
     assert np.all(frame[T.KV_BITS] == 16.0)
+
+
+def test_huginn_scales_the_embedding_and_applies_ln_f_twice(load_model):
+    model = load_model("huginn-0125")
+    frame = build_trace(model, "decode", batch=2, context_len=16, loops=2)
+    names = frame[T.NAME].tolist()
+    scale = frame[frame[T.NAME] == "embed_scale"].iloc[0]
+    assert names.index("embed_scale") == names.index("embed") + 1
+    assert scale[T.OP_KIND] == "scale" and scale[T.FLOPS] == 2 * 5280        # one multiply per element
+    final = frame[frame[T.NAME] == "final_norm"]
+    assert len(final) == 2 and set(final[T.WEIGHT_ID]) == {"final_norm"} and set(final[T.LAYER]) == {-1}
+    first_coda = frame.index[frame[T.BLOCK_ID] == "coda"][0]
+    last_core = frame.index[frame[T.BLOCK_ID] == "core"][-1]
+    assert last_core < final.index[0] < first_coda and final.index[1] > frame.index[frame[T.BLOCK_ID] == "coda"][-1]
+    assert final.iloc[0][T.FLOPS] == 4 * 2 * 5280 and final.iloc[0][T.BLOCK_ID] == ""
+
+
+def test_norm_placement_moves_rows_but_not_their_demand(load_model):
+    """Huginn's post-residual norms follow the residual adds; Ouro's sandwich norms precede
+    them. The same ops run either way, so every column sum is unchanged."""
+    model = load_model("huginn-0125")
+    sandwich = model.model_copy(update={"norm_placement": "sandwich"})
+    post, pre = (build_trace(m, "decode", 1, 8, loops=1) for m in (model, sandwich))
+    one_layer = post[post[T.LAYER] == 0][T.NAME].tolist()
+    assert one_layer.index("norm1") == one_layer.index("residual_attn") + 1
+    assert one_layer[-1] == "norm3" and one_layer[-2] == "residual_mlp"
+    other = pre[pre[T.LAYER] == 0][T.NAME].tolist()
+    assert other.index("norm1") == other.index("residual_attn") - 1
+    numeric = [T.FLOPS, T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES]
+    assert sorted(one_layer) == sorted(other)
+    pd.testing.assert_series_equal(post[numeric].sum(), pre[numeric].sum())
+
+
+def test_unit_embedding_scale_adds_no_row(load_model):
+    frame = build_trace(load_model("llama-3.2-1b"), "decode", 1, 8)
+    assert "embed_scale" not in set(frame[T.NAME])
