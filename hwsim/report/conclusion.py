@@ -1,7 +1,11 @@
-"""The conclusion in plain words, written from the summary table's numbers.
+"""The conclusion in plain words, written from the report's tables.
 
-Every number comes from a table cell through `Citer.cite`, which formats with the table's own
-formatter and records (row, column) so a test can check the text against the table.
+It answers "which design, on which chip, and why": the winner on each chip and its lead, what
+binds it (DRAM bandwidth, compute, launch overhead, or capacity: what did not fit), where the
+looped model stands against the standard ones and what each extra loop costs, and from the
+residency curve how much SRAM would keep the looped block on chip. Every number comes from a
+table cell through `Citer.cite`, which formats with the tables' own formatter and records
+(table, row, column, text) so a test can check the text against the tables.
 """
 
 from __future__ import annotations
@@ -12,17 +16,19 @@ import pandas as pd
 
 from hwsim.report.table import ADVANTAGE, fmt, header, ranked
 
+SUMMARY, RESIDENCY = "summary", "residency"
+
 _BINDS = {
-    "memory": "memory-bound: DRAM bandwidth sets its speed",
-    "compute": "compute-bound: the matrix engine sets its speed",
-    "overhead": "overhead-bound: per-op launch cost sets its speed",
+    "memory": "memory-bound (DRAM bandwidth sets its speed: every token streams the weights)",
+    "compute": "compute-bound (the matrix engine sets its speed)",
+    "overhead": "overhead-bound (per-op launch cost sets its speed)",
 }
 
 
 @dataclass
 class Conclusion:
     paragraphs: list[str]
-    citations: list[tuple[object, str, str]] = field(default_factory=list)  # (row index, column, text)
+    citations: list[tuple[str, object, str, str]] = field(default_factory=list)  # (table, row, column, text)
 
     @property
     def text(self) -> str:
@@ -32,12 +38,12 @@ class Conclusion:
 class Citer:
     """Quotes table cells: `cite(row, metric)` returns the cell's text and remembers it."""
 
-    def __init__(self, rows: pd.DataFrame):
-        self.rows, self.citations = rows, []
+    def __init__(self, rows: pd.DataFrame, table: str, citations: list):
+        self.rows, self.table, self.citations = rows, table, citations
 
     def cite(self, index, metric: str) -> str:
         text = fmt(metric, self.rows.at[index, metric])
-        self.citations.append((index, header(metric), text))
+        self.citations.append((self.table, index, header(metric), text))
         return text
 
 
@@ -45,36 +51,54 @@ def _name(row: pd.Series) -> str:
     return f"{row['design']} ({row['quant']})"
 
 
-def write_conclusion(results: pd.DataFrame, objective: tuple[str, str]) -> Conclusion:
-    """Which design wins on each chip, by how much over the next design, what binds it, how the
-    best looped and best standard designs compare, and what did not fit."""
+def _best(rows: pd.DataFrame, metric: str, sense: str):
+    values = pd.to_numeric(rows[metric], errors="coerce")
+    return values.idxmax() if sense == "max" else values.idxmin()
+
+
+def write_conclusion(results: pd.DataFrame, objective: tuple[str, str],
+                     residency: pd.DataFrame | None = None, residency_chip: str = "") -> Conclusion:
+    """Paragraphs: the answer, one per chip, the looped model, the residency curve, prefill-only
+    models, and what was left out. `residency` is `table.residency_rows(...)` output."""
     metric, sense = objective
     rows = ranked(results, objective)
-    citer = Citer(rows)
-    cite = citer.cite
+    citations: list = []
+    cite = Citer(rows, SUMMARY, citations).cite
     paragraphs = []
     decoding = rows[rows["has_decode"].astype(bool)]
-    word = "highest" if sense == "max" else "lowest"
     if len(decoding):
-        top = decoding[metric].idxmax() if sense == "max" else decoding[metric].idxmin()
-        best = rows.loc[top]
-        paragraphs.append(
-            f"Overall, {_name(best)} on {best['hardware']} has the {word} {header(metric)}: "
-            f"{cite(top, metric)}, with TPOT {cite(top, 'tpot_s')} and {cite(top, 'energy_per_token_j')} per token.")
+        paragraphs.append(_answer(decoding, metric, sense, cite))
     for chip, chip_rows in decoding.groupby("hardware", sort=False):
         paragraphs.append(_chip_paragraph(chip, chip_rows, metric, cite))
+    looped = _looped_paragraph(decoding, metric, cite)
+    if looped:
+        paragraphs.append(looped)
+    if residency is not None and len(residency):
+        text = _residency_paragraph(residency, residency_chip, Citer(residency, RESIDENCY, citations).cite)
+        if text:
+            paragraphs.append(text)
     tasks = rows[~rows["has_decode"].astype(bool)]
     if len(tasks):
         parts = [f"{_name(tasks.loc[i])} on {tasks.at[i, 'hardware']} takes {cite(i, 'ttft_s')} per task "
                  f"({cite(i, 'energy_per_token_j')} per position, {tasks.at[i, 'bound']}-bound)"
                  for i in tasks.index]
-        paragraphs.append("Prefill-only reasoning models (no decode): " + "; ".join(parts) + ".")
-    excluded = results.drop(index=rows.index, errors="ignore")
-    if len(excluded):
-        names = sorted({f"{r.design} ({r.quant}) on {r.hardware}" for r in excluded.itertuples()})
-        paragraphs.append(f"Left out ({len(names)}: did not fit memory, broke a constraint or failed): "
-                          + ", ".join(names) + ".")
-    return Conclusion(paragraphs, citer.citations)
+        paragraphs.append("Prefill-only reasoning models (no decode, ranked apart): " + "; ".join(parts) + ".")
+    paragraphs.append(_left_out(results, rows))
+    return Conclusion(paragraphs, citations)
+
+
+def _answer(decoding: pd.DataFrame, metric: str, sense: str, cite) -> str:
+    top = _best(decoding, metric, sense)
+    best = decoding.loc[top]
+    winners = {chip: group.iloc[0] for chip, group in decoding.groupby("hardware", sort=False)}
+    same = len({(w["design"], w["quant"]) for w in winners.values()}) == 1
+    word = "highest" if sense == "max" else "lowest"
+    text = (f"Answer: run {_name(best)} on {best['hardware']}: it has the {word} {header(metric)} of all "
+            f"designs, {cite(top, metric)} (TPOT {cite(top, 'tpot_s')}, {cite(top, 'energy_per_token_j')} "
+            f"per token).")
+    if same and len(winners) > 1:
+        text += " The same design wins on every chip; the chips differ in speed, not in the choice."
+    return text
 
 
 def _chip_paragraph(chip: str, rows: pd.DataFrame, metric: str, cite) -> str:
@@ -82,19 +106,103 @@ def _chip_paragraph(chip: str, rows: pd.DataFrame, metric: str, cite) -> str:
     winner = rows.loc[first]
     text = (f"On {chip}, {_name(winner)} wins with {cite(first, metric)}; it is "
             f"{_BINDS.get(winner['bound'], str(winner['bound']) + '-bound')}, moving "
-            f"{cite(first, 'dram_bytes_per_token')} of DRAM per token with a {cite(first, 'memory_footprint_bytes')} "
+            f"{cite(first, 'dram_bytes_per_token')} of DRAM per token for a {cite(first, 'memory_footprint_bytes')} "
             f"footprint.")
     others = rows[rows["design"] != winner["design"]]
     if len(others):
         second = others.index[0]
         text += (f" The next design, {_name(rows.loc[second])}, reaches {cite(second, metric)}: the winner leads "
                  f"by {cite(second, ADVANTAGE)}.")
-    looped = rows[rows["loops"].notna()]
-    standard = rows[rows["loops"].isna()]
-    if len(looped) and len(standard) and (not len(others) or others.index[0] not in (looped.index[0], standard.index[0])):
-        # the winner leads its own kind; quote the best design of the other kind
-        kind, trail = ("looped", standard) if first in looped.index else ("standard", looped)
-        other = trail.index[0]
-        text += (f" The best {'standard' if kind == 'looped' else 'looped'} design, {_name(rows.loc[other])}, "
-                 f"reaches {cite(other, metric)}: the best {kind} one leads by {cite(other, ADVANTAGE)}.")
+    bounds = set(rows["bound"])
+    if len(bounds) == 1:
+        text += f" Every design on this chip is {next(iter(bounds))}-bound."
+    else:
+        text += " Designs here are " + " or ".join(sorted(f"{b}-bound" for b in bounds)) + "."
     return text
+
+
+def _looped_paragraph(decoding: pd.DataFrame, metric: str, cite) -> str:
+    """Where the looped model stands: its best design against each chip's winner, and what the
+    deepest loop costs on the chip where the looped model does best."""
+    looped = decoding[decoding["loops"].notna()]
+    standard = decoding[decoding["loops"].isna()]
+    if looped.empty or standard.empty:
+        return ""
+    standings = []          # (chip, looped best index, standard best index, looped wins)
+    for chip, group in decoding.groupby("hardware", sort=False):
+        mine, theirs = group[group["loops"].notna()], group[group["loops"].isna()]
+        if len(mine) and len(theirs):
+            standings.append((chip, mine.index[0], theirs.index[0], mine.index[0] == group.index[0]))
+    pairs = {(_name(decoding.loc[a]), _name(decoding.loc[b]), wins) for _, a, b, wins in standings}
+    model = looped["model"].iloc[0]
+    if len(pairs) == 1 and len(standings) > 1:
+        mine, theirs, wins = next(iter(pairs))
+        verb = "beats" if wins else "trails"
+        leads = ", ".join(f"{cite(b if wins else a, ADVANTAGE)} on {chip}" for chip, a, b, _ in standings)
+        text = f"The looped model {model}: on every chip its best design, {mine}, {verb} {theirs}, by {leads}."
+    else:
+        parts = [f"on {chip} its best, {_name(decoding.loc[a])}, "
+                 + (f"wins (the best standard design {_name(decoding.loc[b])} trails by {cite(b, ADVANTAGE)})"
+                    if wins else f"trails {_name(decoding.loc[b])} by {cite(a, ADVANTAGE)}")
+                 for chip, a, b, wins in standings]
+        text = f"The looped model {model}: " + "; ".join(parts) + "."
+    chip = looped.loc[looped.index[looped["advantage"].argmin()], "hardware"]
+    mine = looped[looped["hardware"] == chip]
+    quant = mine.iloc[0]["quant"]
+    mine = mine[mine["quant"] == quant].sort_values("loops")
+    if len(mine) > 1:
+        shallow, deep = mine.index[0], mine.index[-1]
+        grows = mine.at[deep, "dram_bytes_per_token"] > 1.5 * mine.at[shallow, "dram_bytes_per_token"]
+        text += (f" Each extra loop re-runs the shared block: on {chip} at {quant}, going from "
+                 f"{mine.at[shallow, 'design']} to {mine.at[deep, 'design']} takes {header(metric)} from "
+                 f"{cite(shallow, metric)} to {cite(deep, metric)} and DRAM traffic from "
+                 f"{cite(shallow, 'dram_bytes_per_token')} to {cite(deep, 'dram_bytes_per_token')} per token, while "
+                 f"the footprint goes from {cite(shallow, 'memory_footprint_bytes')} to "
+                 f"{cite(deep, 'memory_footprint_bytes')}: "
+                 + ("the block does not stay on chip, so its weights stream from DRAM once per iteration and the "
+                    "looped model pays for depth in bandwidth, not in capacity." if grows else
+                    "the block stays on chip, so depth costs compute time rather than DRAM traffic."))
+    return text
+
+
+def _residency_paragraph(rows: pd.DataFrame, chip: str, cite) -> str:
+    """The SRAM size at which the deepest loop count moves no more DRAM per token than the
+    shallowest does at the smallest SRAM: where the looped block becomes resident."""
+    if rows["loops"].isna().all() or rows["loops"].nunique() < 2:
+        return ""
+    shallow_loops, deep_loops = rows["loops"].min(), rows["loops"].max()
+    shallow = rows[rows["loops"] == shallow_loops].sort_values("sram_bytes")
+    deep = rows[rows["loops"] == deep_loops].sort_values("sram_bytes")
+    ref, small, large = shallow.index[0], deep.index[0], deep.index[-1]
+    text = (f"What would have to change (residency curve, event simulation{' on ' + chip if chip else ''}): "
+            f"with {cite(small, 'sram_bytes')} of SRAM the {cite(small, 'loops')}-loop design moves "
+            f"{cite(small, 'dram_bytes_per_token')} of DRAM per token against {cite(ref, 'dram_bytes_per_token')} "
+            f"for the {cite(ref, 'loops')}-loop design.")
+    resident = deep[deep["dram_bytes_per_token"] <= rows.at[ref, "dram_bytes_per_token"]]
+    if len(resident):
+        at = resident.index[0]
+        before = deep.index[deep.index.get_loc(at) - 1] if deep.index.get_loc(at) > 0 else None
+        text += (f" Only at {cite(at, 'sram_bytes')} does it move less ({cite(at, 'dram_bytes_per_token')}): the "
+                 f"shared block becomes resident"
+                 + (f" between {cite(before, 'sram_bytes')} and {cite(at, 'sram_bytes')}." if before is not None
+                    else "."))
+    else:
+        text += (f" Even at {cite(large, 'sram_bytes')} it still moves {cite(large, 'dram_bytes_per_token')}: "
+                 "the shared block never becomes resident in the range simulated.")
+    slow, fast = rows.at[small, "tpot_s"], rows.at[large, "tpot_s"]
+    text += (f" Over that range its TPOT goes from {cite(small, 'tpot_s')} to {cite(large, 'tpot_s')} and its "
+             f"energy per token from {cite(small, 'energy_per_token_j')} to {cite(large, 'energy_per_token_j')}")
+    if fast > 0 and slow / fast < 1.2:
+        text += (f": the chip is {rows.at[large, 'bound']}-bound here, so more SRAM saves DRAM energy but not "
+                 "time; a faster matrix engine, not a larger SRAM, would speed the looped model up.")
+    else:
+        text += ": on-chip residency is what would close the gap to the standard models."
+    return text
+
+
+def _left_out(results: pd.DataFrame, usable: pd.DataFrame) -> str:
+    excluded = results.drop(index=usable.index, errors="ignore")
+    if excluded.empty:
+        return "Capacity binds nothing here: every design fits every chip's memory and met its constraints."
+    names = sorted({f"{r.design} ({r.quant}) on {r.hardware}" for r in excluded.itertuples()})
+    return "Left out (did not fit memory, broke a constraint or failed): " + ", ".join(names) + "."

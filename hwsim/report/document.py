@@ -19,7 +19,7 @@ from hwsim.report import figures as fig
 from hwsim.report.collect import ReportData
 from hwsim.report.conclusion import Conclusion, write_conclusion
 from hwsim.report.manifest import build_manifest
-from hwsim.report.table import fmt, summary_table, to_markdown
+from hwsim.report.table import fmt, residency_rows, residency_table, summary_table, to_markdown
 
 FOCUS_METRICS = ("tokens_per_s", "ttft_s", "tpot_s", "energy_per_token_j", "dram_bytes_per_token")
 
@@ -32,6 +32,7 @@ class WrittenReport:
     table: pd.DataFrame
     conclusion: Conclusion
     manifest: dict
+    residency: pd.DataFrame | None = None     # the residency curve's table (display strings)
 
 
 def write_report(data: ReportData, out_dir: Path, command: list[str] | None = None,
@@ -46,12 +47,15 @@ def write_report(data: ReportData, out_dir: Path, command: list[str] | None = No
         written[definition.name] = fig.save(figure, out_dir / "figures" / f"{definition.name}.png")
         sections.append(definition)
     table = summary_table(data.results, data.objective)
-    conclusion = write_conclusion(data.results, data.objective)
+    curve = residency_rows(data.residency)
+    chip = data.focus_hardware.name if data.focus_hardware is not None else ""
+    conclusion = write_conclusion(data.results, data.objective, curve, chip)
     manifest = build_manifest(data.sources, command)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     data.results.drop(columns=[], errors="ignore").to_csv(out_dir / "results.csv", index=False)
     focus_rows = _focus_rows(data)
-    report = WrittenReport(out_dir, written, skipped, table, conclusion, manifest)
+    report = WrittenReport(out_dir, written, skipped, table, conclusion, manifest,
+                           residency_table(curve) if curve is not None else None)
     (out_dir / "report.md").write_text(_markdown(data, report, sections, focus_rows))
     (out_dir / "index.html").write_text(_html(data, report, sections, focus_rows, embed))
     return report
@@ -106,6 +110,8 @@ def _markdown(data: ReportData, report: WrittenReport, sections, focus_rows) -> 
     for definition in sections:
         lines += [f"## {definition.heading}", "", f"![{definition.heading}](figures/{definition.name}.png)", "",
                   definition.caption, ""]
+        if definition.name == "residency" and report.residency is not None:
+            lines += [to_markdown(report.residency), ""]
     for name, why in report.skipped.items():
         lines.append(f"- no {name} figure: {why}")
     lines += [f"- {note}" for note in data.notes]
@@ -181,6 +187,8 @@ def _html(data: ReportData, report: WrittenReport, sections, focus_rows, embed: 
         parts.append(f"<h2>{html.escape(definition.heading)}</h2><figure><img src=\"{source}\" "
                      f"alt=\"{html.escape(definition.heading)}\"><figcaption>{html.escape(definition.caption)}"
                      "</figcaption></figure>")
+        if definition.name == "residency" and report.residency is not None:
+            parts.append(_html_table(report.residency, (), 2))
     notes = [f"no {name} figure: {why}" for name, why in report.skipped.items()] + data.notes
     if notes:
         parts.append('<h2>Notes</h2><ul class="note">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.report.collect import ReportData, usable_rows
-from hwsim.report.table import METRICS, header
+from hwsim.report.table import METRICS, fmt, header
 
 DPI = 90
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -27,7 +27,6 @@ ENERGY_PARTS = {"energy_compute_j": "compute", "energy_sram_j": "SRAM", "energy_
 DRAM_CAUSES = {"dram_weight_first_fetch_bytes": "weights, first fetch", "dram_weight_refetch_bytes": "weights, re-fetch",
                "dram_kv_bytes": "KV cache", "dram_activation_spill_bytes": "activation spill"}
 LANES = ("dma", "matrix", "vector")
-BOUND_COLORS = {"memory": "#1f77b4", "compute": "#d62728", "overhead": "#7f7f7f"}
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def loop_depth(data: ReportData):
         ticks = sorted(rows["loops"].astype(int).unique())
         ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_yscale("log")
-        _plain_log(ax, "y")
+        _log_ticks(ax, "y")
         ax.set_xlabel("loop depth (iterations)")
         ax.set_ylabel(f"{header(metric)} ({METRICS[metric][1]})")
         ax.set_title(header(metric))
@@ -166,7 +165,7 @@ def memory_footprint(data: ReportData):
         ax.axvline(capacity, color=_color(chips, chip), linestyle="--", linewidth=1.5,
                    label=f"{chip} capacity ({capacity:.3g} GB)")
     ax.set_xscale("log")
-    _plain_log(ax, "x")
+    _log_ticks(ax, "x")
     ax.set_xlabel("memory (GB, log scale)")
     ax.set_ylabel("design (quantisation)")
     ax.legend(loc="lower right", fontsize=9)
@@ -235,28 +234,59 @@ def _compute_dtype(data: ReportData) -> str:
         return "bf16"
 
 
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"))
+
+
+def display_scale(metric: str, values) -> tuple[float, str]:
+    """(divisor, unit) that shows `metric`'s values with an SI prefix fitting their median
+    (energy per token in mJ rather than 0.05 J); tokens/s stays in tok/s."""
+    unit = METRICS[metric][1]
+    if unit in ("tok/s", "%"):
+        return 1.0, unit
+    finite = np.abs(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float))
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    middle = float(np.median(finite)) if finite.size else 1.0
+    return next(((factor, prefix + unit) for factor, prefix in _PREFIXES if middle >= factor), (1e-6, "µ" + unit))
+
+
+def _log_ticks(ax, *axes: str) -> None:
+    """Log axes ticked at 1, 2, 5 per decade, labelled in plain numbers."""
+    from matplotlib.ticker import LogLocator
+
+    for name in axes:
+        getattr(ax, f"{name}axis").set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    _plain_log(ax, *axes)
+
+
 def pareto(data: ReportData):
     rows = _decoding(data)
     if rows.empty:
         return None
     (xm, xs), (ym, ys) = list(data.pareto.items())[:2]
-    figure = _figure(10, 6, f"Pareto front: {header(xm)} ({xs}) vs {header(ym)} ({ys})")
+    (xf, xu), (yf, yu) = display_scale(xm, rows[xm]), display_scale(ym, rows[ym])
+    better = {"max": "higher is better", "min": "lower is better"}
+    figure = _figure(10.5, 6.5, f"Pareto front: {header(xm)} ({better[xs]}) vs {header(ym)} ({better[ys]})")
     ax = figure.subplots()
     chips = _chips(data)
     for chip, group in rows.groupby("hardware", sort=False):
-        ax.scatter(group[xm], group[ym], color=_color(chips, chip), s=30, alpha=0.7, label=chip)
+        ax.scatter(group[xm] / xf, group[ym] / yf, color=_color(chips, chip), s=30, alpha=0.7, label=chip)
     front = rows[rows["pareto"].astype(bool)].sort_values(xm)
-    ax.plot(front[xm], front[ym], color="black", linewidth=1.5, marker="o", markerfacecolor="none",
+    ax.plot(front[xm] / xf, front[ym] / yf, color="black", linewidth=1.5, marker="o", markerfacecolor="none",
             markersize=11, label="Pareto front")
     for _, row in front.iterrows():
-        ax.annotate(f"{row['design']} {row['quant']}\n{row['hardware']}", (row[xm], row[ym]), fontsize=8,
-                    xytext=(6, 4), textcoords="offset points")
-    for axis, metric in (("x", xm), ("y", ym)):
-        getattr(ax, f"set_{axis}scale")("log")
-        getattr(ax, f"set_{axis}label")(f"{header(metric)} ({METRICS[metric][1]}, log scale)")
-    _plain_log(ax, "x", "y")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=9, title="chip")
+        ax.annotate(f"{row['design']} {row['quant']} on {row['hardware']}\n"
+                    f"{fmt(xm, row[xm])}, {fmt(ym, row[ym])}", (row[xm] / xf, row[ym] / yf), fontsize=8.5,
+                    xytext=(-16, 0), textcoords="offset points", ha="right", va="center",
+                    bbox={"boxstyle": "round,pad=0.25", "facecolor": "white", "edgecolor": "#999999", "alpha": 0.9},
+                    arrowprops={"arrowstyle": "-", "color": "#555555", "linewidth": 0.8})
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _log_ticks(ax, "x", "y")
+    ax.set_xlabel(f"{header(xm)} ({xu}, log scale)")
+    ax.set_ylabel(f"{header(ym)} ({yu}, log scale)")
+    ax.grid(True, which="major", alpha=0.4)
+    ax.grid(True, which="minor", alpha=0.12)
+    ax.legend(fontsize=9, title="chip", loc="best")
     return figure
 
 
@@ -300,35 +330,139 @@ def decode_window(ops: pd.DataFrame) -> tuple[float, float] | None:
     return float(start), float(last["end_s"].max())
 
 
+def step_intervals(focus) -> pd.DataFrame:
+    """Timeline intervals of the last simulated decode step. With a `token_step` column on the
+    timeline (-1 for the prefill) the step's own rows are taken, so a weight prefetch issued
+    during the previous step still counts as this step's; without it, every interval starting
+    inside the step's window."""
+    ops, lines = focus.ops, focus.timeline
+    window = decode_window(ops)
+    if window is None:
+        return lines.iloc[:0]
+    if "token_step" in lines:
+        return lines[lines["token_step"] == ops.loc[ops["phase"] == "decode", "token_step"].max()]
+    start, end = window
+    return lines[(lines["start_s"] >= start - 1e-15) & (lines["start_s"] < end)]
+
+
+# What each op does, by its name (the trace builder's op names; `expert3.gate` is an MLP op).
+OP_GROUPS = {"attention projections (q, k, v, o)": "#4c72b0", "attention over the KV cache": "#dd8452",
+             "MLP (gate, up, down)": "#55a868", "LM head": "#c44e52", "other matrix ops": "#8172b3",
+             "vector ops (norms, RoPE, softmax, activation, residual)": "#b0b0b0"}
+
+
+def op_group(name: str, lane: str) -> str:
+    base = name.rsplit(".", 1)[-1]
+    if base in ("q", "k", "v", "o", "qkv"):
+        return "attention projections (q, k, v, o)"
+    if base.startswith("attn_"):
+        return "attention over the KV cache"
+    if base in ("gate", "up", "down"):
+        return "MLP (gate, up, down)"
+    if base == "lm_head":
+        return "LM head"
+    return "other matrix ops" if lane == "matrix" else "vector ops (norms, RoPE, softmax, activation, residual)"
+
+
+def _time_unit(span_s: float) -> tuple[float, str]:
+    """Scale and unit that put a time span of `span_s` in a readable range."""
+    for scale, unit in ((1.0, "s"), (1e3, "ms"), (1e6, "µs")):
+        if span_s * scale >= 2:
+            return scale, unit
+    return 1e9, "ns"
+
+
+def repeating_block(names: list[str]) -> tuple[int, int] | None:
+    """(first, length) of the first run of ops that repeats right after itself (one layer of
+    a decoder step): the zoom window of the timeline."""
+    for first in range(min(8, len(names))):
+        for length in range(2, (len(names) - first) // 2 + 1):
+            if names[first:first + length] == names[first + length:first + 2 * length]:
+                return first, length
+    return None
+
+
+def _draw_lanes(ax, lines: pd.DataFrame, origin: float, scale: float, label_from: float | None) -> None:
+    """Bars per lane coloured by op group (one collection per lane, group and hatch: a step has
+    thousands of intervals); in the zoom (`label_from` set) memory-bound compute ops are hatched
+    and ops wider than `label_from` (axis units) carry their name."""
+    frame = pd.DataFrame({"lane": lines["lane"].to_numpy(), "name": lines["name"].to_numpy(),
+                          "left": (lines["start_s"].to_numpy(float) - origin) * scale,
+                          "width": (lines["end_s"] - lines["start_s"]).to_numpy(float) * scale})
+    frame["group"] = [op_group(n, lane) for n, lane in zip(frame["name"], frame["lane"])]
+    frame["hatch"] = (lines["bound"].to_numpy() == "memory") & (frame["lane"] != "dma") & (label_from is not None)
+    for (lane, group, hatch), rows in frame.groupby(["lane", "group", "hatch"], sort=False):
+        y = LANES.index(lane)
+        ax.broken_barh(list(zip(rows["left"], rows["width"])), (y - 0.35, 0.7), facecolors=OP_GROUPS[group],
+                       hatch="//" if hatch else None, edgecolor="white" if label_from is not None else "none",
+                       linewidth=0.5 if label_from is not None else 0)
+    if label_from is None:
+        return
+    for row in frame[frame["width"] >= label_from].itertuples():
+        ax.text(row.left + row.width / 2, LANES.index(row.lane), row.name, ha="center", va="center", fontsize=8,
+                clip_on=True)
+
+
 def timeline(data: ReportData):
     if data.focus is None:
         return None
-    window = decode_window(data.focus.ops)
-    if window is None:
-        return None
-    start, end = window
-    lines = data.focus.timeline
-    lines = lines[(lines["start_s"] >= start - 1e-15) & (lines["start_s"] < end)]
+    lines = step_intervals(data.focus).sort_values("start_s")
     if lines.empty:
         return None
-    figure = _figure(13, 3.8, "One decode step on the DMA and compute lanes", data.focus_label)
-    ax = figure.subplots()
-    scale = 1e3
-    for y, lane in enumerate(LANES):
-        for bound, group in lines[lines["lane"] == lane].groupby("bound"):
-            spans = list(zip((group["start_s"] - start) * scale, (group["end_s"] - group["start_s"]) * scale))
-            ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=BOUND_COLORS.get(bound, "#bcbd22"),
-                           edgecolor="white", linewidth=0.2)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=color, label=f"{bound}-bound op") for bound, color in BOUND_COLORS.items()]
-    ax.set_yticks(range(len(LANES)), ["DMA (DRAM transfers)", "matrix engine", "vector engine"])
-    ax.set_xlim(0, (end - start) * scale)
-    ax.set_xlabel("time since the step began (ms)")
-    ax.set_ylabel("lane")
-    ax.legend(handles=handles, loc="upper right", fontsize=9, ncols=3)
-    ax.grid(True, axis="x", alpha=0.3)
+    origin, end = float(lines["start_s"].min()), float(lines["end_s"].max())
+    figure = _figure(13, 7.2, "One decode step on the DMA and compute lanes", data.focus_label)
+    whole, zoom = figure.subplots(2, 1, height_ratios=[1, 1.25])
+    scale, unit = _time_unit(end - origin)
+    _draw_lanes(whole, lines, origin, scale, None)
+    whole.set_xlim(0, (end - origin) * scale)
+    whole.set_xlabel(f"time since the step began ({unit})")
+    whole.set_title(f"the whole simulated step: {(end - origin) * scale:.3g} {unit}", fontsize=10)
+    _mark_loop_iterations(whole, data.focus.ops, lines, origin, scale)
+
+    compute = lines[lines["lane"] != "dma"]
+    block = repeating_block(list(compute["name"]))
+    first, length = block if block else (0, min(len(compute), 20))
+    chosen = compute.iloc[first:first + length]
+    lo, hi = float(chosen["start_s"].min()), float(chosen["end_s"].max())
+    zoom_lines = lines[(lines["end_s"] > lo) & (lines["start_s"] < hi)]
+    zscale, zunit = _time_unit(hi - lo)
+    _draw_lanes(zoom, zoom_lines, lo, zscale, label_from=0.035 * (hi - lo) * zscale)
+    zoom.set_xlim(0, (hi - lo) * zscale)
+    zoom.set_xlabel(f"time since the block began ({zunit})")
+    zoom.set_title(f"zoom: the first repeating block of ops (one layer), {(hi - lo) * zscale:.3g} {zunit}, "
+                   "shaded above", fontsize=10)
+    whole.axvspan((lo - origin) * scale, (hi - origin) * scale, color="#ffd54f", alpha=0.5, zorder=0)
+    for ax in (whole, zoom):
+        ax.set_yticks(range(len(LANES)), ["DMA (DRAM reads, writes)", "matrix engine", "vector engine"])
+        ax.set_ylabel("lane")
+        ax.set_ylim(-0.6, len(LANES) - 0.2)
+        ax.grid(True, axis="x", alpha=0.3)
+    handles = [Patch(color=color, label=group) for group, color in OP_GROUPS.items()
+               if group in {op_group(n, l) for n, l in zip(lines["name"], lines["lane"])}]
+    handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="//", label="memory-bound (waits on DRAM)"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9,
+                  title="op kind (a DMA transfer takes the colour of the op it feeds)")
     return figure
+
+
+def _mark_loop_iterations(ax, ops: pd.DataFrame, lines: pd.DataFrame, origin: float, scale: float) -> None:
+    """Label each simulated loop iteration of the step and how many iterations it stands for."""
+    step = ops[(ops["phase"] == "decode") & (ops["token_step"] == ops.loc[ops["phase"] == "decode", "token_step"].max())]
+    iterations = step[step["loop_iter"] >= 0]
+    if iterations.empty:
+        return
+    base = float(step["multiplicity"].min())
+    for loop_iter, group in iterations.groupby("loop_iter"):
+        lo, hi = (group["start_s"].min() - origin) * scale, (group["end_s"].max() - origin) * scale
+        repeats = int(round(float(group["multiplicity"].max()) / base))
+        ax.axvline(lo, color="black", linewidth=0.8, linestyle="--")
+        first = loop_iter + 1
+        text = f"loop iterations {first}-{first + repeats - 1} (one simulated)" if repeats > 1 else \
+            f"loop iteration {first}"
+        ax.text((lo + hi) / 2, len(LANES) - 0.45, text, ha="center", va="center", fontsize=9,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
 FIGURES: tuple[FigureDef, ...] = (
@@ -352,9 +486,10 @@ FIGURES: tuple[FigureDef, ...] = (
     FigureDef("residency", "SRAM-size residency curve",
               "DRAM bytes per generated token as the SRAM grows, simulated event by event at each size.", residency),
     FigureDef("timeline", "One decode step",
-              "The last simulated decode step of the focus run: DRAM transfers on the DMA lane overlap compute on "
-              "the matrix and vector engines; colour = what bounds each op. Steady loop iterations after the "
-              "second are extrapolated by the simulator, not drawn.", timeline),
+              "The last simulated decode step of the focus run (top) and one layer of it (bottom): DRAM transfers "
+              "on the DMA lane overlap compute on the matrix and vector engines; colour = what the op does, "
+              "hatching = the op waits on DRAM. The simulator runs the first loop iteration and one steady "
+              "iteration, which stands for the remaining ones (extrapolated, not drawn).", timeline),
 )
 
 

@@ -25,8 +25,9 @@ METRICS = {
     "latency_s": ("latency", "s"),
     "energy_j": ("energy", "J"),
     "compute_utilization": ("compute util.", "%"),
+    "sram_bytes": ("SRAM", "MiB"),
 }
-LABEL_COLUMNS = {"hardware": "hardware", "design": "design", "quant": "quant"}
+LABEL_COLUMNS = {"hardware": "hardware", "design": "design", "quant": "quant", "loops": "loops"}
 TABLE_METRICS = ("tokens_per_s", "ttft_s", "tpot_s", "energy_per_token_j", "power_w", "dram_bytes_per_token",
                  "memory_footprint_bytes")
 ADVANTAGE = "advantage"        # the winner's objective over this row's, on the same chip
@@ -40,6 +41,8 @@ def fmt(metric: str, value) -> str:
         return f"{value:.2f}x"
     if metric in ("fits",):
         return "yes" if bool(value) else "no"
+    if metric == "sram_bytes":
+        return f"{float(value) / 2**20:g} MiB"
     if metric == "compute_utilization":
         return f"{100 * float(value):.1f} %"
     if metric in METRICS:
@@ -85,6 +88,23 @@ def summary_table(results: pd.DataFrame, objective: tuple[str, str]) -> pd.DataF
     columns = ["hardware", "design", "quant", *TABLE_METRICS, ADVANTAGE, "bound"]
     table = pd.DataFrame({header(c): [fmt(c, v) for v in rows[c]] for c in columns}, index=rows.index)
     return table
+
+
+RESIDENCY_METRICS = ("sram_bytes", "loops", "dram_bytes_per_token", "tpot_s", "tokens_per_s", "energy_per_token_j",
+                     "bound")
+
+
+def residency_rows(residency: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The residency curve's finished points, by loop count then SRAM size."""
+    if residency is None or residency.empty:
+        return None
+    rows = residency[residency["status"] == "ok"]
+    return rows.sort_values(["loops", "sram_bytes"], kind="stable") if len(rows) else None
+
+
+def residency_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """`residency_rows` as display strings (what the conclusion's SRAM numbers quote)."""
+    return pd.DataFrame({header(c): [fmt(c, v) for v in rows[c]] for c in RESIDENCY_METRICS}, index=rows.index)
 
 
 def to_markdown(table: pd.DataFrame) -> str:

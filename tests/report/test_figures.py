@@ -58,3 +58,29 @@ def test_decode_window_is_the_last_simulated_step(tiny_data):
     assert start <= last["start_s"].min() and end == pytest.approx(last["end_s"].max())
     # the compute lane is serial: the step's ops fit in the window one after another
     assert end - start >= (last["end_s"] - last["start_s"]).sum() * (1 - 1e-9)
+
+
+def test_step_intervals_are_the_last_decode_step(tiny_data):
+    lines = figures.step_intervals(tiny_data.focus)
+    ops = tiny_data.focus.ops
+    last = ops.loc[ops["phase"] == "decode", "token_step"].max()
+    assert len(lines) and set(lines["lane"]) >= {"matrix", "dma"}
+    assert set(lines["token_step"]) == {last}
+    # every op of that step is on the compute lanes once
+    assert (lines["lane"] != "dma").sum() == ((ops["phase"] == "decode") & (ops["token_step"] == last)).sum()
+
+
+def test_op_groups_and_repeating_block():
+    assert figures.op_group("q", "matrix") == figures.op_group("o", "matrix")
+    assert figures.op_group("expert3.gate", "matrix") == figures.op_group("down", "matrix")
+    assert figures.op_group("exit_gate", "matrix") == "other matrix ops"
+    assert figures.op_group("attn_score", "dma") == "attention over the KV cache"
+    layer = ["norm", "q", "k", "attn_score", "o", "up", "down"]
+    assert figures.repeating_block(["embed", *layer, *layer, *layer, "lm_head"]) == (1, len(layer))
+    assert figures.repeating_block(["a", "b", "c"]) is None
+
+
+def test_display_scale_picks_the_prefix_of_the_median():
+    assert figures.display_scale("energy_per_token_j", [0.05, 0.08, 2.0]) == (1e-3, "mJ")
+    assert figures.display_scale("tokens_per_s", [0.5, 80.0]) == (1.0, "tok/s")
+    assert figures.display_scale("memory_footprint_bytes", [7e8, 2e9, 3e9]) == (1e9, "GB")
