@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/run.py [--repeats N]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -50,6 +51,7 @@ def bench_trace_build(repeats: int) -> list[tuple[str, float, str]]:
 
 
 def bench_simulate(repeats: int) -> list[tuple[str, float, str]]:
+    from hwsim.cost.roofline import roofline_totals
     from hwsim.sim import simulate
 
     llama = configure_model(load_model("llama-3.2-1b"), quant="q4_0")
@@ -57,10 +59,13 @@ def bench_simulate(repeats: int) -> list[tuple[str, float, str]]:
     h100 = load_hardware("h100-sxm")
     point = median_seconds(lambda: simulate(llama, h100, phase="e2e", prompt_len=512, gen_len=128,
                                             engine="roofline"), repeats)
+    floor = median_seconds(lambda: roofline_totals(llama, h100, phase="e2e", prompt_len=512, gen_len=128,
+                                                   bound="floor"), repeats)
     des_repeats = max(1, repeats // 4)
     decode = median_seconds(lambda: simulate(llama, jetson, phase="decode", prompt_len=0, gen_len=1024,
                                              engine="des"), des_repeats)
     return [("roofline point llama-3.2-1b q4_0 h100-sxm e2e 512+128", point, ""),
+            ("roofline floor llama-3.2-1b q4_0 h100-sxm e2e 512+128", floor, ""),
             ("DES decode 1k tokens llama-3.2-1b q4_0 jetson-orin-nano", decode, "")]
 
 
@@ -100,6 +105,7 @@ def main() -> None:
     for label, seconds, note in rows:
         shown = f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
         print(f"{label:<{width}}  {shown:>10}  {note}")
+    print(f"\nload average (1, 5, 15 min) at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
     python bench/sim_decode.py
 
-Target: a 1,024-token decode of Ouro-1.4B at 4 loops in under 1 s.
+Target: a 1,024-token decode of Ouro-1.4B at 4 loops in under 1 s. The load average is printed
+with the table: the figures are only comparable on an equally quiet machine.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from hwsim.sim import simulate
@@ -37,6 +39,7 @@ def main() -> None:
         wall = time.perf_counter() - start
         print(f"{name:<14}{loops:>6}{gen:>8}{policy:>8}{str(full):>6}{wall:>9.3f}"
               f"{result.totals['tokens_per_s']:>11.2f}")
+    print(f"\nload average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

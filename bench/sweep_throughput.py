@@ -47,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    load = os.getloadavg()
     rows = []
     for name, engine, axes, target in CASES:
         spec = spec_for(name, axes)
@@ -63,7 +64,8 @@ def main() -> None:
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
     for line in [headers, ["-" * w for w in widths], *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
-    print(f"\nmachine: {os.cpu_count()} CPUs visible; model ouro-1.4b on edge-npu, prompt 512, gen 128")
+    print(f"\nmachine: {os.cpu_count()} CPUs visible, load average at the start {load[0]:.2f} and the end "
+          f"{os.getloadavg()[0]:.2f}; model ouro-1.4b on edge-npu, prompt 512, gen 128")
 
 
 if __name__ == "__main__":

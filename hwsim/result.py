@@ -3,8 +3,9 @@
 `totals` is a flat dict with fixed keys (TOTAL_KEYS, SI units in the names); `ops` holds the
 per-op costs of the simulated ops with the multiplicity each stands for (a steady loop
 iteration or decode step stands for the ones extrapolated from it); `timeline` holds the
-event-level intervals per lane; `actions` keeps the action counts so energy can be re-priced
-without re-simulating.
+event-level intervals per lane, with the decode step each belongs to (`token_step`, -1 for the
+prefill) so one step's window can be picked directly; `actions` keeps the action counts so
+energy can be re-priced without re-simulating.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ TOTAL_KEYS = (
     "compute_utilization", "bound", "energy_compute_j", "energy_sram_j", "energy_dram_j",
     "energy_static_j",
 )
-TIMELINE_COLUMNS = ("op_id", "name", "lane", "start_s", "end_s", "bound")
+TIMELINE_COLUMNS = ("op_id", "name", "lane", "start_s", "end_s", "bound", "token_step")
 LANE_ORDER = ("dma", "matrix", "vector")
 
 

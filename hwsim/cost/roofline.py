@@ -5,17 +5,20 @@ reach: GEMM kinds run on the matrix engine, the rest on the vector engine. A GEM
 is not a multiple of the engine's `tile_m` pays for the padded rows: a decode GEMV with M = batch
 runs at M / tile_m of peak. memory_s is the op's main-memory bytes over the achievable bandwidth,
 plus one access latency. By default every op streams its weights, KV and activations from main
-memory (no on-chip reuse), which is what roofline tools assume; the simulator passes per-op DRAM
-bytes after residency instead.
+memory (no on-chip reuse), which is what roofline tools assume; `op_times` also takes per-op
+DRAM bytes a residency policy left.
 
-The same `compute_seconds` is used by the discrete-event engine, so the two cannot disagree on
-how long an op computes. A whole run is summed in closed form (`roofline_run`), either per op
-(what roofline tools report) or as a floor no overlapping schedule can beat (for pruning).
+The discrete-event engine computes op times through the same `demand_compute_seconds`, so the
+two cannot disagree on how long an op computes. A whole run is summed in closed form
+(`roofline_run`): either the per-op estimate (what roofline tools report; the simulator can run
+below it, since it overlaps ops and reuses on-chip data) or a floor the simulator cannot beat
+under any residency policy (for pruning).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -41,8 +44,19 @@ def _engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
 
 
 def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec) -> np.ndarray:
-    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings)."""
-    return _engine_seconds(flops, m, np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS), dtype, hardware)
+    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings). A GEMM
+    reaches the matrix engine's size-dependent fraction of peak (hwsim.cost.efficiency) on its
+    rows padded to whole tiles: M=1 on a 64-row unit costs 64 rows."""
+    from hwsim.cost.efficiency import matrix_efficiency
+
+    flops = np.asarray(flops, dtype=float)
+    m = np.asarray(m, dtype=float)
+    matrix = hardware.matrix
+    tile_m = float(matrix.tile_m)
+    padded = np.where(m > 0, np.ceil(m / tile_m) * tile_m / np.where(m > 0, m, 1.0), 1.0)
+    gemm_s = flops * padded / (matrix.rate_for(dtype)[1] * matrix_efficiency(matrix, dtype, flops, m))
+    vector_s = flops / _engine_rate(hardware.vector, dtype)
+    return np.where(np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS), gemm_s, vector_s)
 
 
 def _engine_seconds(flops, m, is_gemm: np.ndarray, dtype: str, hardware: HardwareSpec) -> np.ndarray:
@@ -104,6 +118,15 @@ class TraceDemand:
     write_bytes: np.ndarray     # output activations + KV writes
     kv_write_bytes: np.ndarray
     weight_ids: np.ndarray
+    # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
+    engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def unique_weight_bytes(self) -> float:
+        """Bytes of the distinct weight tensors the trace uses (each id counted once)."""
+        used = self.weight_ids != ""
+        _, first = np.unique(self.weight_ids[used].astype(str), return_index=True)
+        return float(self.weight_bytes[used][first].sum())
 
     @property
     def matrix_flops(self) -> np.ndarray:
@@ -162,15 +185,43 @@ def dram_efficiency(hardware: HardwareSpec, quant: QuantSpec | None = None) -> f
     return hardware.main_memory.efficiency
 
 
+def demand_compute_seconds(demand: TraceDemand, hardware: HardwareSpec) -> np.ndarray:
+    """Engine seconds of every op of a trace's demand: the one call both the simulator and the
+    roofline make, so the floor can never exceed the simulated compute chain. They depend only
+    on the compute engines' specs, so they are kept on the demand per engine spec (read-only)."""
+    key = _compute_key(hardware)
+    seconds = demand.engine_seconds.get(key)
+    if seconds is None:
+        kinds = np.where(demand.is_gemm, "matmul", "act")
+        seconds = np.asarray(compute_seconds_array(demand.flops, demand.m, kinds, demand.dtype, hardware), dtype=float)
+        demand.engine_seconds[key] = seconds
+    return seconds
+
+
+_compute_keys: dict[int, tuple[HardwareSpec, str]] = {}
+
+
+def _compute_key(hardware: HardwareSpec) -> str:
+    """The compute engines' specs as text, remembered per hardware object (specs are frozen)."""
+    held = _compute_keys.get(id(hardware))
+    if held is None or held[0] is not hardware:
+        if len(_compute_keys) >= 256:
+            _compute_keys.clear()
+        text = json.dumps({name: engine.model_dump(mode="json") for name, engine in hardware.compute.items()},
+                          sort_keys=True)
+        held = _compute_keys[id(hardware)] = (hardware, text)
+    return held[1]
+
+
 def _op_seconds(demand: TraceDemand, hardware: HardwareSpec, moved_bytes: np.ndarray,
-                memory_efficiency: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(compute_s, dequant_s, memory_s, engine_s) per op. The matrix engine, the vector engine and memory
-    are separate resources that overlap perfectly in the bound: the vector unit unpacks the next
+                memory_efficiency: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(compute_s, dequant_s, memory_s) per op. The matrix engine, the vector engine and memory
+    are separate resources that overlap perfectly within an op: the vector unit unpacks the next
     weight tile while the matrix unit multiplies this one, so compute_s = max(engine, unpack)."""
-    engine_s = _engine_seconds(demand.flops, demand.m, demand.is_gemm, demand.dtype, hardware)
+    engine_s = demand_compute_seconds(demand, hardware)
     dequant_s = np.asarray(dequant_seconds(demand.dequant_elements, hardware), dtype=float)
     memory_s = np.asarray(memory_seconds(moved_bytes, hardware, memory_efficiency), dtype=float)
-    return np.maximum(engine_s, dequant_s), dequant_s, memory_s, engine_s
+    return np.maximum(engine_s, dequant_s), dequant_s, memory_s
 
 
 def bound_labels(compute_s, memory_s, launch_s) -> np.ndarray:
@@ -188,7 +239,7 @@ def op_times(trace: pd.DataFrame, hardware: HardwareSpec, dram_bytes=None, *,
     dequantised and the per-format DRAM efficiency; without it they are read from the trace."""
     demand = trace_demand(trace, quant)
     moved = demand.read_bytes + demand.write_bytes if dram_bytes is None else np.asarray(dram_bytes, float)
-    compute_s, dequant_s, memory_s, _ = _op_seconds(demand, hardware, moved, dram_efficiency(hardware, quant))
+    compute_s, dequant_s, memory_s = _op_seconds(demand, hardware, moved, dram_efficiency(hardware, quant))
     launch_s = np.full(len(trace), hardware.overhead.op_launch_s)
     return pd.DataFrame({
         T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
@@ -206,7 +257,9 @@ class _ModelKey:
     __slots__ = ("model", "text")
 
     def __init__(self, model: ModelSpec):
-        self.model, self.text = model, model.model_dump_json()
+        from hwsim.sim.trace_cache import model_key
+
+        self.model, self.text = model, model_key(model)
 
     def __hash__(self) -> int:
         return hash(self.text)
@@ -218,10 +271,11 @@ class _ModelKey:
 @lru_cache(maxsize=64)
 def _demand(key: _ModelKey, phase: str, batch: int, context_len: int, token_step: int = 0,
             num_steps: int = 1) -> TraceDemand:
-    """Trace demand, cached: a hardware sweep builds each trace once per process."""
-    from hwsim.workload.transformer import build_trace  # the trace builder imports pandas-heavy code
+    """Trace demand from the process-wide trace cache the simulator shares, so a hardware sweep
+    builds each trace once per process whichever engine asks."""
+    from hwsim.sim.trace_cache import cached_trace  # the trace builder imports pandas-heavy code
 
-    trace = build_trace(key.model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
+    trace = cached_trace(key.model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
     return trace_demand(trace, key.model.quant)
 
 
@@ -232,16 +286,13 @@ def _unique_weight_bytes(key: _ModelKey) -> float:
 
 @dataclass
 class _Run:
-    """Sums of one phase: seconds by what bounds them, and actions."""
+    """Sums of one phase: seconds by what bounds them, the floor's terms, and actions."""
 
     compute_s: float = 0.0       # time of ops (or steps) where compute exceeds memory
     memory_s: float = 0.0        # time where memory exceeds compute
     launch_s: float = 0.0
-    # Run-level floors: the serial compute chain, the vector lane's unpacking, and weight + KV
-    # traffic alone (activations on chip), each summed over the whole phase.
-    engine_chain_s: float = 0.0
-    dequant_lane_s: float = 0.0
-    weight_kv_memory_s: float = 0.0
+    serial_s: float = 0.0        # sum over ops of max(engine, unpacking): ops run one after another
+    floor_memory_s: float = 0.0  # channel time of the DRAM traffic no residency policy avoids
     matrix_flops: float = 0.0
     vector_flops: float = 0.0
     weight_bytes: float = 0.0
@@ -259,9 +310,10 @@ class _Run:
 
     @property
     def floor_s(self) -> float:
-        """A bound no schedule can beat, however it overlaps ops: ops compute one after another,
-        the vector lane unpacks every weight, and every weight and KV byte crosses the channel."""
-        return max(self.engine_chain_s + self.launch_s, self.dequant_lane_s, self.weight_kv_memory_s)
+        """A time the simulator cannot beat under any residency policy: its engines run the ops
+        one after another (launch included), and its one DRAM channel moves at least the
+        unavoidable bytes."""
+        return max(self.serial_s + self.launch_s, self.floor_memory_s)
 
     def time(self, bound: str) -> float:
         return self.seconds if bound == "op" else self.floor_s
@@ -278,42 +330,80 @@ def _linear_sum(first: np.ndarray, slope: np.ndarray, lo, hi) -> np.ndarray:
     return count * first + slope * count * (lo + hi - 1) / 2.0
 
 
+def _split_sums(a_first, a_slope, b_first, b_slope, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise over j = 0 .. steps-1 of a_j = a_first + a_slope * j against b_j likewise:
+    (sum of a_j where a_j >= b_j, sum of b_j where a_j < b_j), so their total is sum max(a_j, b_j).
+    Two linear functions cross at most once, so each side is one arithmetic series."""
+    a_first, b_first = np.broadcast_arrays(np.asarray(a_first, float), np.asarray(b_first, float))
+    d_first, d_slope = a_first - b_first, np.asarray(a_slope, float) - np.asarray(b_slope, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = -d_first / d_slope            # a >= b on one side of this step
+    flat = d_slope == 0
+    lo = np.where(flat, np.where(d_first >= 0, 0, steps),
+                  np.where(d_slope > 0, np.clip(np.ceil(crossing), 0, steps), 0))
+    hi = np.where(flat, steps, np.where(d_slope > 0, steps, np.clip(np.floor(crossing) + 1, 0, steps)))
+    a_side = _linear_sum(a_first, a_slope, lo, hi)
+    b_side = _linear_sum(b_first, b_slope, 0, steps) - _linear_sum(b_first, b_slope, lo, hi)
+    return a_side, b_side
+
+
+def _sram_bytes(hardware: HardwareSpec) -> float:
+    """On-chip bytes a policy could keep weights or activations in between uses. The simulator
+    splits the SRAM between the two, so charging each against all of it only lowers the floor."""
+    return hardware.sram.capacity_bytes if hardware.sram is not None and hardware.dram is not None else 0.0
+
+
+def _channel_seconds(num_bytes: float, transfers: float, hardware: HardwareSpec, efficiency: float) -> float:
+    """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
+    zero on an all-SRAM design, which has no channel."""
+    if hardware.dram is None:
+        return 0.0
+    level = hardware.dram
+    return num_bytes / (level.bandwidth_bytes_per_s * efficiency) + transfers * level.latency_s
+
+
+def _kv_transfers(demand: TraceDemand) -> int:
+    """Transfers every schedule makes: KV lives in DRAM, so an op that reads KV has a read
+    transfer and one that writes KV a write transfer. KV bytes only grow with the context, so
+    a count taken at the shortest context holds for every longer one."""
+    kv_read = demand.kv_bytes - demand.kv_write_bytes
+    return int(np.count_nonzero(kv_read > 0) + np.count_nonzero(demand.kv_write_bytes > 0))
+
+
 def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memory_efficiency: float,
-               first_context: int, steps: int) -> _Run:
+               first_context: int, steps: int, cold: bool = False) -> _Run:
     """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
     Every per-op quantity is linear in the context (attention reads one more key per step), so it
     is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
-    pair switches side at most once, so each side is an arithmetic series."""
+    pair switches side at most once, so each side is an arithmetic series. `cold`: the SRAM
+    holds no weight when the first step starts (a decode-only run)."""
     def per_step(values0, values1):
         slope = values1 - values0
         return values0 + slope * first_context, slope
 
     moved0, moved1 = at0.read_bytes + at0.write_bytes, at1.read_bytes + at1.write_bytes
-    c0, q0, m0, e0 = _op_seconds(at0, hardware, moved0, memory_efficiency)
-    c1, q1, m1, e1 = _op_seconds(at1, hardware, moved1, memory_efficiency)
-    w0 = memory_seconds(at0.weight_bytes + at0.kv_bytes, hardware, memory_efficiency)
-    w1 = memory_seconds(at1.weight_bytes + at1.kv_bytes, hardware, memory_efficiency)
-    c_first, c_slope = per_step(c0, c1)
-    m_first, m_slope = per_step(m0, m1)
-    d_first, d_slope = c_first - m_first, c_slope - m_slope
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = -d_first / d_slope            # compute >= memory on one side of this step
-    flat = d_slope == 0
-    lo = np.where(flat, np.where(d_first >= 0, 0, steps),
-                  np.where(d_slope > 0, np.clip(np.ceil(crossing), 0, steps), 0))
-    hi = np.where(flat, steps, np.where(d_slope > 0, steps, np.clip(np.floor(crossing) + 1, 0, steps)))
-    compute_s = _linear_sum(c_first, c_slope, lo, hi)
-    memory_s = _linear_sum(m_first, m_slope, 0, steps) - _linear_sum(m_first, m_slope, lo, hi)
+    c0, _, m0 = _op_seconds(at0, hardware, moved0, memory_efficiency)
+    c1, _, m1 = _op_seconds(at1, hardware, moved1, memory_efficiency)
+    compute_s, memory_s = _split_sums(*per_step(c0, c1), *per_step(m0, m1), steps)
 
     def total(column0, column1):
         first, slope = per_step(column0, column1)
         return float(_linear_sum(first, slope, 0, steps).sum())
 
+    # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
+    # the step before, the rest crosses the channel again. Activations beyond the SRAM spill.
+    sram = _sram_bytes(hardware)
+    unique = at0.unique_weight_bytes
+    weight_floor = steps * max(unique - sram, 0.0) + (min(unique, sram) if cold and steps else 0.0)
+    act_first, act_slope = per_step(at0.act_bytes, at1.act_bytes)
+    spilled, _ = _split_sums(act_first - sram, act_slope, 0.0, 0.0, steps)
+    floor_bytes = weight_floor + total(at0.kv_bytes, at1.kv_bytes) + float(spilled.sum())
     last = first_context + steps - 1
     return _Run(
         compute_s=float(compute_s.sum()), memory_s=float(memory_s.sum()),
         launch_s=steps * len(c0) * hardware.overhead.op_launch_s,
-        engine_chain_s=total(e0, e1), dequant_lane_s=total(q0, q1), weight_kv_memory_s=total(w0, w1),
+        serial_s=total(c0, c1),
+        floor_memory_s=_channel_seconds(floor_bytes, steps * _kv_transfers(at0), hardware, memory_efficiency),
         matrix_flops=total(at0.matrix_flops, at1.matrix_flops),
         vector_flops=total(at0.vector_flops(hardware), at1.vector_flops(hardware)),
         weight_bytes=total(at0.weight_bytes, at1.weight_bytes), kv_bytes=total(at0.kv_bytes, at1.kv_bytes),
@@ -325,15 +415,18 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memor
 
 
 def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency: float) -> _Run:
+    """One prefill trace, op by op. Floor traffic: the SRAM starts empty, so every weight the
+    prompt uses is fetched once; KV and activations beyond the SRAM cross the channel."""
     moved = demand.read_bytes + demand.write_bytes
-    compute_s, dequant_s, memory_s, engine_s = _op_seconds(demand, hardware, moved, memory_efficiency)
-    weight_kv_s = memory_seconds(demand.weight_bytes + demand.kv_bytes, hardware, memory_efficiency)
+    compute_s, dequant_s, memory_s = _op_seconds(demand, hardware, moved, memory_efficiency)
+    spilled = np.maximum(demand.act_bytes - _sram_bytes(hardware), 0.0)
+    floor_bytes = demand.unique_weight_bytes + float(demand.kv_bytes.sum()) + float(spilled.sum())
     return _Run(
         compute_s=float(compute_s[compute_s >= memory_s].sum()),
         memory_s=float(memory_s[compute_s < memory_s].sum()),
         launch_s=len(moved) * hardware.overhead.op_launch_s,
-        engine_chain_s=float(engine_s.sum()), dequant_lane_s=float(dequant_s.sum()),
-        weight_kv_memory_s=float(np.sum(weight_kv_s)),
+        serial_s=float(compute_s.sum()),
+        floor_memory_s=_channel_seconds(floor_bytes, _kv_transfers(demand), hardware, memory_efficiency),
         matrix_flops=float(demand.matrix_flops.sum()), vector_flops=float(demand.vector_flops(hardware).sum()),
         weight_bytes=float(demand.weight_bytes.sum()), kv_bytes=float(demand.kv_bytes.sum()),
         act_bytes=float(demand.act_bytes.sum()), read_bytes=float(demand.read_bytes.sum()),
@@ -342,7 +435,7 @@ def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency:
     )
 
 
-def _step_groups(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, int]]:
+def depth_groups(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, int]]:
     """Contiguous [first, end) ranges of decode steps that share per-sequence loop depths (depth
     quantiles rise with the step, so equal depths are contiguous). One range for fixed depth."""
     if np.count_nonzero(depth_pmf(model)) <= 1:
@@ -353,12 +446,13 @@ def _step_groups(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, in
 
 
 def _decode_run(key: _ModelKey, hardware: HardwareSpec, memory_efficiency: float, batch: int,
-                prompt_len: int, steps: int) -> _Run:
+                prompt_len: int, steps: int, cold: bool) -> _Run:
     run = _Run()
-    for first, end in _step_groups(key.model, batch, steps):
+    for first, end in depth_groups(key.model, batch, steps):
         at0 = _demand(key, "decode", batch, 0, first, steps)
         at1 = _demand(key, "decode", batch, 1, first, steps)
-        run.add(_steps_run(at0, at1, hardware, memory_efficiency, prompt_len + first, end - first))
+        run.add(_steps_run(at0, at1, hardware, memory_efficiency, prompt_len + first, end - first,
+                           cold and first == 0))
     return run
 
 
@@ -369,14 +463,18 @@ def roofline_run(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e2e"
                  gen_len: int = 128, batch: int = 1, bound: str = "op") -> tuple[dict, ActionCounts]:
     """Whole-run roofline with the SimResult totals keys: prefill of `prompt_len` tokens and/or
     `gen_len` decode steps (contexts prompt_len .. prompt_len + gen_len - 1) at `batch`.
-    Every op streams from main memory (nothing stays on chip), so dram_weight_refetch_bytes is
-    every weight read after the first and sram_peak_bytes is 0. A model that does not fit main
-    memory is reported with fits = False, not refused. `model` carries its loops and quant.
+    A model that does not fit main memory is reported with fits = False, not refused. `model`
+    carries its loops and quant.
 
-    `bound="op"` times each op as max(compute, memory) + launch and sums them (what roofline
-    tools report). A simulator that prefetches the next op's data during this op's launch and
-    compute can beat that sum, so for pruning use `bound="floor"`: max(serial compute chain +
-    launches, vector-lane unpacking, weight + KV traffic), which no schedule beats.
+    `bound="op"` is the classic per-op roofline ESTIMATE (what roofline tools report): every op
+    streams its weights, KV and activations from main memory and costs max(compute, memory) +
+    launch, summed. It is not a bound on the simulator, which prefetches across ops, hides
+    launches under transfers and keeps weights and activations on chip.
+    `bound="floor"` is a true lower bound on the simulator's latency, ttft and tpot for every
+    residency policy: max(serial compute chain + launches, channel time of the traffic no policy
+    avoids: the first fetch of each weight, KV, per decode step the step's weights beyond the
+    SRAM, activations beyond the SRAM). Use it to prune.
+    Byte, energy and footprint totals are the streamed demand in both cases.
     Returns (totals, action counts), so the energy can be re-priced without re-running."""
     if phase not in ("prefill", "decode", "e2e"):
         raise ConfigError(f"phase: must be prefill, decode or e2e, got {phase!r}")
@@ -385,9 +483,10 @@ def roofline_run(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e2e"
     key = _ModelKey(model)
     efficiency = dram_efficiency(hardware, model.quant)
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
-    prefill = (_prefill_run(_demand(key, "prefill", batch, prompt_len), hardware, efficiency)
-               if phase != "decode" or not model.has_decode else _Run())
-    decode = _decode_run(key, hardware, efficiency, batch, prompt_len, gen_len) if has_decode else _Run()
+    has_prefill = phase != "decode" or not model.has_decode
+    prefill = _prefill_run(_demand(key, "prefill", batch, prompt_len), hardware, efficiency) if has_prefill else _Run()
+    decode = (_decode_run(key, hardware, efficiency, batch, prompt_len, gen_len, cold=not has_prefill)
+              if has_decode else _Run())
     run = _Run()
     run.add(prefill)
     run.add(decode)
@@ -418,8 +517,7 @@ def _totals(key: _ModelKey, hardware: HardwareSpec, run: _Run, prefill: _Run, de
     if bound == "op":
         by_time = {"compute": run.compute_s, "memory": run.memory_s, "overhead": run.launch_s}
     else:
-        by_time = {"compute": max(run.engine_chain_s, run.dequant_lane_s), "memory": run.weight_kv_memory_s,
-                   "overhead": run.launch_s}
+        by_time = {"compute": run.serial_s, "memory": run.floor_memory_s, "overhead": run.launch_s}
     dram = 0.0 if on_chip_only else 1.0
     return {
         "latency_s": latency_s,

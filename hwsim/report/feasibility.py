@@ -9,10 +9,10 @@ negative means the target is missed. The binding target is the one with the smal
 
 "Cheapest" orders passing configurations by, in turn: fewest effective weight bits, fewest
 loop iterations, smallest memory footprint (then the search order). The search runs the grid
-through the sweep machinery with the roofline engine, drops points whose bound misses a target
-by more than PRUNE_SLACK (the roofline streams activations the simulator keeps on chip, so it
-can be slower than the DES: only a wide miss proves a miss), and simulates the survivors with
-the DES in cheapness order until one passes.
+through the sweep machinery on the roofline floor (a true lower bound on the simulator's times
+under every residency policy), drops points whose floor already misses a target the floor
+decides (a time ceiling, a tokens/s minimum, the footprint) or that do not fit, and simulates
+the survivors with the DES in cheapness order until one passes.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from hwsim.result import TOTAL_KEYS
 
 ALIASES = {"memory_bytes": "memory_footprint_bytes"}
 METRICS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))
-PRUNE_SLACK = 0.5
 _PATTERN = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S(?:.*\S)?)\s*$")
 
 
@@ -163,12 +162,19 @@ def default_space(model, quant: str | None, loops: int | None, batch: int, promp
     return SearchSpace(quants, counts, list(KV_POLICIES), [batch], [prompt_len])
 
 
+def _floor_totals(point, engine: str) -> dict[str, Any]:
+    """The sweep evaluation the search prunes with: the roofline floor, whatever the engine."""
+    from hwsim.sweep.run import PRUNE_ENGINE, simulate_totals
+
+    return simulate_totals(point, PRUNE_ENGINE)
+
+
 @dataclass
 class SearchResult:
     best: dict[str, Any] | None          # axis labels of the cheapest passing point
     totals: dict[str, Any] | None        # its DES totals
     points: int                           # grid size
-    pruned: int                           # dropped on the roofline bound
+    pruned: int                           # dropped on the roofline floor
     simulated: int                        # DES runs until the answer
 
 
@@ -184,6 +190,7 @@ def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpac
     """Search `space` for the cheapest configuration meeting every target (see module doc)."""
     from hwsim.spec import loader
     from hwsim.sweep import SweepSpec, resolve_points, run_sweep
+    from hwsim.sweep.constraints import parse_constraint
     from hwsim.sweep.run import simulate_totals
 
     axes: dict[str, list] = {"model.quant": list(space.quants)}
@@ -199,14 +206,15 @@ def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpac
     spec = loader.validate(SweepSpec, data, "feasibility search")
     plan = resolve_points(spec)
     with tempfile.TemporaryDirectory() as scratch:
-        frame = run_sweep(spec, out_dir or Path(scratch), jobs=jobs, engine="roofline", progress=False)
+        frame = run_sweep(spec, out_dir or Path(scratch), jobs=jobs, engine="roofline", progress=False,
+                          evaluate=_floor_totals)
+    decided = [t for t in targets if parse_constraint(t.constraint).prunable]
     candidates = []
     pruned = 0
     for point, (_, row) in zip(plan.points, frame.iterrows()):
         if row["status"] != "ok":
             continue
-        margins = [t.margin(float(row[t.metric])) for t in targets]
-        if min(margins) < -PRUNE_SLACK or not bool(row["fits"]):
+        if not all(t.passes(float(row[t.metric])) for t in decided) or not bool(row["fits"]):
             pruned += 1
             continue
         loops = int(point.model.loop.count) if point.model.is_looped else 1

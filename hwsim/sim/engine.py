@@ -1,6 +1,7 @@
 """The discrete-event engine: one simulated device serving an OpTrace's demand.
 
-An `Engine` owns one simpy Environment; `env.now` is in seconds. Two processes per run:
+An `Engine` owns one simpy Environment; `env.now` is the device clock in seconds. Two processes
+per run:
 - the DMA engine moves each op's DRAM reads (weights missing from SRAM, KV, spilled
   activations) over one channel (a simpy Resource of capacity 1, so transfers serialise and KV
   reads contend with weight loads), each taking latency + bytes / (bandwidth x efficiency).
@@ -48,11 +49,8 @@ class Engine:
     """A device with a DRAM channel, an SRAM under a residency policy, and compute engines.
     All state of a simulation (clock, SRAM contents, timeline) lives on this instance."""
 
-    def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None,
-                 mode: str = "des"):
-        if mode not in ENGINES:
-            raise ValueError(f"unknown engine {mode!r}; known: {', '.join(ENGINES)}")
-        self.hardware, self.quant, self.mode, self.policy = hardware, quant, mode, policy
+    def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None):
+        self.hardware, self.quant, self.policy = hardware, quant, policy
         self.env = simpy.Environment()
         self.channel = simpy.Resource(self.env, capacity=1)
         dram, sram = hardware.dram, hardware.sram
@@ -74,8 +72,8 @@ class Engine:
             return 0.0
         return self.dram_latency_s + num_bytes / self.dram_rate
 
-    def transfer(self, seconds: float, record: list | None = None, op_index: int = -1,
-                 first_tile=None, tile_fraction: float = 1.0):
+    def transfer(self, seconds: float, record: list, op_index: int, first_tile=None,
+                 tile_fraction: float = 1.0):
         """Process: hold the channel for `seconds` (queueing behind earlier transfers). If given,
         `first_tile` fires once the first `tile_fraction` of the bytes has arrived."""
         with self.channel.request() as request:
@@ -88,8 +86,7 @@ class Engine:
                 yield self.env.timeout(start + seconds - self.env.now)
             else:
                 yield self.env.timeout(seconds)
-            if record is not None:
-                record.append(Transfer(op_index, start, self.env.now))
+            record.append(Transfer(op_index, start, self.env.now))
 
     # -- one run ----------------------------------------------------------------------------
     def prepare(self, trace: pd.DataFrame) -> None:
@@ -159,18 +156,9 @@ class Engine:
         busy_s = np.maximum(np.maximum(ops.compute_s, ops.dequant_s), onchip_s)
         bound = roofline.bound_labels(busy_s, memory_s, np.full(len(trace), ops.launch_s))
         self.dtype = ops.dtype
-        if self.mode == "des":
-            step_s, start_s, end_s = self._des(read_s, write_s, served["dram_read_bytes"], lane_s,
-                                               ops.is_matrix, trace, bound)
-        else:
-            dram = served["dram_read_bytes"] + served["dram_write_bytes"] if self.has_dram else \
-                served["sram_read_bytes"] + served["sram_write_bytes"]
-            step_s = roofline.op_times(trace, self.hardware, dram, quant=self.quant)["bound_s"].to_numpy(float)
-            end_s = self.env.now + np.cumsum(step_s)
-            start_s = end_s - step_s
-            if len(end_s) and end_s[-1] > self.env.now:
-                self.env.run(until=float(end_s[-1]))
-            self._record(trace, start_s, end_s, [], ops.is_matrix, bound)
+        token_step = int((label or {}).get("token_step", 0))
+        step_s, start_s, end_s = self._des(read_s, write_s, served["dram_read_bytes"], lane_s,
+                                           ops.is_matrix, trace, bound, token_step)
         frame = pd.DataFrame({
             T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
             T.LOOP_ITER: trace[T.LOOP_ITER].to_numpy(),
@@ -199,23 +187,26 @@ class Engine:
         rate = sram.bandwidth_bytes_per_s * sram.efficiency
         return np.where(moved > 0, moved / rate + (0.0 if self.has_dram else sram.latency_s), 0.0)
 
-    def _des(self, read_s, write_s, read_bytes, lane_s, is_matrix, trace, bound):
+    def _des(self, read_s, write_s, read_bytes, lane_s, is_matrix, trace, bound, token_step):
         """Event simulation of one run; returns (time each op adds, start, end) per op.
 
         Within an op, weights stream in tiles of TILE_BYTES: the engine starts once the first
         tile has arrived and finishes no earlier than the last tile's share of its work after
-        the last byte arrives, so one op costs about max(load, compute), not the sum."""
+        the last byte arrives, so one op costs about max(load, compute), not the sum.
+        Double buffering in bytes: the DMA runs ahead of the engines while what it has loaded
+        but they have not consumed fits two of the largest loads (tiny ops take no buffer); it
+        writes an op's results back once the op is done and its buffer is released."""
         env, n = self.env, len(read_s)
         origin = env.now
+        read_s, write_s, read_bytes, lane_s = (np.asarray(a, dtype=float).tolist()
+                                               for a in (read_s, write_s, read_bytes, lane_s))
+        tile = [min(1.0, TILE_BYTES / max(b, 1.0)) for b in read_bytes]
         loaded = [env.event() for _ in range(n)]
-        tile = np.minimum(1.0, TILE_BYTES / np.maximum(read_bytes, 1.0))
         first_tile = [env.event() if tile[i] < 1.0 and read_s[i] > 0 else loaded[i] for i in range(n)]
         done = [env.event() for _ in range(n)]
-        start, end = np.zeros(n), np.zeros(n)
+        start, end = [0.0] * n, [0.0] * n
         transfers: list[Transfer] = []
-        # Double buffering in bytes: the DMA runs ahead of the engines while what it has loaded
-        # but they have not consumed fits two of the largest loads (tiny ops take no buffer).
-        staging = 2.0 * float(read_bytes.max()) if n else 0.0
+        staging = 2.0 * max(read_bytes) if n else 0.0
 
         def dma():
             outstanding: list[int] = []
@@ -254,22 +245,23 @@ class Engine:
         channel = env.process(dma())
         env.process(engines())
         env.run(until=channel)
-        finish = np.concatenate([[origin], end])
-        step_s = np.diff(finish)
+        start, end = np.array(start), np.array(end)
+        step_s = np.diff(np.concatenate([[origin], end]))
         if n:
             step_s[-1] += env.now - end[-1]   # trailing write-back
-        self._record(trace, start, end, transfers, is_matrix, bound)
+        self._record(trace, start, end, transfers, is_matrix, bound, token_step)
         return step_s, start, end
 
-    def _record(self, trace, start, end, transfers, is_matrix, bound) -> None:
-        """Append the run's intervals to the timeline: (op_id, name, lane, start_s, end_s, bound)."""
+    def _record(self, trace, start, end, transfers, is_matrix, bound, token_step: int) -> None:
+        """Append the run's intervals to the timeline: (op_id, name, lane, start_s, end_s, bound,
+        token_step)."""
         ids, names = trace[T.OP_ID].to_numpy(), trace[T.NAME].to_numpy(dtype=object)
-        for i in range(len(start)):
-            lane = compute.MATRIX if is_matrix[i] else compute.VECTOR
-            self.timeline.append((int(ids[i]), names[i], lane, start[i], end[i], bound[i]))
+        lanes = np.where(is_matrix, compute.MATRIX, compute.VECTOR)
+        self.timeline.extend(zip(ids.tolist(), names.tolist(), lanes.tolist(), start.tolist(), end.tolist(),
+                                 bound.tolist(), [token_step] * len(start)))
         for t in transfers:
             i = t.op_index
-            self.timeline.append((int(ids[i]), names[i], compute.DMA, t.start_s, t.end_s, bound[i]))
+            self.timeline.append((int(ids[i]), names[i], compute.DMA, t.start_s, t.end_s, bound[i], token_step))
 
 
 # -- whole runs: prefill, decode of N tokens, end to end ------------------------------------
@@ -307,23 +299,51 @@ def loop_plan(trace: pd.DataFrame, full_loops: bool = False) -> tuple[np.ndarray
     return keep, multiplicity
 
 
-def decode_points(gen_len: int) -> tuple[list[int], np.ndarray]:
+def decode_points(gen_len: int, groups: list[tuple[int, int]] | None = None) -> tuple[list[int], np.ndarray]:
     """Decode steps to simulate and the number of steps each stands for. Step 0 is the warm-up
-    (SRAM filling); steps 1..N-1 are steady and linear in context length between the simulated
-    points (first, middle, last), so their sum is the piecewise-linear interpolation's."""
+    (SRAM filling). `groups` are the [first, end) ranges of steps that share per-sequence loop
+    depths (one range for a fixed depth); within a range the steps are steady and linear in
+    context length, so the first, middle and last are simulated and the sum over the range is
+    their piecewise-linear interpolation's. Ranges of at most 3 steps simulate every step."""
     if gen_len <= 5:
         return list(range(gen_len)), np.ones(gen_len)
-    steady = [1, gen_len // 2, gen_len - 1]
-    steps = np.arange(1, gen_len)
-    weights = [np.interp(steps, steady, np.eye(3)[j]).sum() for j in range(3)]
-    return [0, *steady], np.array([1.0, *weights])
+    steps, weights = [0], [1.0]
+    for first, end in groups or [(0, gen_len)]:
+        first = max(first, 1)
+        if end - first <= 3:
+            steps.extend(range(first, end))
+            weights.extend([1.0] * (end - first))
+            continue
+        sampled = [first, (first + end - 1) // 2, end - 1]
+        covered = np.arange(first, end)
+        steps.extend(sampled)
+        weights.extend(np.interp(covered, sampled, np.eye(3)[j]).sum() for j in range(3))
+    return steps, np.array(weights)
 
 
 def _run(engine: Engine, trace: pd.DataFrame, weight: float, full_loops: bool, label: dict) -> pd.DataFrame:
     keep, multiplicity = loop_plan(trace, full_loops)
     frame = engine.run(trace[keep].reset_index(drop=True), label)
+    _steady_cost_floor(frame, multiplicity[keep])
     frame["multiplicity"] = multiplicity[keep] * weight
     return frame
+
+
+def _steady_cost_floor(frame: pd.DataFrame, multiplicity: np.ndarray) -> None:
+    """A steady iteration stands for copies of itself run back to back, and each copy keeps the
+    engines busy for its lane time and the channel for its transfers. The simulated instance's
+    finish-to-finish time can be shorter (the DMA prefetched part of it during the iteration
+    before), so where it is, the difference is added to its last op: otherwise the copies would
+    move their bytes faster than the channel allows."""
+    loop_iter = frame[T.LOOP_ITER].to_numpy()
+    lane_s = (frame["launch_s"] + np.maximum(np.maximum(frame["compute_s"], frame["dequant_s"]), frame["onchip_s"])).to_numpy()
+    memory_s, step_s = frame["memory_s"].to_numpy(), frame["step_s"].to_numpy().copy()
+    for iteration in np.unique(loop_iter[(multiplicity > 1) & (loop_iter >= 0)]):
+        rows = np.flatnonzero(loop_iter == iteration)
+        deficit = max(lane_s[rows].sum(), memory_s[rows].sum()) - step_s[rows].sum()
+        if deficit > 0:
+            step_s[rows[-1]] += deficit
+    frame["step_s"] = step_s
 
 
 def simulate(model, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,
@@ -334,9 +354,11 @@ def simulate(model, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: i
     phase: `prefill` (the prompt), `decode` (gen_len tokens after a prompt of prompt_len, KV
     growing token by token) or `e2e` (both). Loops, quantisation and KV policy are set on the
     model beforehand (hwsim.spec.variants.configure_model). A model that does not fit main
-    memory is still simulated; the result says `fits = False` with the shortfall."""
+    memory is still simulated; the result says `fits = False` with the shortfall.
+    engine="roofline" gives the closed-form per-op roofline estimate instead (every op streams
+    its operands, so `policy` and `full_loops` do not apply; no timeline)."""
     from hwsim.errors import ConfigError
-    from hwsim.workload.transformer import build_trace
+    from hwsim.sim.trace_cache import cached_trace
 
     if phase not in PHASES:
         raise ConfigError(f"phase: unknown {phase!r}; known: {', '.join(PHASES)}")
@@ -347,23 +369,31 @@ def simulate(model, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: i
     if batch < 1 or prompt_len < 0 or gen_len < 0:
         raise ConfigError(f"batch >= 1, prompt >= 0 and gen >= 0 needed (got {batch}, {prompt_len}, {gen_len})")
     if isinstance(model, pd.DataFrame):
+        if engine != "des":
+            raise ConfigError("engine: a trace given as a DataFrame runs on the des engine (the roofline needs a model)")
         T.validate_trace(model)
-        sim = Engine(hardware, policy=policy, mode=engine)
-        frames = [_run(sim, model, 1.0, True, {"phase": str(model[T.PHASE].iloc[0]) if len(model) else "prefill",
-                                               "token_step": 0})]
+        sim = Engine(hardware, policy=policy)
+        trace_phase = str(model[T.PHASE].iloc[0]) if len(model) else "prefill"
+        token_step = int(model[T.TOKEN_STEP].iloc[0]) if trace_phase == "decode" else -1
+        frames = [_run(sim, model, 1.0, True, {"phase": trace_phase, "token_step": token_step})]
         return build_result(sim, frames, None, hardware, _inputs(None, hardware, locals()))
-    sim = Engine(hardware, policy=policy, quant=model.quant, mode=engine)
-    frames = []
     task = model.task is not None or not model.has_decode
     if task and phase == "decode":
         raise ConfigError(f"phase: {model.name} has no decode phase (non-causal or no LM head); use prefill")
+    if engine == "roofline":
+        result = roofline.roofline_result(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len,
+                                          batch=batch, bound="op")
+        result.inputs = {**_inputs(model, hardware, locals()), "bound": "op"}
+        return result
+    sim = Engine(hardware, policy=policy, quant=model.quant)
+    frames = []
     if phase in ("prefill", "e2e") or task:
-        trace = build_trace(model, "prefill", batch, prompt_len)
-        frames.append(_run(sim, trace, 1.0, full_loops, {"phase": "prefill", "token_step": 0}))
+        trace = cached_trace(model, "prefill", batch, prompt_len)
+        frames.append(_run(sim, trace, 1.0, full_loops, {"phase": "prefill", "token_step": -1}))
     if phase in ("decode", "e2e") and not task and gen_len > 0:
-        steps, weights = decode_points(gen_len)
+        steps, weights = decode_points(gen_len, roofline.depth_groups(model, batch, gen_len))
         for step, weight in zip(steps, weights):
-            trace = build_trace(model, "decode", batch, prompt_len + step, token_step=step, num_steps=gen_len)
+            trace = cached_trace(model, "decode", batch, prompt_len + step, token_step=step, num_steps=gen_len)
             frames.append(_run(sim, trace, weight, full_loops, {"phase": "decode", "token_step": step}))
     return build_result(sim, frames, model, hardware, _inputs(model, hardware, locals()))
 

@@ -11,7 +11,11 @@ One engine, one `policy` argument:
 Granularity is a whole weight tensor: a tensor larger than the weight capacity streams through.
 
 Activations of the running op get up to half of the SRAM (a double-buffered working set); the
-weights get the rest. Both shares grow with the SRAM, so DRAM traffic never rises with capacity.
+weights get the rest. Both shares grow with the SRAM, but LRU's traffic can still rise with
+capacity: a tensor larger than the weight share streams through without evicting anything, so
+a cyclic working set can stay resident next to it; once the SRAM admits that tensor, it evicts
+the cycle and LRU misses every weight (tests/sim/test_residency.py pins such a case, where
+`belady` stays non-increasing).
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """Validity constraints of a sweep: one comparison each, over SimResult totals and literals.
 
 A constraint is text like `fits == True` or `tpot_s <= 0.05`, parsed once (no eval) so a typo
-fails before any work. Constraints over capacity totals only (`fits`, `memory_footprint_bytes`,
-...) come out the same from the roofline engine as from the event simulation, so a point whose
-roofline result breaks one is skipped (pruned) without running the DES.
-
-Time constraints are not used for pruning: the roofline engine charges each op
-max(compute, memory) + launch in sequence, while the DES overlaps one op's DRAM transfer with
-the previous op's compute, so on overhead-dominated points the roofline figure exceeds the DES
-one (e.g. a 2-layer looped model on edge-npu with 256 KiB SRAM: roofline tpot 131 us, DES
-103 us) and is not a lower bound to prune with.
+fails before any work. Some constraints can be decided without the event simulation, from the
+roofline floor (`roofline_run(..., bound="floor")`), so a point that breaks one is skipped
+(pruned) without running the DES:
+- constraints over capacity totals only (`fits`, `memory_footprint_bytes`, ...), which the
+  floor computes exactly as the DES does;
+- a ceiling on a time (`latency_s`, `ttft_s`, `tpot_s` `<=`/`<` a number) or a minimum
+  throughput (`tokens_per_s` `>=`/`>` a number): the floor is a true lower bound on the DES
+  times under every residency policy (tests/sim/test_floor.py), so a floor that misses the
+  limit proves the DES misses it too.
+The per-op roofline estimate (engine "roofline") is no bound: the DES overlaps ops and reuses
+on-chip data, so it can run below it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from hwsim.result import TOTAL_KEYS
 
 ENGINE_INDEPENDENT = frozenset({"fits", "memory_footprint_bytes", "memory_capacity_bytes",
                                 "shortfall_bytes"})
+# Totals the floor bounds: the DES takes at least the floor's time, so at most its tokens/s.
+FLOOR_BELOW = frozenset({"latency_s", "ttft_s", "tpot_s"})
+FLOOR_ABOVE = frozenset({"tokens_per_s"})
+_MIRROR = {"<=": ">=", ">=": "<=", "<": ">", ">": "<", "==": "==", "!=": "!="}
 
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
               "<": operator.lt, ">": operator.gt}
@@ -61,8 +67,29 @@ class Constraint:
 
     @property
     def prunable(self) -> bool:
-        """Whether the roofline engine's result decides this constraint exactly as the DES would."""
-        return all(o.name in ENGINE_INDEPENDENT for o in (self.lhs, self.rhs) if o.name is not None)
+        """Whether a roofline-floor result that breaks this constraint proves the DES breaks it."""
+        if all(o.name in ENGINE_INDEPENDENT for o in (self.lhs, self.rhs) if o.name is not None):
+            return True
+        return floor_decides(*self.metric_first())
+
+    def metric_first(self) -> tuple[str | None, str]:
+        """(total, operator) with the total on the left (`0.05 >= tpot_s` is `tpot_s <= 0.05`);
+        (None, op) unless exactly one side is a total and the other a number."""
+        if self.lhs.name is not None and _is_number(self.rhs):
+            return self.lhs.name, self.op
+        if self.rhs.name is not None and _is_number(self.lhs):
+            return self.rhs.name, _MIRROR[self.op]
+        return None, self.op
+
+
+def floor_decides(metric: str | None, op: str) -> bool:
+    """Whether a floor figure of `metric` breaking `metric op limit` proves the DES breaks it:
+    a ceiling on a time, or a minimum on tokens_per_s."""
+    return (metric in FLOOR_BELOW and op in ("<", "<=")) or (metric in FLOOR_ABOVE and op in (">", ">="))
+
+
+def _is_number(operand: Operand) -> bool:
+    return operand.name is None and isinstance(operand.value, (int, float)) and not isinstance(operand.value, bool)
 
 
 def _missing(value) -> bool:

@@ -4,8 +4,9 @@ arrives, and write tidy tables.
 Points go to workers in small chunks; the parent appends each finished chunk to the journal
 (fsync'd) before anything else, so a killed sweep resumes with exactly the missing points.
 A point that raises is recorded with its error and the sweep goes on. With the DES engine and
-constraints the roofline engine decides exactly (capacity: `fits`, footprint), a point whose
-roofline result breaks one is recorded as `pruned` without running the DES.
+constraints the roofline floor decides (capacity totals, time ceilings, a tokens/s minimum; see
+constraints.py), a point whose floor result breaks one is recorded as `pruned` (engine `floor`)
+without running the DES.
 """
 
 from __future__ import annotations
@@ -35,11 +36,22 @@ ENGINES = ("des", "roofline")
 RESULT_FILES = ("results.parquet", "results.csv", "pareto.csv", "sensitivity.csv", "manifest.json")
 
 
+PRUNE_ENGINE = "floor"   # what pruning evaluates: the roofline floor, a lower bound on DES times
+
+
 def simulate_totals(point: Point, engine: str) -> dict[str, Any]:
-    """The shipped evaluation: `hwsim.sim.simulate` on the point's specs and run settings."""
+    """The shipped evaluation: `hwsim.sim.simulate` on the point's specs and run settings. The
+    closed forms ("roofline": the per-op estimate; "floor": the lower bound pruning uses) go
+    straight to `roofline_totals`, the path simulate(engine="roofline") takes, without
+    building a SimResult."""
+    run = point.run
+    if engine in ("roofline", PRUNE_ENGINE):
+        from hwsim.cost.roofline import roofline_totals
+
+        return roofline_totals(point.model, point.hardware, phase=run.phase, prompt_len=run.prompt_len,
+                               gen_len=run.gen_len, batch=run.batch, bound="op" if engine == "roofline" else "floor")
     from hwsim.sim import simulate
 
-    run = point.run
     result = simulate(point.model, point.hardware, phase=run.phase, prompt_len=run.prompt_len,
                       gen_len=run.gen_len, batch=run.batch, policy=run.policy, engine=engine)
     return dict(result.totals)
@@ -57,10 +69,10 @@ def _evaluate_point(point: Point, engine: str, prune_by: list[Constraint], evalu
                               "pruned_by": None, "error": None, "totals": {}}
     try:
         if engine == "des" and prune_by:
-            bound = evaluate(point, "roofline")
+            bound = evaluate(point, PRUNE_ENGINE)
             broken = [c.text for c in prune_by if not c.holds(bound)]
             if broken:
-                return {**record, "status": "pruned", "engine": "roofline", "pruned_by": "; ".join(broken),
+                return {**record, "status": "pruned", "engine": PRUNE_ENGINE, "pruned_by": "; ".join(broken),
                         "totals": bound}
         record["totals"] = evaluate(point, engine)
     except Exception as exc:  # the point fails, the sweep goes on
@@ -72,10 +84,17 @@ def _evaluate_point(point: Point, engine: str, prune_by: list[Constraint], evalu
 
 
 def _chunks(points: list[Point], workers: int, engine: str) -> list[list[Point]]:
-    """Small chunks: large enough to amortise dispatch, small enough to persist often."""
+    """Small chunks: large enough to amortise dispatch, small enough to persist often. Points
+    that run the same traces (same model and run settings, any hardware) go to the same chunk
+    where possible, so each worker's trace cache builds a trace once."""
+    from hwsim.sim.trace_cache import model_key
+
     cap = 32 if engine == "roofline" else 4
     size = max(1, min(cap, math.ceil(len(points) / (4 * workers))))
-    return [points[i:i + size] for i in range(0, len(points), size)]
+    keys = {id(p.model): model_key(p.model) for p in points}
+    ordered = sorted(points, key=lambda p: (keys[id(p.model)], p.run.phase, p.run.batch, p.run.prompt_len,
+                                            p.run.gen_len, p.index))
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
 
 
 def _run_inline(chunks, *args) -> Iterator[list[dict[str, Any]]]:

@@ -92,3 +92,20 @@ def test_cheapest_prefers_fewest_bits_and_reports_none_when_impossible():
     impossible = F.cheapest("llama-3.2-1b", "jetson-orin-nano", [F.parse_target("tokens_per_s>=1e9")], space,
                             gen_len=8)
     assert impossible.best is None and impossible.pruned == 2 and impossible.simulated == 0
+
+
+@pytest.mark.parametrize("factor, pruned", [(0.999, 1), (1.001, 0)])
+def test_search_prunes_exactly_where_the_floor_misses(factor, pruned):
+    from hwsim.cost.roofline import roofline_totals
+    from hwsim.spec.loader import load_hardware, load_model
+    from hwsim.spec.variants import configure_model
+
+    model = configure_model(load_model("llama-3.2-1b"), quant="int4-g128")
+    floor = roofline_totals(model, load_hardware("jetson-orin-nano"), prompt_len=64, gen_len=8,
+                            bound="floor")["tpot_s"]
+    space = F.SearchSpace(quants=["int4-g128"], contexts=[64])
+    found = F.cheapest("llama-3.2-1b", "jetson-orin-nano", [F.parse_target(f"tpot_s<={floor * factor!r}")],
+                       space, gen_len=8)
+    assert found.pruned == pruned and found.simulated == 1 - pruned
+    if found.totals is not None:
+        assert found.totals["tpot_s"] >= floor

@@ -22,13 +22,13 @@ def test_one_mib_over_one_gib_per_s():
     assert result.totals["latency_s"] == ONE_MIB_S
 
 
-def test_two_transfers_on_one_channel_serialise():
-    engine = Engine(device())
-    log = []
-    for op in range(2):
-        engine.env.process(engine.transfer(ONE_MIB_S, log, op))
-    engine.env.run()
-    assert [(t.op_index, t.start_s, t.end_s) for t in log] == [(0, 0.0, ONE_MIB_S), (1, ONE_MIB_S, 2 * ONE_MIB_S)]
+def test_two_loads_on_one_channel_serialise():
+    """Compute is negligible; the second load starts when the first ends (one channel)."""
+    ops = trace([gemm("a", "wa", 1024, 1024), gemm("b", "wb", 1024, 1024)])
+    result = simulate(ops, device(matrix="1 PFLOP/s"), policy="stream")
+    dma = result.timeline[result.timeline.lane == "dma"]
+    assert list(zip(dma.name, dma.start_s, dma.end_s)) == [("a", 0.0, ONE_MIB_S), ("b", ONE_MIB_S, 2 * ONE_MIB_S)]
+    assert (result.timeline["token_step"] == 0).all()
 
 
 def test_load_overlapping_compute_costs_the_max_not_the_sum():
@@ -90,3 +90,16 @@ def test_trace_footprint_counts_each_weight_once():
     ops = trace([gemm("a", "w", 1024, 1024), gemm("b", "w", 1024, 1024), gemm("c", "v", 512, 1024)])
     totals = simulate(ops, device(sram="4 MiB"), policy="lru").totals
     assert totals["memory_footprint_bytes"] == MiB + MiB / 2
+
+
+def test_timeline_names_the_decode_step_of_every_interval():
+    from hwsim.spec.loader import load_hardware, load_model
+
+    model = load_model("llama-3.2-1b", overrides={"blocks": [{"name": "layers", "num_layers": 2}]})
+    result = simulate(model, load_hardware("edge-npu"), prompt_len=8, gen_len=3)
+    timeline = result.timeline
+    assert sorted(timeline["token_step"].unique()) == [-1, 0, 1, 2]      # -1: the prefill
+    for step in (-1, 0, 1, 2):
+        mine = timeline[timeline["token_step"] == step]
+        others = timeline[timeline["token_step"] > step]
+        assert len(mine) and (others.empty or mine["start_s"].max() <= others["start_s"].min())

@@ -39,3 +39,15 @@ def test_decode_interpolation_matches_every_step():
     exact = simulate(model, hw, phase="decode", prompt_len=2050, gen_len=5, policy="lru").totals
     assert sampled["tpot_s"] == pytest.approx(exact["tpot_s"], rel=0.01)
     assert sampled["dram_kv_bytes"] / 9 == pytest.approx(exact["dram_kv_bytes"] / 5, rel=0.01)
+
+
+def test_decode_points_interpolate_within_each_depth_range():
+    from hwsim.sim.engine import decode_points
+
+    steps, weights = decode_points(20, [(0, 3), (3, 11), (11, 20)])
+    assert steps == [0, 1, 2, 3, 6, 10, 11, 15, 19]
+    assert weights.sum() == pytest.approx(20)
+    # A range's weights add up to its length: no step stands in for another range's.
+    assert weights[3:6].sum() == pytest.approx(8) and weights[6:].sum() == pytest.approx(9)
+    single, grouped = decode_points(20), decode_points(20, [(0, 20)])
+    assert single[0] == grouped[0] == [0, 1, 10, 19] and list(single[1]) == list(grouped[1])

@@ -84,10 +84,16 @@ def test_constraints_evaluate(text, totals, holds):
     ("fits == True", True),
     ("memory_footprint_bytes <= memory_capacity_bytes", True),
     ("shortfall_bytes == 0", True),
-    ("tpot_s <= 0.05", False),          # the roofline engine is not a lower bound of the DES
-    ("tokens_per_s >= 10", False),
-    ("energy_j <= 1", False),
+    ("tpot_s <= 0.05", True),           # the floor is a lower bound on DES times
+    ("0.05 > latency_s", True),
+    ("ttft_s < 1", True),
+    ("tokens_per_s >= 10", True),       # ... so an upper bound on its tokens/s
+    ("tpot_s >= 0.05", False),          # a minimum time is not decided by a lower bound
+    ("tokens_per_s <= 10", False),
+    ("energy_j <= 1", False),           # energy and bytes of the floor are the streamed demand
+    ("dram_bytes_per_token <= 1e6", False),
+    ("latency_s <= ttft_s", False),
     ("memory_footprint_bytes <= tpot_s", False),
 ])
-def test_only_engine_independent_constraints_prune(text, prunable):
+def test_capacity_and_bounded_time_constraints_prune(text, prunable):
     assert parse_constraint(text).prunable is prunable

@@ -10,7 +10,7 @@ from hwsim.errors import ConfigError
 from hwsim.spec import loader
 from hwsim.sweep import run_sweep
 from hwsim.sweep.journal import JOURNAL_NAME
-from hwsim.sweep.spec import SweepSpec
+from hwsim.sweep.spec import SweepSpec, resolve_points
 from tests.sweep.evaluators import weight_streaming
 
 
@@ -56,16 +56,32 @@ def test_a_failing_point_records_its_error_and_the_sweep_goes_on(tmp_path):
     assert failed["tpot_s"].isna().all()
 
 
-def test_points_whose_roofline_result_breaks_a_capacity_constraint_are_pruned(tmp_path):
+def test_points_whose_floor_breaks_a_capacity_constraint_are_pruned(tmp_path):
     # bf16 Ouro-1.4B weighs ~2.9 GB: it does not fit 1 GB of DRAM; int4 (~0.8 GB) does.
-    frame = run(make_spec(constraints=["fits == True", "tpot_s <= 0.03"],
+    frame = run(make_spec(constraints=["fits == True"],
                           axes={"model.quant": ["bf16", "int4-g128"],
                                 "hardware.memory.dram.capacity": ["1 GB"]}), tmp_path)
     bf16, int4 = frame.iloc[0], frame.iloc[1]
-    assert bf16["status"] == "pruned" and bf16["engine"] == "roofline"
-    assert bf16["pruned_by"] == "fits == True"   # a time limit is not decided by the roofline
+    assert bf16["status"] == "pruned" and bf16["engine"] == "floor"
+    assert bf16["pruned_by"] == "fits == True"
     assert not bf16["feasible"] and bf16["fits"] == False  # noqa: E712
     assert int4["status"] == "ok" and int4["engine"] == "des" and int4["feasible"]
+
+
+def test_time_limits_prune_on_the_floor(tmp_path):
+    # Stand-in floor: tpot = weight bytes / bandwidth (x batch); the DES is 1.25x that.
+    spec = make_spec(constraints=["tpot_s <= 0.03"],
+                     axes={"model.quant": ["bf16", "int8", "int4-g128"]})
+    frame = run(spec, tmp_path)
+    points = resolve_points(spec).points
+    for point, (_, row) in zip(points, frame.iterrows()):
+        if point.run.batch == 3:
+            continue   # the stand-in's error rows
+        if weight_streaming(point, "floor")["tpot_s"] > 0.03:
+            assert row["status"] == "pruned" and row["pruned_by"] == "tpot_s <= 0.03"
+        else:
+            assert row["status"] == "ok" and row["engine"] == "des"
+    assert set(frame["status"]) == {"pruned", "ok"}
 
 
 def test_roofline_engine_never_prunes(tmp_path):

@@ -17,6 +17,7 @@ from hwsim.spec import loader
 from hwsim.sweep import run_sweep
 from hwsim.sweep.constraints import ENGINE_INDEPENDENT
 from hwsim.sweep.journal import JOURNAL_NAME
+from hwsim.sweep.run import simulate_totals
 from hwsim.sweep.spec import SweepSpec, resolve_points
 
 TINY = {"model.name": "ouro-tiny", "model.hidden_size": 256, "model.vocab_size": 4096,
@@ -53,14 +54,34 @@ def test_real_sweep_prunes_points_that_do_not_fit(tmp_path):
     spec = loader.validate(SweepSpec, tiny_spec({"hardware.memory.dram.capacity": ["4 MB", "1 GB"]},
                                                 constraints=["fits == True"]), "t")
     frame = run_sweep(spec, tmp_path / "des", jobs=1, progress=False)
-    bound = run_sweep(spec, tmp_path / "roofline", jobs=1, engine="roofline", progress=False)
+    points = resolve_points(spec).points
+    floors = [simulate_totals(point, "floor") for point in points]
     assert frame["status"].tolist() == ["pruned", "ok"]
-    assert frame["engine"].tolist() == ["roofline", "des"]
+    assert frame["engine"].tolist() == ["floor", "des"]
     assert frame["pruned_by"][0] == "fits == True"
-    assert frame["tpot_s"][0] == bound["tpot_s"][0]     # a pruned row carries the roofline figures
-    assert frame["tpot_s"][1] != bound["tpot_s"][1]     # an ok row carries the DES figures
+    assert frame["tpot_s"][0] == floors[0]["tpot_s"]     # a pruned row carries the floor figures
+    assert frame["tpot_s"][1] > floors[1]["tpot_s"]      # an ok row carries the DES figures
     assert frame["feasible"].tolist() == [False, True]
     assert frame["pareto"].tolist() == [False, True]
+
+
+def test_no_point_pruned_on_time_would_have_passed_under_the_des(tmp_path):
+    limits = ["tpot_s <= 2e-4", "ttft_s < 2e-3", "tokens_per_s >= 4000"]
+    spec = loader.validate(SweepSpec, tiny_spec({"model.loop.count": [1, 4],
+                                                 "hardware.memory.sram.capacity": ["64 KiB", "8 MiB"],
+                                                 "hardware.memory.dram.bandwidth": ["2 GB/s", "50 GB/s"],
+                                                 "policy": ["lru", "belady"]},
+                                                constraints=limits), "t")
+    frame = run_sweep(spec, tmp_path, jobs=1, progress=False)
+    assert {"pruned", "ok"} <= set(frame["status"])
+    constraints = spec.parsed_constraints
+    for point, (_, row) in zip(resolve_points(spec).points, frame.iterrows()):
+        if row["status"] != "pruned":
+            continue
+        des = simulate_totals(point, "des")
+        for constraint in constraints:
+            if constraint.text in row["pruned_by"].split("; "):
+                assert not constraint.holds(des), (point.key, constraint.text)
 
 
 def _cli(spec_path, out, *extra):
