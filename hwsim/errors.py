@@ -1,4 +1,5 @@
-"""Error types. Every error a user can cause is an HwsimError with a one-line message.
+"""Error types. Every error a user can cause is an HwsimError with a one-line message. (A model that does not
+fit memory is not an error: it is a result with `fits = False` and the shortfall.)
 
 They are plain Exception subclasses with only a message argument, so they pickle across
 sweep worker processes unchanged.
@@ -15,8 +16,3 @@ class ConfigError(HwsimError):
 
 class TraceError(HwsimError):
     """An OpTrace breaks its schema or an invariant (negative bytes, flops != 2mnk, ...)."""
-
-
-class CapacityError(HwsimError):
-    """Something cannot be placed in a memory level (used internally; a model that does not fit
-    DRAM is reported as a result with `fits = False`, not raised)."""

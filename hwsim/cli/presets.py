@@ -6,7 +6,6 @@ import json
 
 import click
 
-from hwsim.errors import ConfigError
 from hwsim.cli.options import text_table
 from hwsim.units import human
 

@@ -59,18 +59,6 @@ def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec)
     return np.where(np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS), gemm_s, vector_s)
 
 
-def _engine_seconds(flops, m, is_gemm: np.ndarray, dtype: str, hardware: HardwareSpec) -> np.ndarray:
-    flops = np.asarray(flops, dtype=float)
-    m = np.asarray(m, dtype=float)
-    matrix = hardware.matrix
-    tile_m = float(matrix.tile_m)
-    # Rows padded to a whole number of tiles count as work: M=1 on a 64-row unit costs 64 rows.
-    padded = np.where(m > 0, np.ceil(m / tile_m) * tile_m / np.where(m > 0, m, 1.0), 1.0)
-    gemm_s = flops * padded / _engine_rate(matrix, dtype)
-    vector_s = flops / _engine_rate(hardware.vector, dtype)
-    return np.where(is_gemm, gemm_s, vector_s)
-
-
 def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
     """Seconds the engine that runs `op_kind` needs for `flops` at `dtype` (GEMMs with M rows)."""
     return float(compute_seconds_array([flops], [m], [op_kind], dtype, hardware)[0])

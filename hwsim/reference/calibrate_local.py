@@ -23,8 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim import units
-from hwsim.spec.hardware import HardwareSpec
-from hwsim.spec.loader import validate
 
 GEMM_SIZES = (256, 512, 1024)
 COPY_BYTES = 256 * 10**6          # far beyond any L3 cache
@@ -107,8 +105,3 @@ def hardware_document(measured: LocalMeasurements, name: str = "local-cpu", proc
                      "source": f"{stamp}: time of a 1x16 @ 16x16 NumPy matmul (per-op dispatch)"},
         "notes": f"process_node {process_node} and DRAM type DDR4 are assumptions (only energy depends on them)",
     }
-
-
-def local_hardware(measured: LocalMeasurements | None = None, **options) -> HardwareSpec:
-    document = hardware_document(measured or measure(), **options)
-    return validate(HardwareSpec, document, "calibrate local")

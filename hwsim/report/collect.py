@@ -10,7 +10,6 @@ count), `model`, `loops`, `quant`, `hardware`, `has_decode`, `tokens`.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.errors import ConfigError
-from hwsim.report.presets import ReportSpec, load_report
+from hwsim.report.presets import load_report
 from hwsim.spec import loader
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.sweep import SweepSpec, resolve_points, run_sweep
@@ -253,10 +252,3 @@ def _point_label(point: Point) -> str:
     run = point.run
     return (f"{design_label(point.model.name, loops)} {point.model.quant.name} on {point.hardware.name} "
             f"({run.phase}, prompt {run.prompt_len}, {run.gen_len} generated, batch {run.batch})")
-
-
-def is_finite(value) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False

@@ -70,10 +70,6 @@ class ReportSpec(Spec):
         return specs
 
 
-def list_report_presets() -> list[str]:
-    return [path.stem for path in loader.list_presets(REPORTS_DIR)]
-
-
 def load_report(name_or_path: str) -> tuple[ReportSpec, str]:
     """A preset name (workloads/reports/) or a YAML/JSON file -> (spec, origin for messages)."""
     path = loader.find_preset(name_or_path, REPORTS_DIR, "report")

@@ -19,7 +19,6 @@ import pandas as pd
 from hwsim.cost import roofline
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.quant import QuantSpec
-from hwsim.workload import trace as T
 
 MATRIX, VECTOR, DMA = "matrix", "vector", "dma"   # timeline lanes
 

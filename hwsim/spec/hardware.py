@@ -55,10 +55,6 @@ class ComputeEngineSpec(Spec):
         "(`any`: every dtype without its own); replaces `efficiency` for the GEMMs it covers")
     source: str = Field(min_length=1)
 
-    @property
-    def peak_flops_per_s(self) -> dict[str, float]:
-        return dict(self.peak)
-
     def rate_for(self, dtype: str) -> tuple[str, float]:
         """(dtype actually used, peak FLOP/s): a dtype the engine lacks runs at the next wider one;
         past the widest listed, at the engine's slowest rate (never a faster, narrower one)."""

@@ -1,6 +1,5 @@
 """The whole-run roofline bound: closed-form decode sums against step-by-step sums."""
 
-import numpy as np
 import pytest
 
 from hwsim.cost import roofline as R
