@@ -106,7 +106,8 @@ def validate_local(model: str, hardware: str | None, scale: str, prompt_len: int
         raise ConfigError(f"model {spec.name} has no decode phase to time")
     if not hardware:
         raise ConfigError("--hardware: give the spec written by `hwsim calibrate local --out FILE`")
-    device = load_hardware(hardware)
+    # The spec is this machine's own measurement: class defaults fitted elsewhere do not apply.
+    device = load_hardware(hardware, calibrated=False)
     run = run_single_threaded({"task": "decode", "model": model, "scale": scale,
                                "prompt_len": prompt_len, "gen_len": gen_len})
     # Best step, as the calibration takes the best of its repeats: both describe the machine
