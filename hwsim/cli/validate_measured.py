@@ -42,7 +42,7 @@ def _echo_summary(frame, unmapped, show_rows: str | None):
     click.echo(format_table(mape_table(frame, ["metric"])))
     click.echo("\nMAPE per hardware class and phase:")
     click.echo(format_table(mape_table(frame, ["class", "group"])))
-    click.echo(f"\n{len(frame[frame['mode'] == 'preset'])} rows compared; {len(unmapped)} rows unmapped:")
+    click.echo(f"\n{len(frame[frame['mode'] == 'preset'])} rows compared; {len(unmapped)} unmapped (listed with the reason):")
     for row in unmapped:
         click.echo(f"  {row.id}: {row.reason}")
 

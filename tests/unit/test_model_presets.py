@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from hwsim.cli import main
 from hwsim.spec import loader
 from hwsim.spec.derived import model_figures
+from tests.unit.test_more_presets import PUBLISHED
 
 # preset: (unique params, active params per token); active = unique for dense models.
 PARAMS = {
@@ -57,8 +58,13 @@ LAYER_APPLICATIONS = [
 ]
 
 
+# Presets added to validate measured benchmarks; their counts are checked against the published
+# sizes in test_more_presets.py.
+ALL_PRESETS = set(PARAMS) | set(PUBLISHED)
+
+
 def test_every_preset_file_is_tested():
-    assert {p.stem for p in loader.list_presets(loader.MODELS_DIR)} == set(PARAMS)
+    assert {p.stem for p in loader.list_presets(loader.MODELS_DIR)} == ALL_PRESETS
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
@@ -135,7 +141,7 @@ def test_list_models_shows_every_preset():
     assert result.exit_code == 0, result.output
     rows = result.output.strip().splitlines()[2:]
     assert len(rows) >= 14
-    assert {row.split()[0] for row in rows} == set(PARAMS)
+    assert {row.split()[0] for row in rows} == ALL_PRESETS
 
 
 # Fidelity fields against ../shared/data/model_configs.yaml (norm_eps, rope_theta, norm_placement,
@@ -152,14 +158,21 @@ NORMS_AND_ROPE = {
     "smollm2-1.7b": ("pre", 1e-5, 130_000), "olmoe-1b-7b": ("pre", 1e-5, 10_000),
     "mixtral-8x7b": ("pre", 1e-5, 1e6), "qwen1.5-moe-a2.7b": ("pre", 1e-6, 1e6),
     "qwen3-30b-a3b": ("pre", 1e-6, 1e6),
+    "llama-3-70b": ("pre", 1e-5, 500_000), "llama-2-13b": ("pre", 1e-5, 10_000),
+    "qwen2.5-3b": ("pre", 1e-6, 1e6), "qwen2.5-7b": ("pre", 1e-6, 1e6),
+    "qwen3-0.6b": ("pre", 1e-6, 1e6), "qwen3-4b": ("pre", 1e-6, 1e6),
+    "gemma-2-2b": ("sandwich", 1e-6, 10_000), "gemma-2-9b": ("sandwich", 1e-6, 10_000),
+    "gemma-3-1b": ("sandwich", 1e-6, 1e6), "phi-3.5-mini": ("pre", 1e-5, 10_000),
+    "deepseek-r1-distill-qwen-14b": ("pre", 1e-5, 1e6),
 }
 NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
                    "mixtral-8x7b": True}
-EMBEDDING_SCALE = {"huginn-0125": 5280 ** 0.5, "trm": 512 ** 0.5, "hrm": 512 ** 0.5}
+EMBEDDING_SCALE = {"huginn-0125": 5280 ** 0.5, "trm": 512 ** 0.5, "hrm": 512 ** 0.5,
+                   "gemma-2-2b": 2304 ** 0.5, "gemma-2-9b": 3584 ** 0.5, "gemma-3-1b": 1152 ** 0.5}
 
 
 def test_every_preset_has_its_norms_and_rope_tested():
-    assert set(NORMS_AND_ROPE) == set(PARAMS)
+    assert set(NORMS_AND_ROPE) == ALL_PRESETS
 
 
 @pytest.mark.parametrize("name", sorted(NORMS_AND_ROPE))
