@@ -215,8 +215,12 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec],
         decode[(i.device, i.weight_format)].append(math.log(i.efficiency))
     cell = {key: sum(v) / len(v) for key, v in decode.items()}
     device_effect, format_offset = _additive_fit(cell)
+    # A prefill row the solver could only meet at a bound of [MIN_EFFICIENCY, 1] is one the cost
+    # model cannot explain (e.g. a runtime's fixed per-prompt cost): fitting the bound would spread
+    # that error to every other prompt length, so such rows stay out of the fit (they are still
+    # scored).
     prefill = defaultdict(list)
-    for i in (r for r in rows if r.group == "prefill"):
+    for i in (r for r in rows if r.group == "prefill" and not r.saturated):
         prefill[i.device].append(math.log(i.efficiency))
     matrix_effect = {d: sum(v) / len(v) for d, v in prefill.items()}
     kernel = defaultdict(list)
