@@ -82,8 +82,13 @@ def test_power_is_sane(hw):
         assert hw.power.idle_w < hw.power.tdp_w
 
 
-def test_launch_overhead_is_microseconds(hw):
-    assert 0 < hw.overhead.op_launch_s <= 20e-6
+@pytest.mark.parametrize("name", PRESETS)
+def test_launch_overhead_is_microseconds(name):
+    # As written, a preset's launch overhead is a few microseconds (an estimate); a value fitted
+    # by `hwsim calibrate measured` may be larger (a runtime's per-op cost), but stays well
+    # under a millisecond.
+    assert 0 < loader.load_hardware(name, calibrated=False).overhead.op_launch_s <= 20e-6
+    assert 0 < loader.load_hardware(name).overhead.op_launch_s <= 100e-6
 
 
 def _apple_variants():
