@@ -27,6 +27,9 @@ CALIBRATION_PATH = REPO_ROOT / "configs" / "calibration.yaml"
 
 # The class model evaluates bandwidth relative to this (keeps the intercept readable).
 REFERENCE_BANDWIDTH_BYTES_PER_S = 100e9
+
+# The smallest efficiency a fit may report: below it the cost model, not the device, is wrong.
+MIN_EFFICIENCY = 0.01
 # Rows (M) up to which a GEMM counts as decode-like, and from which as prefill-like. llama.cpp's
 # CUDA backend switches from its vector kernels to tiled matrix kernels at a batch of about 8
 # (ggml-cuda mul_mat dispatch); 16 and 256 bracket that switch with room either side.
@@ -76,18 +79,19 @@ def class_efficiencies(cls: dict[str, Any], format_offsets: dict[str, float], ba
     if dram:
         base = dram["intercept"] + dram.get("slope", 0.0) * math.log2(
             bandwidth_bytes_per_s / REFERENCE_BANDWIDTH_BYTES_PER_S)
-        result["dram_efficiency"] = _fraction(math.exp(base))
-        result["dram_efficiency_by_format"] = {fmt: _fraction(math.exp(base + off))
+        result["dram_efficiency"] = clamp_fraction(math.exp(base))
+        result["dram_efficiency_by_format"] = {fmt: clamp_fraction(math.exp(base + off))
                                                for fmt, off in format_offsets.items()}
     if cls.get("matrix"):
-        result["prefill_efficiency"] = _fraction(math.exp(cls["matrix"]["intercept"]))
+        result["prefill_efficiency"] = clamp_fraction(math.exp(cls["matrix"]["intercept"]))
     if (cls.get("launch") or {}).get("op_launch_s") is not None:
         result["op_launch"] = cls["launch"]["op_launch_s"]
     return result
 
 
-def _fraction(value: float) -> float:
-    return round(min(1.0, max(0.01, value)), 4)
+def clamp_fraction(value: float) -> float:
+    """An efficiency as stored: within [MIN_EFFICIENCY, 1], rounded to 4 digits."""
+    return round(min(1.0, max(MIN_EFFICIENCY, value)), 4)
 
 
 def prefill_curve(decode_efficiency: float, prefill_efficiency: float) -> EfficiencyCurve:
@@ -102,11 +106,11 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
     (becomes the matrix engine's `any` rows curve), efficiency_curve ({dtype: curve document},
     added to it), op_launch (seconds), provenance."""
     memory = dict(hardware.memory)
-    main_name = next(n for n, m in memory.items() if m is hardware.main_memory)
+    main_name = hardware.main_memory_name
     if figures.get("dram_efficiency") is not None:
         memory[main_name] = memory[main_name].model_copy(update={"efficiency": figures["dram_efficiency"]})
     compute = dict(hardware.compute)
-    matrix_name = next(n for n, e in compute.items() if e is hardware.matrix)
+    matrix_name = hardware.matrix_name
     matrix = compute[matrix_name]
     if figures.get("matrix_efficiency") is not None:
         matrix = matrix.model_copy(update={"efficiency": figures["matrix_efficiency"]})

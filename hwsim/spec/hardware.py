@@ -162,8 +162,18 @@ class HardwareSpec(Spec):
         return self.dram or self.sram
 
     @property
+    def main_memory_name(self) -> str:
+        """Key of `main_memory` in `memory` (for dotted paths and copies)."""
+        return next(name for name, level in self.memory.items() if level is self.main_memory)
+
+    @property
     def matrix(self) -> ComputeEngineSpec:
         return next(e for e in self.compute.values() if e.kind == "matrix")
+
+    @property
+    def matrix_name(self) -> str:
+        """Key of `matrix` in `compute`."""
+        return next(name for name, engine in self.compute.items() if engine.kind == "matrix")
 
     @property
     def vector(self) -> ComputeEngineSpec:

@@ -235,8 +235,7 @@ def _written_efficiencies(data: dict[str, Any], hardware: HardwareSpec) -> set[s
     matrix_efficiency (a stated `efficiency` or `efficiency_curve` of the matrix engine), and
     op_launch unless the overhead section's source marks it as an estimate awaiting calibration."""
     written = set()
-    main = next(name for name, level in hardware.memory.items() if level is hardware.main_memory)
-    matrix = next(name for name, engine in hardware.compute.items() if engine is hardware.matrix)
+    main, matrix = hardware.main_memory_name, hardware.matrix_name
     if "efficiency" in (data.get("memory") or {}).get(main, {}):
         # A stated bandwidth efficiency covers every weight format too.
         written |= {"dram_efficiency", "dram_efficiency_by_format"}

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from hwsim.calibration import REFERENCE_BANDWIDTH_BYTES_PER_S, apply_calibration, with_efficiencies
+from hwsim.calibration import (MIN_EFFICIENCY, REFERENCE_BANDWIDTH_BYTES_PER_S, apply_calibration,
+                               clamp_fraction, with_efficiencies)
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.validation.mapping import GEMM_SHAPE, Case
 from hwsim.validation.predict import case_hardware, case_model, predict_seconds
@@ -36,7 +37,6 @@ REFERENCE_FORMAT = "q4_0"
 # the class keeps one intercept (a slope from two points would memorise them).
 MIN_DEVICES_FOR_SLOPE = 3
 FIT_GROUPS = ("decode", "prefill", "kernel")
-MIN_EFFICIENCY = 0.01
 # Candidate per-op launch overheads. The floor, 1 us, is a modelling choice: below it the fit
 # would trade launch time against bandwidth on noise (a CUDA-graph or Metal kernel boundary still
 # drains one kernel's tail and fills the next).
@@ -144,8 +144,7 @@ def _kernel_points(cases: list[Case], decode_fit: dict, engine: str) -> list[Imp
         own = [c for c in cases if c.hardware == device]
         base = apply_calibration(case_hardware(device), decode_fit)
         matrix = base.matrix.model_copy(update={"efficiency": 1.0, "efficiency_curve": {}})
-        base = base.model_copy(update={"compute": {n: (matrix if e is base.matrix else e)
-                                                   for n, e in base.compute.items()}})
+        base = base.model_copy(update={"compute": {**base.compute, base.matrix_name: matrix}})
         smallest = min(own, key=lambda c: _gemm_macs(c))
         floor = max(0.0, smallest.row.seconds - predict_seconds(smallest, with_launch(base, 0.0), engine))
         at_floor = with_launch(base, floor)
@@ -235,12 +234,12 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec],
         entry: dict = {"class": hardware[device].device_class}
         if device in device_effect:
             u = device_effect[device]
-            entry["dram_efficiency"] = _round(math.exp(u))
-            by_format = {f: _round(math.exp(u + g)) for f, g in format_offset.items()}
-            by_format.update({f: _round(math.exp(v)) for (d, f), v in cell.items() if d == device})
+            entry["dram_efficiency"] = clamp_fraction(math.exp(u))
+            by_format = {f: clamp_fraction(math.exp(u + g)) for f, g in format_offset.items()}
+            by_format.update({f: clamp_fraction(math.exp(v)) for (d, f), v in cell.items() if d == device})
             entry["dram_efficiency_by_format"] = by_format
         if device in matrix_effect:
-            entry["prefill_efficiency"] = _round(math.exp(matrix_effect[device]))
+            entry["prefill_efficiency"] = clamp_fraction(math.exp(matrix_effect[device]))
         if device in kernel:
             entry.update(_kernel_curve(kernel[device]))
         used = [i for i in rows if i.device == device and (i.group != "decode" or i in used_decode)]
@@ -297,7 +296,7 @@ def _kernel_curve(points: list[Implied]) -> dict:
         else:
             bins.append([i])
     curve = [[float(f"{math.exp(_mean([math.log(i.size) for i in b])):.4g}"),
-              _round(math.exp(_mean([math.log(i.efficiency) for i in b])))] for b in bins]
+              clamp_fraction(math.exp(_mean([math.log(i.efficiency) for i in b])))] for b in bins]
     ids = sorted(i.case.row.id for i in points)
     return {"efficiency_curve": {KERNEL_DTYPE: {
                 "size": "macs", "points": curve,
@@ -340,6 +339,3 @@ def _line(points: list[tuple[float, float]], allow_slope: bool) -> dict | None:
 def _mean(values):
     return sum(values) / len(values) if values else None
 
-
-def _round(value: float) -> float:
-    return round(min(1.0, max(0.01, value)), 4)
