@@ -29,7 +29,7 @@ from hwsim.spec._base import Spec
 from hwsim.spec.quant import QuantSpec
 
 ModelFamily = Literal["decoder", "looped", "recurrent_depth", "recursive_reasoning", "encoder"]
-KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only"]
+KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only", "first"]
 NormPlacement = Literal["pre", "sandwich", "post_residual"]
 FINAL_NORM = "final_norm"   # schedule item: the model's final norm applied at that point
 
@@ -57,11 +57,18 @@ class AttentionSpec(Spec):
     out_bias: bool = False
     qk_bias: bool = Field(False, description="Huginn's learned per-head additive bias on q and k")
     qk_norm: Literal["none", "per_head", "full"] = "none"
+    kind: Literal["full", "sliding_window", "linear", "sparse"] = Field(
+        "full", description="softmax over every key; over the last `window` keys (cache capped at "
+        "the window); a linear mixer with a head_dim x head_dim state per KV head (GDN/Mamba-style, "
+        "LT2); sparse: `window` selected keys read from a full cache (NSA/DSA)")
+    window: int | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _gqa_divides(self):
         if self.num_heads % self.num_kv_heads:
             raise ValueError(f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads ({self.num_kv_heads})")
+        if (self.kind in ("sliding_window", "sparse")) != (self.window is not None):
+            raise ValueError("window is given exactly for sliding_window and sparse attention")
         return self
 
 
@@ -126,6 +133,8 @@ class RepeatSpec(Spec):
         "adapter Linear(2h->h) on [state, embedding], or TRM/HRM's addition of states")
     exit_gate: bool = Field(False, description="Ouro's Linear(h->1) exit gate after each iteration")
     final_norm: bool = Field(False, description="a model-level norm after each iteration (Ouro)")
+    streams: int = Field(1, ge=1, description="residual streams joined by a hyper-connection after "
+                         "each iteration (Hyperloop, arXiv 2604.21254: n = 4); 1 = none")
 
     @model_validator(mode="after")
     def _positive(self):
