@@ -22,6 +22,8 @@ from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.spec import RunSpec, SweepSpec
 
 REPORTS_DIR = loader.REPO_ROOT / "workloads" / "reports"
+# Reports computed by a module instead of a YAML of sweeps: name -> module with write(out_dir).
+CODE_PRESETS = {"hypothetical-looped-edge": "hwsim.report.hypothetical"}
 NUMERIC_TOTALS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))
 
 
