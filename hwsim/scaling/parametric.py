@@ -55,7 +55,8 @@ class ParametricSpec(Spec):
     streams: int = Field(1, ge=1, description="residual streams with a hyper-connection per loop")
     attention: Literal["full", "sliding_window", "linear", "sparse"] = "full"
     window: int | None = Field(None, gt=0)
-    kv_policy: Literal["per_loop", "shared", "recursion_wise", "first_loop"] = "per_loop"
+    kv_policy: Literal["per_loop", "shared", "recursion_wise", "first_loop", "first_loop_window"] = "per_loop"
+    kv_window: int | None = Field(None, gt=0, description="own-window keys of later loops (first_loop_window)")
     routing: RoutingSpec | None = None
     training_tokens: float = Field(10e9, gt=0, description="D of the scaling law (same for the dense peer)")
     phi: str | float = law.DEFAULT_PHI
@@ -68,6 +69,8 @@ class ParametricSpec(Spec):
             raise ValueError("window is given exactly for sliding_window and sparse attention")
         if self.routing is not None:
             self.routing.shares(self.loops)
+        if (self.kv_policy == "first_loop_window") != (self.kv_window is not None):
+            raise ValueError("kv_window is given exactly for kv_policy first_loop_window")
         if self.kv_policy == "recursion_wise" and self.routing is None:
             raise ValueError("kv_policy recursion_wise needs routing (per-token recursion depth)")
         if isinstance(self.phi, str) and self.phi not in law.PHI:
@@ -104,7 +107,8 @@ def build(spec: ParametricSpec, name: str, source: str, quant: Any = None, notes
         data["schedule"] = [b["name"] if b["name"] != "middle" else repeat for b in blocks]
         loop: dict[str, Any] = {"count": spec.loops, "kv_policy": {
             "per_loop": "per_loop", "shared": "shared", "recursion_wise": "per_loop",
-            "first_loop": "first"}[spec.kv_policy]}
+            "first_loop": "first", "first_loop_window": "first"}[spec.kv_policy],
+            "kv_window": spec.kv_window}
         if spec.routing is not None:
             shares = spec.routing.shares(spec.loops) + [0.0]
             loop["distribution"] = [shares[t] - shares[t + 1] for t in range(spec.loops)]
@@ -155,7 +159,7 @@ def param_count(model: ModelSpec, convention: ParamConvention = "non_embedding")
 def law_params(spec: ParametricSpec) -> tuple[float, float]:
     """(N_once, N_rec) non-embedding parameters for the recurrence law: begin + end layers are
     used once; the middle block and the per-loop hyper-connections are recurrent."""
-    model = build(spec.model_copy(update={"routing": None, "kv_policy": "per_loop"}), "law", "law")
+    model = build(spec.model_copy(update={"routing": None, "kv_policy": "per_loop", "kv_window": None}), "law", "law")
     from hwsim.workload.weights import weight_table
 
     n_once = n_rec = 0.0
@@ -185,7 +189,7 @@ def dense_peer(spec: ParametricSpec, phi: str | float | None = None) -> Parametr
     closest to the looped design's N_once + r^phi N_rec."""
     target = quality(spec, phi).dense_equivalent_params
     one = spec.model_copy(update={"begin_layers": 0, "middle_layers": 1, "end_layers": 0, "loops": 1,
-                                  "streams": 1, "routing": None, "kv_policy": "per_loop"})
+                                  "streams": 1, "routing": None, "kv_policy": "per_loop", "kv_window": None})
     per_layer = sum(law_params(one))
     layers = max(1, round(target / per_layer))
     return one.model_copy(update={"middle_layers": layers})

@@ -171,9 +171,14 @@ class LoopSpec(Spec):
     batch_exit: Literal["run_to_max", "compact"] = "run_to_max"
     kv_policy: KVPolicy = "per_loop"
     kv_last_k: int = Field(1, ge=1)
+    kv_window: int | None = Field(None, gt=0, description="with kv_policy first: later iterations "
+                                  "also keep and attend their own last kv_window keys (Parallel Loop "
+                                  "Transformer, arXiv 2510.24824: shared first-loop KV + sliding window)")
 
     @model_validator(mode="after")
     def _one_source_of_depth(self):
+        if self.kv_window is not None and self.kv_policy != "first":
+            raise ValueError("kv_window applies to kv_policy first only")
         if self.distribution is not None and self.exit_policy is not None:
             raise ValueError("give either distribution or exit_policy, not both")
         if self.distribution is not None:

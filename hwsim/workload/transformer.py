@@ -101,7 +101,7 @@ class _Builder:
         return weight_id if weight_id in self.tensors else ""
 
     # -- one layer application --------------------------------------------------------------
-    def layer_rows(self, block: str, layer: int, seqs: int, writers: int) -> list[tuple]:
+    def layer_rows(self, block: str, layer: int, seqs: int, writers: int, window_keys: int = 0) -> list[tuple]:
         model, att, h = self.model, self.model.attention, self.model.hidden_size
         tokens = seqs * self.seq_tokens
         where, out = (layer, block, tokens), []
@@ -134,6 +134,7 @@ class _Builder:
             return self._after_attention(out, where, prefix, tokens, q_out, norm)
         if att.kind != "full":                          # sliding window / sparse: `window` keys
             keys = min(keys, att.window)
+        keys += window_keys                             # PLT: own window on top of first-loop KV
         past = self._kv(seqs * keys * kv_out)          # K (or V) of every key, every sequence
         transient_kv = 0.0 if self.causal else self._act(tokens * kv_out)
         scores = self._act(heads_m * keys)
@@ -279,7 +280,7 @@ class _Builder:
         if policy == "per_loop":
             writers = active
         elif policy == "first":      # first-iteration KV serves every iteration (PLT, MoR sharing)
-            writers = active if loop_iter == 0 else 0
+            writers = active if loop_iter == 0 or self.model.loop.kv_window else 0
         elif policy == "exit_only":
             writers = exiting
         elif policy == "shared":
@@ -291,6 +292,13 @@ class _Builder:
                 writers = batch if loop_iter >= deepest - last_k else 0
         return active, writers
 
+    def window_keys(self, loop_iter: int) -> int:
+        """Extra keys a later iteration attends under first-loop KV + window (kv_window)."""
+        window = self.model.loop.kv_window
+        if not window or loop_iter < 1:
+            return 0
+        return min(self.keys, window)
+
     def build(self) -> None:
         self.add(self.embedding_rows(), -1)
         counts = {-1: (self.batch, self.batch)}
@@ -299,9 +307,10 @@ class _Builder:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]
             if step.kind == "layer":
-                key = ("layer", step.layer, active, writers)
+                window = self.window_keys(step.loop_iter)
+                key = ("layer", step.layer, active, writers, window)
                 columns = self.cached(key, lambda: _columnar(
-                    self.layer_rows(step.block, step.layer, active, writers)))
+                    self.layer_rows(step.block, step.layer, active, writers, window)))
             else:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)

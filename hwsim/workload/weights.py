@@ -268,7 +268,13 @@ def kv_cache_bytes(model: ModelSpec, context: int, loop_count: int | None = None
         state = units.bytes_for(att.num_kv_heads * att.head_dim ** 2, model.quant.kv.effective_bits)
         return kv_cache_slots_per_token(model, loop_count) * state if context > 0 else 0.0
     kept = min(context, att.window) if att.kind == "sliding_window" else context
-    return kv_bytes_per_token(model, loop_count) * kept
+    total = kv_bytes_per_token(model, loop_count) * kept
+    if model.loop.kv_window:   # PLT: each later iteration's looped layers keep their own window
+        count = model.loop.count if loop_count is None else loop_count
+        looped = sum(1 for s in expand(model, 1) if s.kind == "layer" and s.loop_iter == 0)
+        per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
+        total += looped * (count - 1) * min(kept, model.loop.kv_window) * per_slot
+    return total
 
 
 def kv_bytes_per_token(model: ModelSpec, loop_count: int | None = None) -> float:

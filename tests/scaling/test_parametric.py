@@ -89,3 +89,15 @@ def test_parametric_yaml_sweeps_like_hardware():
 def test_bad_parametric_field_is_one_clean_line():
     with pytest.raises(ConfigError, match="parametric: loops"):
         loader.load_model("workloads/parametric/looped-edge.yaml", {"parametric.loops": 0})
+
+
+def test_first_loop_kv_plus_window():
+    # PLT-style: later loops attend the first loop's KV (1000 + 1 keys) plus their own last 32.
+    m = model(kv_policy="first_loop_window", kv_window=32)
+    trace = build_trace(m, "decode", 1, 1000)
+    scores = trace[trace[T.OP_KIND] == "attn_score"]
+    assert set(scores[scores[T.LOOP_ITER] >= 1][T.N]) == {1001 + 32}
+    assert set(scores[scores[T.LOOP_ITER] <= 0][T.N]) == {1001}
+    # cache: 1 + 2 + 1 = 4 full slots of 1000 tokens, plus 2 looped layers x 2 later loops x 32
+    per_token_slot = 2 * 256 * 2
+    assert kv_cache_bytes(m, 1000) == (4 * 1000 + 2 * 2 * 32) * per_token_slot
