@@ -9,7 +9,8 @@ report (under each paper's counting convention; tests/scaling/test_presets.py ch
   1 + (layers x N_r) + 1 with expert-choice routing and recursion-wise KV caching.
 - LT2 (Deng et al., arXiv 2605.20670v1, README): 1.3B, d 2048, 20 unique layers x T = 4 with a
   linear mixer. Heads and FFN width are not in the text read, so this preset's shape is an
-  assumption (16 heads of 128, ff 2.75 d, Llama-3 vocab 128256) and no count is asserted.
+  assumption (16 heads of 128, ff 2.75 d, Llama-3 vocab 128256, tied: 1.29B in all, near the
+  reported 1.3B) and no count is asserted.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def _presets() -> dict[str, Preset]:
     out["mor-360m-cycle-nr3"] = Preset(_mor(0, 10, 0, 3, False), MOR, "non_embedding", 98e6, 0.5e6)
     out["lt2-1.3b"] = Preset(ParametricSpec(begin_layers=0, middle_layers=20, end_layers=0, loops=4,
                                             hidden_size=2048, num_heads=16, ffn_mult=2.75, vocab_size=128256,
+                                            tied_embeddings=True,
                                             attention="linear", training_tokens=100e9),
                              LT2, "total", None, 0)
     return out
