@@ -415,6 +415,10 @@ def _check_supported(model: ModelSpec, halting: str, exit_threshold: float | Non
     if exit_threshold is not None and model.attention.causal and model.loop.kv_policy != "shared":
         problems.append("a convergence exit with a per-loop KV cache (a token that stops early leaves "
                         "later iterations' caches short; use kv_policy shared, as Huginn does)")
+    if model.attention.kind != "full":
+        problems.append(f"{model.attention.kind} attention (supported: full)")
+    if any(s.kind == "hyper_connection" for s in expand(model, 1)):
+        problems.append("hyper-connection streams")
     if halting not in ("none", "act"):
         problems.append(f"halting {halting!r} (supported: none, act)")
     if halting == "act" and not any(s.kind == "exit_gate" for s in expand(model, 1)):

@@ -101,3 +101,10 @@ def test_first_loop_kv_plus_window():
     # cache: 1 + 2 + 1 = 4 full slots of 1000 tokens, plus 2 looped layers x 2 later loops x 32
     per_token_slot = 2 * 256 * 2
     assert kv_cache_bytes(m, 1000) == (4 * 1000 + 2 * 2 * 32) * per_token_slot
+
+
+def test_reference_executor_refuses_what_it_does_not_implement():
+    from hwsim.reference.executor import _check_supported
+
+    with pytest.raises(ConfigError, match="linear attention.*|hyper-connection"):
+        _check_supported(model(attention="linear", streams=4), "none", None)
