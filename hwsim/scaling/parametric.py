@@ -156,24 +156,39 @@ def param_count(model: ModelSpec, convention: ParamConvention = "non_embedding")
     return total
 
 
-def law_params(spec: ParametricSpec) -> tuple[float, float]:
-    """(N_once, N_rec) non-embedding parameters for the recurrence law: begin + end layers are
-    used once; the middle block and the per-loop hyper-connections are recurrent."""
-    model = build(spec.model_copy(update={"routing": None, "kv_policy": "per_loop", "kv_window": None}), "law", "law")
+def model_law_params(model: ModelSpec) -> tuple[float, float]:
+    """(N_once, N_rec) non-embedding parameters of any ModelSpec for the recurrence law: layers
+    of blocks inside the `loop` repeat, and loop-level tensors (Huginn's adapter, exit gate,
+    hyper-connections), are recurrent; other layers and norms are used once."""
+    from hwsim.workload.schedule import expand
     from hwsim.workload.weights import weight_table
 
+    looped = {s.layer for s in expand(model, 1) if s.kind == "layer" and s.loop_iter >= 0}
     n_once = n_rec = 0.0
-    middle = {b.name: b for b in model.blocks}
-    start_middle = middle["begin"].num_layers if "begin" in middle else 0
-    stop_middle = start_middle + spec.middle_layers
     for t in weight_table(model).tensors:
-        if t.kind == "embedding" or t.role == "lm_head" or t.layer < 0 and t.role != "hyper_connection":
+        if t.kind == "embedding" or t.role == "lm_head":
             continue
-        if t.role == "hyper_connection" or start_middle <= t.layer < stop_middle:
+        if t.layer in looped or t.weight_id.startswith("loop."):
             n_rec += t.num_elements
         else:
             n_once += t.num_elements
     return n_once, n_rec
+
+
+def law_params(spec: ParametricSpec) -> tuple[float, float]:
+    """(N_once, N_rec) of a parametric design (begin + end once; middle and streams recurrent)."""
+    return model_law_params(build(spec.model_copy(update={"routing": None, "kv_policy": "per_loop",
+                                                          "kv_window": None}), "law", "law"))
+
+
+def model_quality(model: ModelSpec, tokens: float, phi: str | float = law.DEFAULT_PHI) -> law.QualityEstimate:
+    """The recurrence-law estimate for any (looped or dense) ModelSpec trained on `tokens`: the
+    fallback quality of a model without a published score."""
+    from hwsim.workload.schedule import layer_applications
+
+    n_once, n_rec = model_law_params(model)
+    return law.estimate(n_once, n_rec, model.loop.count if model.is_looped else 1, tokens, phi,
+                        effective_layers=layer_applications(model))
 
 
 def quality(spec: ParametricSpec, phi: str | float | None = None) -> law.QualityEstimate:

@@ -62,8 +62,10 @@ def test_quality_and_dense_peer():
     spec = ParametricSpec(**{**BASE, "hidden_size": 1024, "num_heads": 16, "begin_layers": 2,
                              "middle_layers": 4, "end_layers": 2, "loops": 4, "vocab_size": 32000})
     n_once, n_rec = parametric.law_params(spec)
-    per_layer = n_once / 4
-    assert n_rec == pytest.approx(4 * per_layer)
+    d = 1024
+    per_layer = 4 * d * d + 3 * d * 2816 + 2 * d           # q k v o, SwiGLU 2.75 d, two norms
+    assert n_rec == 4 * per_layer
+    assert n_once == 4 * per_layer + d                      # begin + end layers and the final norm
     est = parametric.quality(spec)
     assert est.quality_source == "scaling law (phi=0.459)"
     assert est.extrapolation == []                                        # 2 + 4x4 + 2 = 20 layers
@@ -108,3 +110,14 @@ def test_reference_executor_refuses_what_it_does_not_implement():
 
     with pytest.raises(ConfigError, match="linear attention.*|hyper-connection"):
         _check_supported(model(attention="linear", streams=4), "none", None)
+
+
+def test_model_quality_of_a_preset_looped_model():
+    # Huginn: prelude 2 + core 4 (looped behind the adapter) + coda 2 -> the core and the adapter
+    # are recurrent; at r = 32 it is far outside the fitted range (r <= 8, 20 layers).
+    huginn = loader.load_model("huginn-0125")
+    n_once, n_rec = parametric.model_law_params(huginn)
+    assert n_rec == pytest.approx(n_once + 2 * huginn.hidden_size ** 2, rel=0.01)   # 4 + 4 layers
+    est = parametric.model_quality(huginn, 800e9)
+    assert est.quality_source == "scaling law (phi=0.459)"
+    assert any("r=32" in reason for reason in est.extrapolation)
