@@ -3,7 +3,8 @@ report (under each paper's counting convention; tests/scaling/test_presets.py ch
 
 - Hyperloop (Zeitoun, Torroba-Hennigen, Kim, arXiv 2604.21254, Table 1): three scales, each with
   the depth-matched Transformer, a plain looped model and Hyperloop (n = 4 streams, one
-  hyper-connection per loop). SwiGLU ff = 2.75 d, MHA 16 heads, Llama-2 vocab 32000, untied.
+  hyper-connection per loop); Table 3's 4- and 6-loop variants at the same unrolled depth. The
+  mHC baselines (hyper-connections in every layer) are not modelled. SwiGLU ff = 2.75 d, MHA 16 heads, Llama-2 vocab 32000, untied.
 - MoR (Bae et al., arXiv 2507.10524v3, Tables 3, 6, 10): the 360M family on the SmolLM-360M
   config (d 960, 15 / 5 heads, head 64, ff 2560, vocab 49152, tied), Middle-Cycle sharing
   1 + (layers x N_r) + 1 with expert-choice routing and recursion-wise KV caching.
@@ -63,6 +64,16 @@ def _presets() -> dict[str, Preset]:
                                                   "hyperloop", reported[1], digits[1])
         out[f"hyperloop-{scale}"] = Preset(_hyperloop(d, b, m, e, 3, 4, tokens), HYPERLOOP,
                                            "hyperloop", reported[2], digits[2])
+    # Table 3: fixed unrolled depth, more loops over a smaller middle block (looped and Hyperloop
+    # print the same rounded count).
+    for name, d, (b, m, e), loops, tokens, reported in [
+        ("small-3x4", 1024, (2, 3, 2), 4, 12.5e9, 123e6), ("small-2x6", 1024, (2, 2, 2), 6, 12.5e9, 110e6),
+        ("medium-3x4", 2048, (3, 3, 3), 4, 50e9, 528e6), ("medium-2x6", 2048, (3, 2, 3), 6, 50e9, 477e6),
+    ]:
+        out[f"hyperloop-{name}-looped"] = Preset(_hyperloop(d, b, m, e, loops, 1, tokens), HYPERLOOP + " and 3",
+                                                 "hyperloop", reported, 0.5e6)
+        out[f"hyperloop-{name}"] = Preset(_hyperloop(d, b, m, e, loops, 4, tokens), HYPERLOOP + " and 3",
+                                          "hyperloop", reported, 0.5e6)
     # Table 6 / Table 3: vanilla 315M non-embedding (32 layers); Middle-Cycle N_r = 2, 3, 4
     # -> 1 + 15x2 + 1 (167M), 1 + 10x3 + 1 (118M), 1 + 8x4 + 1 (98M).
     out["mor-360m-vanilla"] = Preset(_mor(0, 32, 0, 1, False), MOR, "non_embedding", 315e6, 0.5e6)
