@@ -31,6 +31,12 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
     if (results_dir is None) == (preset is None):
         raise ConfigError("give either RESULTS_DIR (the --out of `hwsim sweep`) or --preset NAME, not both")
     start = time.perf_counter()
+    if preset == "chip-codesign-edge":  # hwsim.chip's own pipeline (iso-area/iso-power search)
+        from hwsim.chip.report import run_report
+
+        path, conclusion = run_report(out_dir)
+        click.echo("\n\n".join(conclusion) + f"\n\nwrote {path} ({time.perf_counter() - start:.1f} s)")
+        return
     if preset is not None:
         data = collect.from_preset(preset, out_dir, jobs=jobs, progress=not no_progress)
     else:
