@@ -16,8 +16,10 @@ from hwsim.spec import loader
 REFERENCE = yaml.safe_load((loader.REPO_ROOT / "configs" / "chip_costs" / "reference_chips.yaml").read_text())["chips"]
 # Chips whose published die holds only the blocks hwsim.chip models (no CPU clusters / GPU / ISP).
 WHOLE_DIE = ["nvidia-ga100", "groq-tsp-v1"]
-# Presets of real products with a published die area (the preset enables 108 of GA100's 128 SMs).
-PRESET_DIES = {"a100-sxm-80gb": 826}
+# Presets of real products with a published die area (the presets enable 108 of GA100's 128 SMs
+# and 132 of GH100's 144): GA100 826 mm2 (TechPowerUp), GH100 814 mm2 (NVIDIA H100 Tensor Core
+# GPU Architecture whitepaper, 2022).
+PRESET_DIES = {"a100-sxm-80gb": 826, "h100-sxm": 814}
 
 
 @pytest.mark.parametrize("name", WHOLE_DIE)
