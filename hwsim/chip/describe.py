@@ -32,7 +32,8 @@ def params_from_hardware(hardware: HardwareSpec) -> tuple[ChipParams, list[str]]
     notes = [ASSUMPTIONS["gpu" if hardware.device_class in GPU_CLASSES else "npu"]]
     clock = matrix.clock
     if clock is None:
-        clock, _ = DEFAULT_CLOCK_HZ, notes.append(ASSUMPTIONS["clock"])
+        clock = DEFAULT_CLOCK_HZ
+        notes.append(ASSUMPTIONS["clock"])
     order = GPU_BASE_ORDER if hardware.device_class in CACHE_CLASSES else NPU_BASE_ORDER
     base = next(d for d in order if d in matrix.peak)
     macs = max(1, round(matrix.peak[base] / (2 * clock)))

@@ -230,7 +230,10 @@ def build_hardware(params: ChipParams, costs: ChipCosts | None = None):
     from hwsim.spec.hardware import HardwareSpec
 
     cost = chip_cost(params, costs)
-    flops = lambda per_cycle: units.format_si(per_cycle * cost.clock_hz, "flops_per_s")  # noqa: E731
+
+    def flops(per_cycle: float) -> str:
+        return units.format_si(per_cycle * cost.clock_hz, "flops_per_s")
+
     matrix = {"kind": "matrix", "clock": units.format_si(cost.clock_hz, "hz"),
               "peak": {dtype: flops(2 * params.macs * rate) for dtype, rate in params.rates.items()},
               "tile_m": params.mac_rows, "source": f"hwsim.chip: {params.macs} MACs ({params.mac_format})"}

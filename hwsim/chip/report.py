@@ -51,6 +51,7 @@ def _perf(totals: dict) -> list[str]:
 def _cross(optimum: Optimum, model_name: str, run: Run) -> dict:
     """`model_name` simulated on the chip optimised for `optimum.model` (same settings)."""
     from hwsim.chip.model import build_hardware
+    from hwsim.cost.roofline import roofline_totals
     from hwsim.sim import simulate
     from hwsim.validation.predict import case_model
 
@@ -60,8 +61,6 @@ def _cross(optimum: Optimum, model_name: str, run: Run) -> dict:
         return optimum.totals
     model = case_model(model_name, run.quant)
     hardware = build_hardware(optimum.params)
-    from hwsim.cost.roofline import roofline_totals
-
     if not roofline_totals(model, hardware, phase="decode", prompt_len=run.prompt_len, gen_len=run.gen_len,
                            batch=1, bound="floor")["fits"]:
         return {}
@@ -109,7 +108,7 @@ def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[s
         if first_win is None and resident and wins:
             first_win = residency_rows[-1]
 
-    conclusion = _conclusion(residency_rows, first_win, block_mib)
+    conclusion = _conclusion(residency_rows, first_win, optimum_rows[-2:])
     tables = {
         "Best chip per budget and model (decode tokens/s, int4-g128)": _table(
             ["node", "mm2", "W", "model", "chip", "MAC area", "SRAM area", "DRAM PHY+ctrl", "uncore",
@@ -147,8 +146,9 @@ def hwsim_codesign_doc() -> str:
     return " ".join(codesign.__doc__.split())
 
 
-def _conclusion(rows: list[list[str]], first_win: list[str] | None, block_mib: float) -> list[str]:
-    """Paragraphs quoting residency-table cells verbatim."""
+def _conclusion(rows: list[list[str]], first_win: list[str] | None, top_optima: list[list[str]]) -> list[str]:
+    """Paragraphs quoting cells of the residency table and of the optimum table's largest budget
+    (`top_optima`: its two rows) verbatim."""
     largest = max(rows, key=lambda r: float(r[3]))
     paragraphs = []
     if first_win is None:
@@ -165,4 +165,8 @@ def _conclusion(rows: list[list[str]], first_win: list[str] | None, block_mib: f
         paragraphs.append("Ouro-1.4B is faster than Qwen3-4B at " + ", ".join(r[0] for r in wins) + ".")
     paragraphs.append(f"At the largest budget ({top[0]}) Ouro-1.4B decodes {top[5]} tok/s and Qwen3-4B {top[6]} tok/s "
                       f"(looped wins: {top[7]}).")
+    for row in top_optima:
+        paragraphs.append(f"There the optimum for {row[3]} is {row[4]}: {row[5]} of its area in MACs, {row[6]} in SRAM, "
+                          f"{row[7]} in DRAM PHYs and controllers; {row[11]} tok/s at {row[12]} J/token, "
+                          f"drawing {row[13]} W at {row[9]}.")
     return paragraphs

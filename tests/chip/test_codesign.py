@@ -83,8 +83,10 @@ def test_conclusion_quotes_table_cells():
 
     rows = [["7nm 25 mm2 2 W", "607", "0", "33", "no", "6.91", "11.2", "no"],
             ["5nm 100 mm2 10 W", "607", "4", "190", "no", "37.9", "48.9", "no"]]
-    text = " ".join(_conclusion(rows, None, 607.0))
-    for cell in ("607", "190", "5nm 100 mm2 10 W", "37.9", "48.9", "4"):
+    top = [["5nm", "100", "10", "ouro-1.4b", "90,112 MACs, 4 MiB, 8 ch", "55%", "5%", "25%", "14%", "0.53 GHz", "33.0",
+            "37.9", "0.199", "5.29"]]
+    text = " ".join(_conclusion(rows, None, top))
+    for cell in ("607", "190", "5nm 100 mm2 10 W", "37.9", "48.9", "4", "90,112 MACs, 4 MiB, 8 ch", "55%", "0.199"):
         assert cell in text
     assert "never becomes resident" in text
 
