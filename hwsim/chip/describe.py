@@ -69,10 +69,15 @@ def hardware_cost(hardware: HardwareSpec) -> tuple[ChipCost, list[str]]:
 
 def breakdown_rows(hardware: HardwareSpec) -> tuple[list[list[str]], list[str]]:
     """Rows (item, value, detail) of the area and power breakdown `hwsim show` prints."""
+    cost, notes = hardware_cost(hardware)
+    return cost_rows(cost, hardware), notes
+
+
+def cost_rows(cost: ChipCost, hardware: HardwareSpec) -> list[list[str]]:
+    """Breakdown rows of `cost`, with the running power `hardware` is priced at."""
     from hwsim.cost.energy import active_power_w
     from hwsim.units import human
 
-    cost, notes = hardware_cost(hardware)
     p = cost.params
     total = cost.total_area_mm2
     rows = [[f"area.{name}", f"{mm2:.1f} mm2", f"{100 * mm2 / total:.0f}%"]
@@ -90,4 +95,4 @@ def breakdown_rows(hardware: HardwareSpec) -> tuple[list[list[str]], list[str]]:
                  human(p.sram_bytes, "B") + f" {p.sram_style}"])
     rows.append(["energy.operand_delivery", f"{cost.operand_j_per_mac * 1e12:.3f} pJ/MAC",
                  f"{p.mac_rows}x{p.mac_cols} arrays"])
-    return rows, notes
+    return rows

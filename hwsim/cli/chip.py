@@ -12,6 +12,24 @@ def chip() -> None:
     """Hypothetical chips: area, power and the best chip under a budget."""
 
 
+@chip.command("show")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def show(path: str) -> None:
+    """Area and power breakdown of a chip described by a ChipParams YAML file (docs/chip.md)."""
+    from hwsim.chip import ChipParams, build_hardware, chip_cost
+    from hwsim.chip.describe import cost_rows
+    from hwsim.spec import loader
+
+    params = loader.validate(ChipParams, loader.read_document(path), path)
+    hardware = build_hardware(params)
+    cost = chip_cost(params)
+    click.echo(f"{params.name}  ({params.node}, {params.macs:,} {params.mac_format} MACs at "
+               f"{cost.clock_hz / 1e9:.3g} GHz{f', throttled x{cost.throttle:.2f}' if cost.throttle < 1 else ''})")
+    rows = [[f"compute.matrix.peak.{d}", f"{r / 1e12:.3g} TFLOP/s", ""] for d, r in hardware.matrix.peak.items()]
+    rows += cost_rows(cost, hardware)
+    click.echo(text_table(["item", "value", "detail"], rows))
+
+
 @chip.command("codesign")
 @click.option("--model", "models", multiple=True, required=True, help="Model preset (repeatable).")
 @click.option("--node", "nodes", multiple=True, default=("7nm",), show_default=True, help="Process node (repeatable).")

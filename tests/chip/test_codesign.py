@@ -110,3 +110,18 @@ def test_chip_codesign_cli_roofline():
                                        "--engine", "roofline"])
     assert result.exit_code == 0, result.output
     assert "7nm 25 mm2 5 W" in result.output and "MACs" in result.output
+
+
+def test_chip_show_reads_a_params_file(tmp_path):
+    from click.testing import CliRunner
+
+    from hwsim.cli import main
+
+    example = loader.REPO_ROOT / "configs" / "chips" / "edge-5nm-example.yaml"
+    result = CliRunner().invoke(main, ["chip", "show", str(example)])
+    assert result.exit_code == 0, result.output
+    assert "area.total" in result.output and "throttled" in result.output and "power.derived_tdp" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nnode: 7nm\nclock: 1\nmac_rows: 4\nmac_cols: 4\n")
+    result = CliRunner().invoke(main, ["chip", "show", str(bad)])
+    assert result.exit_code != 0 and "clock" in result.output and "Traceback" not in result.output
