@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,7 @@ import pandas as pd
 from hwsim import units
 from hwsim.scaling import law, parametric
 from hwsim.scaling.parametric import ParametricSpec
+from hwsim.report.presets import Written
 from hwsim.scaling.presets import PRESETS, preset_model
 
 NAME = "hypothetical-looped-edge"
@@ -288,12 +289,6 @@ def conclusion(win: pd.DataFrame, sens: pd.DataFrame) -> list[str]:
                    f"A larger phi makes a loop worth more unique layers, so the equal-quality dense peer is "
                    f"deeper and slower.")
     return out
-
-
-@dataclass
-class Written:
-    paragraphs: list[str]
-    files: list[str] = field(default_factory=list)
 
 
 def write(out_dir: Path, grid: Grid = Grid(), command: list[str] | None = None) -> Written:
