@@ -51,8 +51,7 @@ def bench_trace_build(repeats: int) -> list[tuple[str, float, str]]:
 
 
 def bench_simulate(repeats: int) -> list[tuple[str, float, str]]:
-    from hwsim.cost.roofline import roofline_totals
-    from hwsim.sim import simulate
+    from hwsim.sim import roofline_totals, simulate
 
     llama = configure_model(load_model("llama-3.2-1b"), quant="q4_0")
     jetson = load_hardware("jetson-orin-nano")

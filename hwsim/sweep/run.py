@@ -46,7 +46,7 @@ def simulate_totals(point: Point, engine: str) -> dict[str, Any]:
     building a SimResult."""
     run = point.run
     if engine in ("roofline", PRUNE_ENGINE):
-        from hwsim.cost.roofline import roofline_totals
+        from hwsim.sim import roofline_totals
 
         return roofline_totals(point.model, point.hardware, phase=run.phase, prompt_len=run.prompt_len,
                                gen_len=run.gen_len, batch=run.batch, bound="op" if engine == "roofline" else "floor")
@@ -87,7 +87,7 @@ def _chunks(points: list[Point], workers: int, engine: str) -> list[list[Point]]
     """Small chunks: large enough to amortise dispatch, small enough to persist often. Points
     that run the same traces (same model and run settings, any hardware) go to the same chunk
     where possible, so each worker's trace cache builds a trace once."""
-    from hwsim.sim.trace_cache import model_key
+    from hwsim.cache import spec_text as model_key
 
     cap = 32 if engine == "roofline" else 4
     size = max(1, min(cap, math.ceil(len(points) / (4 * workers))))

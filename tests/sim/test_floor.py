@@ -4,7 +4,7 @@ latency, ttft and tpot of the DES never fall below `roofline_run(..., bound="flo
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hwsim.cost.roofline import roofline_totals
+from hwsim.sim import roofline_totals
 from hwsim.sim import simulate
 from hwsim.spec.loader import load_hardware, load_model
 from hwsim.spec.variants import configure_model

@@ -1,24 +1,27 @@
-"""The whole-run roofline bound: closed-form decode sums against step-by-step sums."""
+"""The closed-form engine: decode sums against step-by-step sums, totals, and the floor."""
 
 import pytest
 
-from hwsim.cost import roofline as R
+from hwsim.cost import closed_form as R
 from hwsim.cost.energy import price
+from hwsim.cost.op_cost import op_times, trace_demand
 from hwsim.result import TOTAL_KEYS
+from hwsim.sim import roofline_totals, simulate
+from hwsim.totals import build_totals
 from hwsim.spec.loader import load_model
 from hwsim.workload.transformer import build_trace
 from tests.cost.conftest import make_trace, op
 
 
 def _direct_decode_seconds(model, hardware, prompt_len, gen_len, batch):
-    return sum(R.op_times(build_trace(model, "decode", batch, prompt_len + j, token_step=j, num_steps=gen_len),
+    return sum(op_times(build_trace(model, "decode", batch, prompt_len + j, token_step=j, num_steps=gen_len),
                           hardware, quant=model.quant)["bound_s"].sum() for j in range(gen_len))
 
 
 @pytest.mark.parametrize("hardware", ["edge-npu", "h100-sxm"])
 def test_closed_form_decode_equals_step_by_step(load_model, load_hardware, hardware):
     model, hw = load_model("llama-3.2-1b"), load_hardware(hardware)
-    totals = R.roofline_totals(model, hw, phase="decode", prompt_len=37, gen_len=6, batch=2)
+    totals = roofline_totals(model, hw, phase="decode", prompt_len=37, gen_len=6, batch=2)
     assert totals["latency_s"] == pytest.approx(_direct_decode_seconds(model, hw, 37, 6, 2), rel=1e-12)
     assert totals["ttft_s"] == 0.0 and totals["tpot_s"] == pytest.approx(totals["latency_s"] / 6)
 
@@ -27,7 +30,7 @@ def test_closed_form_with_per_token_loop_depths(load_hardware):
     # Depths drawn from a distribution change with the step: steps are grouped by depth.
     model = load_model("ouro-1.4b", overrides={"loop.distribution": [0.5, 0.0, 0.25, 0.25]})
     hw = load_hardware("edge-npu")
-    totals = R.roofline_totals(model, hw, phase="decode", prompt_len=5, gen_len=8, batch=1)
+    totals = roofline_totals(model, hw, phase="decode", prompt_len=5, gen_len=8, batch=1)
     assert totals["latency_s"] == pytest.approx(_direct_decode_seconds(model, hw, 5, 8, 1), rel=1e-12)
 
 
@@ -36,10 +39,10 @@ def test_closed_form_handles_an_op_that_changes_side(device):
     hw = device()
     def attention(keys):
         return op(op_kind="attn_score", m=16, n=keys, k=2**20, kv_read_bytes=1e6 + 1e3 * keys)
-    at0, at1 = (R.trace_demand(make_trace(attention(keys))) for keys in (1, 2))
+    at0, at1 = (trace_demand(make_trace(attention(keys))) for keys in (1, 2))
     run = R._steps_run(at0, at1, hw, 1.0, first_context=0, steps=200)
     # One row per step (context c reads c + 1 keys), timed op by op.
-    direct = R.op_times(make_trace(*(attention(c + 1) for c in range(200))), hw)
+    direct = op_times(make_trace(*(attention(c + 1) for c in range(200))), hw)
     assert list(direct["bound"].iloc[[0, -1]]) == ["memory", "compute"]
     assert run.seconds == pytest.approx(direct["bound_s"].sum(), rel=1e-12)
     assert run.compute_s > 0 and run.memory_s > 0
@@ -47,7 +50,8 @@ def test_closed_form_handles_an_op_that_changes_side(device):
 
 def test_totals_keys_energy_and_bytes(load_model, load_hardware):
     model, hw = load_model("llama-3.2-1b"), load_hardware("edge-npu")
-    totals, actions = R.roofline_run(model, hw, phase="e2e", prompt_len=64, gen_len=4, batch=1)
+    run = dict(phase="e2e", prompt_len=64, gen_len=4, batch=1)
+    totals, actions = build_totals(R.closed_form_sums(model, hw, **run), model, hw, **run)
     assert tuple(totals) == TOTAL_KEYS
     assert totals["latency_s"] == pytest.approx(totals["ttft_s"] + 4 * totals["tpot_s"])
     assert totals["energy_j"] == pytest.approx(price(actions, hw, totals["latency_s"])["energy_j"])
@@ -63,7 +67,7 @@ def test_totals_keys_energy_and_bytes(load_model, load_hardware):
 def test_a_model_that_does_not_fit_is_a_result(load_model, load_hardware):
     from hwsim.spec.loader import load_hardware as load
     small = load("edge-npu", overrides={"memory.dram.capacity": "1 GB"})
-    totals = R.roofline_totals(load_model("llama-3.2-1b"), small, prompt_len=16, gen_len=2)
+    totals = roofline_totals(load_model("llama-3.2-1b"), small, prompt_len=16, gen_len=2)
     assert not totals["fits"]
     assert totals["shortfall_bytes"] == pytest.approx(totals["memory_footprint_bytes"] - 1e9)
 
@@ -71,28 +75,29 @@ def test_a_model_that_does_not_fit_is_a_result(load_model, load_hardware):
 def test_latency_grows_with_generated_tokens_and_falls_with_bandwidth(load_model, load_hardware):
     from hwsim.spec.loader import load_hardware as load
     model = load_model("llama-3.2-1b")
-    short = R.roofline_totals(model, load_hardware("edge-npu"), prompt_len=32, gen_len=4)
-    long = R.roofline_totals(model, load_hardware("edge-npu"), prompt_len=32, gen_len=8)
-    fast = R.roofline_totals(model, load("edge-npu", overrides={"memory.dram.bandwidth": "136 GB/s"}),
+    short = roofline_totals(model, load_hardware("edge-npu"), prompt_len=32, gen_len=4)
+    long = roofline_totals(model, load_hardware("edge-npu"), prompt_len=32, gen_len=8)
+    fast = roofline_totals(model, load("edge-npu", overrides={"memory.dram.bandwidth": "136 GB/s"}),
                              prompt_len=32, gen_len=8)
     assert long["latency_s"] > short["latency_s"] and fast["latency_s"] < long["latency_s"]
 
 
 def test_non_causal_model_runs_its_forward_only(load_model, load_hardware):
-    totals = R.roofline_totals(load_model("trm"), load_hardware("edge-npu"), phase="e2e")
+    totals = roofline_totals(load_model("trm"), load_hardware("edge-npu"), phase="e2e")
     assert totals["latency_s"] == totals["ttft_s"] > 0 and totals["tpot_s"] == 0.0
 
 
 def test_all_sram_device_moves_no_dram_bytes(load_model, device):
     hw = device(**{"memory": {"sram": {"kind": "sram", "type": "SRAM", "capacity": "230 MB",
                                        "bandwidth": "80 TB/s", "source": "test"}}})
-    totals = R.roofline_totals(load_model("llama-3.2-1b"), hw, prompt_len=16, gen_len=2)
+    totals = roofline_totals(load_model("llama-3.2-1b"), hw, prompt_len=16, gen_len=2)
     assert totals["dram_read_bytes"] == totals["dram_write_bytes"] == totals["energy_dram_j"] == 0.0
     assert totals["energy_sram_j"] > 0 and not totals["fits"]  # 2.5 GB of weights in 230 MB
 
 
-def test_roofline_result_wraps_a_sim_result(load_model, load_hardware):
-    result = R.roofline_result(load_model("llama-3.2-1b"), load_hardware("h100-sxm"), prompt_len=16, gen_len=2)
+def test_roofline_engine_gives_a_sim_result(load_model, load_hardware):
+    result = simulate(load_model("llama-3.2-1b"), load_hardware("h100-sxm"), prompt_len=16, gen_len=2,
+                      engine="roofline")
     assert tuple(result.totals) == TOTAL_KEYS
     assert result.reprice(load_hardware("h100-sxm"))["energy_j"] == pytest.approx(result.totals["energy_j"])
     assert '"latency_s"' in result.to_json()
@@ -101,12 +106,10 @@ def test_roofline_result_wraps_a_sim_result(load_model, load_hardware):
 @pytest.mark.parametrize("hardware", ["edge-npu", "h100-sxm"])
 @pytest.mark.parametrize("phase", ["prefill", "decode"])
 def test_simulator_never_beats_the_floor_when_streaming(load_model, load_hardware, hardware, phase):
-    from hwsim.sim import simulate
-
     model, hw = load_model("llama-3.2-1b"), load_hardware(hardware)
     simulated = simulate(model, hw, phase=phase, prompt_len=64, gen_len=4, policy="stream").totals["latency_s"]
-    floor = R.roofline_totals(model, hw, phase=phase, prompt_len=64, gen_len=4, bound="floor")["latency_s"]
-    per_op = R.roofline_totals(model, hw, phase=phase, prompt_len=64, gen_len=4, bound="op")["latency_s"]
+    floor = roofline_totals(model, hw, phase=phase, prompt_len=64, gen_len=4, bound="floor")["latency_s"]
+    per_op = roofline_totals(model, hw, phase=phase, prompt_len=64, gen_len=4, bound="op")["latency_s"]
     assert simulated >= floor * (1 - 1e-9)
     assert floor <= per_op
 
@@ -127,7 +130,7 @@ def _floor_trace(keys):
 def test_floor_traffic_by_hand(device, cold):
     KiB, MiB, GiB = 2**10, 2**20, 2**30
     hw = device(**{"memory.dram.latency": "1 us"})
-    at0, at1 = (R.trace_demand(_floor_trace(keys)) for keys in (0, 1))
+    at0, at1 = (trace_demand(_floor_trace(keys)) for keys in (0, 1))
     run = R._steps_run(at0, at1, hw, 1.0, first_context=10, steps=4, cold=cold)
     # Per step: 5 MiB of weights used, 4 MiB may stay on chip from the step before (all 5 MiB
     # cross in the first step of a cold start); KV 1 MiB + (10 + j) KiB read, 1 KiB written;
