@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from hwsim.cost.energy import ActionCounts, price
+from hwsim.cost.op_cost import trace_demand
 from hwsim.cost.sums import RunSums
 from hwsim.result import TIMELINE_COLUMNS, SimResult
 from hwsim.spec.hardware import HardwareSpec
@@ -40,14 +41,15 @@ def working_set_bytes(model: ModelSpec, phase: str, prompt_len: int, gen_len: in
     """Largest activations one op holds (inputs + outputs) over the run: the prefill's ops, and
     the decode ops at the last context (activation bytes are linear in the context, so they are
     read off the traces at contexts 0 and 1 the engines build anyway)."""
+    def act_bytes(trace) -> np.ndarray:
+        return trace_demand(trace).act_bytes
+
     largest = 0.0
     if phase != "decode" or not has_decode(model, phase, gen_len):
-        trace = cached_trace(model, "prefill", batch, prompt_len)
-        largest = float((trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]).max())
+        largest = float(act_bytes(cached_trace(model, "prefill", batch, prompt_len)).max())
     if has_decode(model, phase, gen_len):
-        at0, at1 = (cached_trace(model, "decode", batch, c, token_step=0, num_steps=gen_len) for c in (0, 1))
-        act0 = (at0[T.ACT_IN_BYTES] + at0[T.ACT_OUT_BYTES]).to_numpy()
-        act1 = (at1[T.ACT_IN_BYTES] + at1[T.ACT_OUT_BYTES]).to_numpy()
+        act0, act1 = (act_bytes(cached_trace(model, "decode", batch, c, token_step=0, num_steps=gen_len))
+                      for c in (0, 1))
         largest = max(largest, float(np.max(act0 + (act1 - act0) * (prompt_len + gen_len - 1))))
     return largest
 
@@ -114,10 +116,11 @@ def build_totals(sums: RunSums, model: ModelSpec | None, hardware: HardwareSpec,
 
 
 def build_result(sums: RunSums, model: ModelSpec | None, hardware: HardwareSpec, inputs: dict, *,
-                 ops: pd.DataFrame | None = None, timeline: list | None = None,
-                 trace: pd.DataFrame | None = None) -> SimResult:
-    """A SimResult from an engine's sums; `ops` and `timeline` where the engine has them."""
+                 ops=None, timeline=None, trace: pd.DataFrame | None = None) -> SimResult:
+    """A SimResult from an engine's sums; `ops` and `timeline` (DataFrames, or functions building
+    them on first read) where the engine has them."""
     totals, actions = build_totals(sums, model, hardware, phase=inputs["phase"], prompt_len=inputs["prompt_len"],
                                    gen_len=inputs["gen_len"], batch=inputs["batch"], trace=trace)
     return SimResult(inputs=inputs, totals=totals, ops=ops if ops is not None else pd.DataFrame(),
-                     timeline=pd.DataFrame(timeline or [], columns=list(TIMELINE_COLUMNS)), actions=actions)
+                     timeline=timeline if timeline is not None else pd.DataFrame(columns=list(TIMELINE_COLUMNS)),
+                     actions=actions)

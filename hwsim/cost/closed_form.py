@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim import cache
 from hwsim.cost.op_cost import TraceDemand, dram_efficiency, op_seconds, trace_demand
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
@@ -28,16 +27,11 @@ from hwsim.workload.depth import depth_groups
 from hwsim.workload.trace_cache import cached_trace
 from hwsim.workload.weights import unique_weight_bytes
 
-_demands = cache.register(cache.Memo(256))
-
-
 def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_step: int = 0,
             num_steps: int = 1) -> TraceDemand:
-    """Demand of a cached (loop-compressed) trace, kept per trace key so a hardware sweep reads
-    each trace's columns once."""
-    key = (cache.spec_text(model), phase, batch, context_len, token_step, num_steps)
-    return _demands.get(key, lambda: trace_demand(
-        cached_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps), model.quant))
+    """Demand of a cached (loop-compressed) trace; both are kept per process (hwsim.cache)."""
+    trace = cached_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
+    return trace_demand(trace, model.quant)
 
 
 @dataclass

@@ -12,7 +12,7 @@ they cannot disagree on how long an op computes or how fast memory moves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -98,6 +98,12 @@ class TraceDemand:
     # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
     engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
 
+    def take(self, rows: np.ndarray) -> TraceDemand:
+        """The demand of the selected rows (a boolean mask or indices)."""
+        arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}
+        return replace(self, **arrays, engine_seconds={})
+
     @property
     def unique_weight_bytes(self) -> float:
         """Bytes of the distinct weight tensors the trace uses (each id counted once)."""
@@ -113,41 +119,62 @@ class TraceDemand:
         return np.where(self.is_gemm, 0.0, self.flops) + dequant_flops(self.dequant_elements, hardware)
 
 
-def trace_dtype(trace: pd.DataFrame, quant: QuantSpec | None = None) -> str:
+_columns = cache.register(cache.SpecMemo(256))
+_demands = cache.register(cache.SpecMemo(256))
+
+
+def trace_columns(trace: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The trace's columns as numpy arrays (text columns as objects), read once per trace object
+    (hwsim.cache): both engines read a cached trace many times. A trace must not be modified in
+    place once an engine has read it."""
+    def read() -> dict[str, np.ndarray]:
+        return {c: trace[c].to_numpy(dtype=object if c in (T.OP_KIND, T.PHASE, T.NAME, T.WEIGHT_ID, T.BLOCK_ID)
+                                     else None) for c in T.COLUMNS if c != T.EXPERT_ID}
+    return _columns.get("columns", trace, read)
+
+
+def trace_dtype(columns: dict[str, np.ndarray], quant: QuantSpec | None = None) -> str:
     """The dtype the trace's GEMMs run at: the QuantSpec's compute dtype, else read from the
     activation bits of the first row."""
     if quant is not None:
         return quant.compute_dtype
-    if len(trace) == 0:
+    if len(columns[T.ACT_BITS]) == 0:
         return "bf16"
-    return _DTYPE_BY_BITS.get(float(trace[T.ACT_BITS].iloc[0]), "bf16")
+    return _DTYPE_BY_BITS.get(float(columns[T.ACT_BITS][0]), "bf16")
 
 
 def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDemand:
-    """Read a trace's demand. Dequantisation: a weighted GEMM unpacks its n x k weights when the
-    QuantSpec dequantizes (without one: when its weight bits differ from its activation bits),
-    unless the trace already carries explicit `dequant` rows."""
-    kind = trace[T.OP_KIND].to_numpy(dtype=object)
+    """A trace's demand under `quant`, kept per trace object and quantisation (hwsim.cache)."""
+    by_quant = _demands.get("demand", trace, dict)
+    key = cache.spec_text(quant) if quant is not None else ""
+    if key not in by_quant:
+        by_quant[key] = columns_demand(trace_columns(trace), quant)
+    return by_quant[key]
+
+
+def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None) -> TraceDemand:
+    """Read a trace's demand from its columns (trace_columns). Dequantisation: a weighted GEMM
+    unpacks its n x k weights when the QuantSpec dequantizes (without one: when its weight bits
+    differ from its activation bits), unless the trace already carries explicit `dequant` rows."""
+    kind = column[T.OP_KIND]
     is_gemm = np.isin(kind, T.GEMM_KINDS)
-    weight_ids = trace[T.WEIGHT_ID].to_numpy(dtype=object)
+    weight_ids = column[T.WEIGHT_ID]
     if quant is not None:
-        narrower = np.full(len(trace), quant.dequantizes)
+        narrower = np.full(len(kind), quant.dequantizes)
     else:
-        narrower = trace[T.WEIGHT_BITS].to_numpy(float) != trace[T.ACT_BITS].to_numpy(float)
+        narrower = column[T.WEIGHT_BITS] != column[T.ACT_BITS]
     unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
-    column = {c: trace[c].to_numpy(float) for c in (T.WEIGHT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
-                                                     T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.N, T.K)}
+    as_float = {c: np.asarray(column[c], dtype=float) for c in (T.N, T.K, T.M, T.REPEAT)}
     return TraceDemand(
-        dtype=trace_dtype(trace, quant),
-        flops=trace[T.FLOPS].to_numpy(float), m=trace[T.M].to_numpy(float), is_gemm=is_gemm,
-        dequant_elements=np.where(unpacks, column[T.N] * column[T.K], 0.0),
+        dtype=trace_dtype(column, quant),
+        flops=column[T.FLOPS], m=as_float[T.M], is_gemm=is_gemm,
+        dequant_elements=np.where(unpacks, as_float[T.N] * as_float[T.K], 0.0),
         weight_bytes=column[T.WEIGHT_BYTES],
         kv_bytes=column[T.KV_READ_BYTES] + column[T.KV_WRITE_BYTES],
         act_bytes=column[T.ACT_IN_BYTES] + column[T.ACT_OUT_BYTES],
         read_bytes=column[T.WEIGHT_BYTES] + column[T.KV_READ_BYTES] + column[T.ACT_IN_BYTES],
         write_bytes=column[T.ACT_OUT_BYTES] + column[T.KV_WRITE_BYTES],
-        kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids,
-        repeat=trace[T.REPEAT].to_numpy(float),
+        kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids, repeat=as_float[T.REPEAT],
     )
 
 
@@ -214,10 +241,15 @@ def op_seconds(demand: TraceDemand, hardware: HardwareSpec, moved_bytes: np.ndar
     return np.maximum(engine_s, dequant_s), dequant_s, memory_s
 
 
+_BOUND_LABELS = np.array(["compute", "memory", "overhead"], dtype=object)
+
+
 def bound_labels(compute_s, memory_s, launch_s) -> np.ndarray:
     """'compute' or 'memory' by the larger of the two; 'overhead' where launch exceeds both."""
-    label = np.where(compute_s >= memory_s, "compute", "memory").astype(object)
-    return np.where(launch_s > np.maximum(compute_s, memory_s), "overhead", label)
+    compute_s, memory_s = np.asarray(compute_s), np.asarray(memory_s)
+    index = (compute_s < memory_s).astype(np.int8)
+    index[np.asarray(launch_s) > np.maximum(compute_s, memory_s)] = 2
+    return _BOUND_LABELS[index]
 
 
 def op_times(trace: pd.DataFrame, hardware: HardwareSpec, dram_bytes=None, *,

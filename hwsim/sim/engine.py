@@ -28,13 +28,16 @@ moved per memory level and cause, and its actions; callers multiply rows to extr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import simpy
 
+from hwsim import cache
 from hwsim.cost import op_cost
 from hwsim.cost.sums import RunSums
+from hwsim.result import TIMELINE_COLUMNS
 from hwsim.sim import compute, memory
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.quant import QuantSpec
@@ -43,6 +46,8 @@ from hwsim.workload.depth import depth_groups
 from hwsim.workload.trace_cache import cached_trace
 
 TILE_BYTES = 64 * 1024   # DMA tile: an engine starts on an op once its first tile has arrived
+# Next-use positions of a trace's weights (belady's future), per weight-id column (hwsim.cache).
+_next_use = cache.register(cache.SpecMemo(256))
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class Engine:
         self.position = 0          # logical op position across runs (belady's clock)
         self.sram_peak_bytes = 0.0
         self.dtype = "bf16"
-        self.timeline: list[tuple] = []
+        self.timeline: list[dict[str, np.ndarray]] = []   # chunks of TIMELINE_COLUMNS arrays
 
     # -- the DMA channel ------------------------------------------------------------------
     def transfer_seconds(self, num_bytes: float) -> float:
@@ -98,12 +103,12 @@ class Engine:
         record.append(Transfer(op_index, start, self.env.now))
 
     # -- one run ----------------------------------------------------------------------------
-    def prepare(self, trace: pd.DataFrame) -> None:
+    def prepare(self, trace: dict[str, np.ndarray]) -> None:
         """Size the SRAM shares for this trace: activations of its largest op (up to half of the
         SRAM), weights the rest; `pin` chooses its pinned set for this capacity. Kernels that load
         their own operands (`within_op`) pass activations through main memory, as GPU and CPU
         runtimes do between kernels: no SRAM share is set aside for them."""
-        working = trace[T.ACT_IN_BYTES].to_numpy(float) + trace[T.ACT_OUT_BYTES].to_numpy(float)
+        working = trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]
         if not self.has_dram:
             self.act_reserve = np.inf
         elif self.prefetch == "within_op":
@@ -113,21 +118,22 @@ class Engine:
         capacity = max(self.sram_bytes - self.act_reserve, 0.0) if self.has_dram else 0.0
         pinned = frozenset()
         if self.policy == "pin":
-            pinned = memory.pinned_weights(list(trace[T.WEIGHT_ID]), list(trace[T.WEIGHT_BYTES]),
-                                           list(trace[T.LOOP_ITER] >= 0), capacity)
+            pinned = memory.pinned_weights(trace[T.WEIGHT_ID].tolist(), trace[T.WEIGHT_BYTES].tolist(),
+                                           (trace[T.LOOP_ITER] >= 0).tolist(), capacity)
         self.residency.resize(capacity, pinned)
 
-    def serve(self, trace: pd.DataFrame) -> dict[str, np.ndarray]:
+    def serve(self, trace: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Decide where every byte of the trace's demand comes from (no timing)."""
-        n = len(trace)
-        weight_bytes = trace[T.WEIGHT_BYTES].to_numpy(float)
-        act_in, act_out = trace[T.ACT_IN_BYTES].to_numpy(float), trace[T.ACT_OUT_BYTES].to_numpy(float)
-        kv_read, kv_write = trace[T.KV_READ_BYTES].to_numpy(float), trace[T.KV_WRITE_BYTES].to_numpy(float)
+        weight_bytes = trace[T.WEIGHT_BYTES]
+        n = len(weight_bytes)
+        act_in, act_out = trace[T.ACT_IN_BYTES], trace[T.ACT_OUT_BYTES]
+        kv_read, kv_write = trace[T.KV_READ_BYTES], trace[T.KV_WRITE_BYTES]
         first = np.zeros(n)
         refetch = np.zeros(n)
         if self.has_dram:
             ids = trace[T.WEIGHT_ID].tolist()
-            upcoming = (memory.next_use_positions(ids) + self.position).tolist()
+            upcoming = (_next_use.get("next_use", trace[T.WEIGHT_ID], lambda: memory.next_use_positions(ids))
+                        + self.position).tolist()
             access = self.residency.access
             for i, wid in enumerate(ids):
                 if not wid:
@@ -156,14 +162,15 @@ class Engine:
             "sram_write_bytes": weight_dram + kv_dram_read + (kv_write - kv_dram_write) + (act_out - spill_write),
         }
 
-    def run(self, trace: pd.DataFrame, label: dict | None = None) -> dict[str, np.ndarray]:
-        """Simulate `trace` from an idle device (SRAM contents carried over) and return per-op
-        costs as columns, one value per trace row."""
+    def run(self, trace: dict[str, np.ndarray], demand: op_cost.TraceDemand,
+            label: dict | None = None) -> dict[str, np.ndarray]:
+        """Simulate a trace (its columns, op_cost.trace_columns, and its demand) from an idle
+        device (SRAM contents carried over) and return per-op costs as columns, one value per row."""
         self.prepare(trace)
         self.residency.peak_bytes = self.residency.resident_bytes
         served = self.serve(trace)
-        ops = compute.op_compute(trace, self.hardware, self.quant)
-        n = len(trace)
+        ops = compute.op_compute(demand, self.hardware)
+        n = len(demand.flops)
         onchip_s = self._onchip_seconds(served)
         # The vector engine unpacks the next weight tile while the matrix engine multiplies this
         # one, and operands stream from SRAM meanwhile: the engines are busy for the longest.
@@ -183,11 +190,10 @@ class Engine:
             bound = op_cost.bound_labels(busy_s, memory_s, launch_s)
             step_s, start_s, end_s = self._cross_op(read_s, write_s, read_bytes, launch_s + busy_s,
                                                     ops.is_matrix, trace, bound, token_step)
-        flops = trace[T.FLOPS].to_numpy(float)
+        flops = trace[T.FLOPS]
         columns = {
-            T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
-            T.LOOP_ITER: trace[T.LOOP_ITER].to_numpy(),
-            T.WEIGHT_ID: trace[T.WEIGHT_ID].to_numpy(dtype=object), T.WEIGHT_BYTES: trace[T.WEIGHT_BYTES].to_numpy(float),
+            T.OP_ID: trace[T.OP_ID], T.NAME: trace[T.NAME], T.LOOP_ITER: trace[T.LOOP_ITER],
+            T.WEIGHT_ID: trace[T.WEIGHT_ID], T.WEIGHT_BYTES: trace[T.WEIGHT_BYTES],
             "lane": np.where(ops.is_matrix, compute.MATRIX, compute.VECTOR),
             "step_s": step_s, "start_s": start_s, "end_s": end_s,
             "compute_s": ops.compute_s, "dequant_s": ops.dequant_s, "onchip_s": onchip_s,
@@ -231,8 +237,8 @@ class Engine:
         if len(end) and end[-1] > origin:
             self.env.run(until=float(end[-1]))
         moving = np.flatnonzero(memory_s > 0)
-        transfers = [Transfer(int(i), float(issued[i]), float(issued[i] + memory_s[i])) for i in moving]
-        self._record(trace, start, end, transfers, is_matrix, bound, token_step)
+        self._record(trace, start, end, is_matrix, bound, token_step,
+                     (moving, issued[moving], issued[moving] + memory_s[moving]))
         return step_s, start, end
 
     def _cross_op(self, read_s, write_s, read_bytes, lane_s, is_matrix, trace, bound, token_step):
@@ -295,19 +301,29 @@ class Engine:
         step_s = np.diff(np.concatenate([[origin], end]))
         if n:
             step_s[-1] += env.now - end[-1]   # trailing write-back
-        self._record(trace, start, end, transfers, is_matrix, bound, token_step)
+        moving = np.array([t.op_index for t in transfers], dtype=np.int64)
+        self._record(trace, start, end, is_matrix, bound, token_step,
+                     (moving, np.array([t.start_s for t in transfers]), np.array([t.end_s for t in transfers])))
         return step_s, start, end
 
-    def _record(self, trace, start, end, transfers, is_matrix, bound, token_step: int) -> None:
-        """Append the run's intervals to the timeline: (op_id, name, lane, start_s, end_s, bound,
-        token_step)."""
-        ids, names = trace[T.OP_ID].to_numpy(), trace[T.NAME].to_numpy(dtype=object)
-        lanes = np.where(is_matrix, compute.MATRIX, compute.VECTOR)
-        self.timeline.extend(zip(ids.tolist(), names.tolist(), lanes.tolist(), start.tolist(), end.tolist(),
-                                 bound.tolist(), [token_step] * len(start)))
-        for t in transfers:
-            i = t.op_index
-            self.timeline.append((int(ids[i]), names[i], compute.DMA, t.start_s, t.end_s, bound[i], token_step))
+    def _record(self, trace, start, end, is_matrix, bound, token_step: int, transfers) -> None:
+        """Append the run's intervals to the timeline: the ops on their engine lanes, then the
+        transfers (op index, start, end arrays) on the DMA lane."""
+        ids, names = trace[T.OP_ID], trace[T.NAME]
+        moving, begin, finish = transfers
+        self.timeline.append({
+            "op_id": np.concatenate([ids, ids[moving]]), "name": np.concatenate([names, names[moving]]),
+            "lane": np.concatenate([np.where(is_matrix, compute.MATRIX, compute.VECTOR),
+                                    np.full(len(moving), compute.DMA, dtype=object)]),
+            "start_s": np.concatenate([start, begin]), "end_s": np.concatenate([end, finish]),
+            "bound": np.concatenate([bound, bound[moving]]),
+            "token_step": np.full(len(ids) + len(moving), token_step, dtype=np.int64)})
+
+    def timeline_frame(self) -> pd.DataFrame:
+        """Every recorded interval (TIMELINE_COLUMNS), in the order the runs happened."""
+        if not self.timeline:
+            return pd.DataFrame(columns=list(TIMELINE_COLUMNS))
+        return _frame({c: np.concatenate([chunk[c] for chunk in self.timeline]) for c in TIMELINE_COLUMNS})
 
 
 # -- whole runs: prefill, decode of N tokens, end to end ------------------------------------
@@ -317,20 +333,20 @@ _SIGNATURE = [T.WEIGHT_ID, T.NAME, T.FLOPS, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.K
               T.KV_WRITE_BYTES, T.TOKENS_ACTIVE]
 
 
-def loop_plan(trace: pd.DataFrame, full_loops: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def loop_plan(trace: dict[str, np.ndarray], full_loops: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(rows to simulate, multiplicity per row). A row stands for its `repeat` runs (a trace
     with compressed loops writes a run of alike iterations once). Beyond that, loop iterations
     after the first that demand exactly the same (same weights, FLOPs, bytes, active tokens)
     are one steady state: the first of them is simulated and stands for all. The warm-up
     iteration 0 always runs, and so does every iteration that differs (an exit step, the
     last-k KV writers)."""
-    loop_iter = trace[T.LOOP_ITER].to_numpy()
-    keep = np.ones(len(trace), dtype=bool)
-    multiplicity = trace[T.REPEAT].to_numpy(float).copy()
+    loop_iter = trace[T.LOOP_ITER]
+    keep = np.ones(len(loop_iter), dtype=bool)
+    multiplicity = trace[T.REPEAT].astype(float)
     iterations = np.unique(loop_iter[loop_iter >= 0])
     if full_loops or len(iterations) <= 2:
         return keep, multiplicity
-    row_hash = pd.util.hash_pandas_object(trace[_SIGNATURE], index=False).to_numpy()
+    row_hash = pd.util.hash_pandas_object(pd.DataFrame({c: trace[c] for c in _SIGNATURE}), index=False).to_numpy()
     representative: dict[int, int] = {}
     for iteration in iterations[1:]:
         rows = loop_iter == iteration
@@ -366,8 +382,12 @@ def decode_points(gen_len: int, groups: list[tuple[int, int]] | None = None) -> 
 
 
 def _run(engine: Engine, trace: pd.DataFrame, weight: float, full_loops: bool, label: dict) -> dict:
-    keep, multiplicity = loop_plan(trace, full_loops)
-    columns = engine.run(trace if keep.all() else trace[keep].reset_index(drop=True), label)
+    columns = op_cost.trace_columns(trace)
+    demand = op_cost.trace_demand(trace, engine.quant)
+    keep, multiplicity = loop_plan(columns, full_loops)
+    if not keep.all():
+        columns, demand = {k: v[keep] for k, v in columns.items()}, demand.take(keep)
+    columns = engine.run(columns, demand, label)
     _steady_cost_floor(columns, multiplicity[keep])
     columns["multiplicity"] = multiplicity[keep] * weight
     return columns
@@ -394,9 +414,9 @@ def _steady_cost_floor(frame: dict, multiplicity: np.ndarray) -> None:
 
 
 def des_run(model, hardware: HardwareSpec, *, phase: str, prompt_len: int, gen_len: int, batch: int,
-            policy: str, full_loops: bool) -> tuple[RunSums, pd.DataFrame, list]:
-    """The event simulation of a whole run: (sums for the results builder, per-op costs with the
-    multiplicity each row stands for, timeline intervals). `model` is a ModelSpec, or an OpTrace
+            policy: str, full_loops: bool) -> tuple[RunSums, Callable, Callable]:
+    """The event simulation of a whole run: (sums for the results builder, and functions building
+    the per-op costs with the multiplicity each row stands for, and the timeline intervals). `model` is a ModelSpec, or an OpTrace
     DataFrame run once as given. Steady loop iterations and decode steps are simulated once and
     multiplied (full_loops: every loop iteration is simulated)."""
     if isinstance(model, pd.DataFrame):
@@ -418,19 +438,24 @@ def des_run(model, hardware: HardwareSpec, *, phase: str, prompt_len: int, gen_l
                 trace = cached_trace(model, "decode", batch, prompt_len + step, token_step=step, num_steps=gen_len,
                                      compress_loops=compress)
                 runs.append(_run(sim, trace, weight, full_loops, {"phase": "decode", "token_step": step}))
-    ops = pd.DataFrame({key: np.concatenate([run[key] for run in runs]) for key in runs[0]})
-    return _sums(sim, ops), ops, sim.timeline
+    columns = {key: np.concatenate([run[key] for run in runs]) for key in runs[0]}
+    return _sums(sim, columns), lambda: _frame(columns), sim.timeline_frame
 
 
-def _sums(sim: Engine, ops: pd.DataFrame) -> RunSums:
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The per-op table (text columns kept as Python objects, as in the trace)."""
+    return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v
+                         for k, v in columns.items()})
+
+
+def _sums(sim: Engine, ops: dict[str, np.ndarray]) -> RunSums:
     """Per-op costs times their multiplicity, summed for the results builder."""
-    weight = ops["multiplicity"].to_numpy(float)
-    phase = ops["phase"].to_numpy(dtype=object)
-    step_s = ops["step_s"].to_numpy(float) * weight
-    bound = ops["bound"].to_numpy(dtype=object)
+    weight = ops["multiplicity"]
+    phase, bound = ops["phase"], ops["bound"]
+    step_s = ops["step_s"] * weight
 
     def total(column: str) -> float:
-        return float(ops[column].to_numpy(float) @ weight)
+        return float(ops[column] @ weight)
 
     return RunSums(
         prefill_s=float(step_s[phase == "prefill"].sum()), decode_s=float(step_s[phase == "decode"].sum()),

@@ -226,7 +226,9 @@ def kv_cache_slots_per_token(model: ModelSpec, loop_count: int | None = None) ->
 
 
 def kv_bytes_per_token(model: ModelSpec, loop_count: int | None = None) -> float:
-    """Bytes of K and V added to the cache for one new token."""
-    att = model.attention
-    per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
-    return kv_cache_slots_per_token(model, loop_count) * per_slot
+    """Bytes of K and V added to the cache for one new token (memoised per spec object)."""
+    def count() -> float:
+        att = model.attention
+        per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
+        return kv_cache_slots_per_token(model, loop_count) * per_slot
+    return cache.per_spec.get(f"kv_bytes_per_token:{loop_count}", model, count)
