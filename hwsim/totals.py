@@ -54,38 +54,44 @@ def working_set_bytes(model: ModelSpec, phase: str, prompt_len: int, gen_len: in
     return largest
 
 
-def capacity_totals(model: ModelSpec | None, hardware: HardwareSpec, *, phase: str, prompt_len: int,
-                    gen_len: int, batch: int, trace: pd.DataFrame | None = None) -> dict:
-    """Footprint = distinct weights + the KV cache at the run's last context + the largest
-    working set, against the main memory's capacity. A bare trace: its weights and working set."""
+def footprint_bytes(model: ModelSpec | None, *, phase: str, prompt_len: int, gen_len: int, batch: int,
+                    trace: pd.DataFrame | None = None) -> float:
+    """Distinct weights + the KV cache at the run's last context + the largest working set. A
+    bare trace: its weights and working set."""
     if model is None:
         weighted = trace[trace[T.WEIGHT_ID] != ""]
-        footprint = (float(weighted.drop_duplicates(T.WEIGHT_ID)[T.WEIGHT_BYTES].sum())
-                     + float((trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]).max()) if len(trace) else 0.0)
+        return (float(weighted.drop_duplicates(T.WEIGHT_ID)[T.WEIGHT_BYTES].sum())
+                + float((trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]).max()) if len(trace) else 0.0)
+    if model.task is not None or not model.has_decode:
+        context = 0
     else:
-        if model.task is not None or not model.has_decode:
-            context = 0
-        else:
-            context = prompt_len + (gen_len if has_decode(model, phase, gen_len) else 0)
-        footprint = (unique_weight_bytes(model) + kv_bytes_per_token(model) * batch * context
-                     + working_set_bytes(model, phase, prompt_len, gen_len, batch))
+        context = prompt_len + (gen_len if has_decode(model, phase, gen_len) else 0)
+    return (unique_weight_bytes(model) + kv_bytes_per_token(model) * batch * context
+            + working_set_bytes(model, phase, prompt_len, gen_len, batch))
+
+
+def capacity_totals(footprint: float, hardware: HardwareSpec) -> dict:
+    """The footprint against the main memory's capacity."""
     capacity = hardware.main_memory.capacity_bytes
     return {"memory_footprint_bytes": footprint, "memory_capacity_bytes": capacity,
             "fits": bool(footprint <= capacity), "shortfall_bytes": max(footprint - capacity, 0.0)}
 
 
 def build_totals(sums: RunSums, model: ModelSpec | None, hardware: HardwareSpec, *, phase: str,
-                 prompt_len: int, gen_len: int, batch: int,
-                 trace: pd.DataFrame | None = None) -> tuple[dict, ActionCounts]:
-    """The SimResult totals (result.TOTAL_KEYS) and the action counts they were priced from."""
+                 prompt_len: int, gen_len: int, batch: int, trace: pd.DataFrame | None = None,
+                 footprint: float | None = None) -> tuple[dict, ActionCounts]:
+    """The SimResult totals (result.TOTAL_KEYS) and the action counts they were priced from.
+    `footprint` (footprint_bytes of the same run) saves recomputing it for a batch of devices."""
     latency_s = sums.prefill_s + sums.decode_s           # decode waits for the prefill
     tokens = run_tokens(model, phase, prompt_len, gen_len, batch)
     dtype_used, peak_flops = hardware.matrix.rate_for(sums.dtype)
     actions = ActionCounts({dtype_used: sums.matrix_flops}, sums.vector_flops, sums.sram_read_bytes,
                            sums.sram_write_bytes, sums.dram_read_bytes, sums.dram_write_bytes)
     joules = price(actions, hardware, latency_s)
-    capacity = capacity_totals(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len,
-                               batch=batch, trace=trace)
+    if footprint is None:
+        footprint = footprint_bytes(model, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
+                                    trace=trace)
+    capacity = capacity_totals(footprint, hardware)
     on_chip_only = hardware.dram is None
     decoded = gen_len if (model is None or has_decode(model, phase, gen_len)) and sums.decode_s > 0 else 0
     by_bound = {k: v for k, v in sums.seconds_by_bound.items() if v > 0} or {"overhead": 0.0}

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.cost.op_cost import TraceDemand, dram_efficiency, op_seconds, trace_demand
+from hwsim.cost.op_cost import (TraceDemand, demand_compute_seconds, dequant_seconds, dram_efficiency,
+                                trace_demand)
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
+from hwsim.spec.quant import QuantSpec
 from hwsim.workload.depth import depth_groups
 from hwsim.workload.trace_cache import cached_trace
 from hwsim.workload.weights import unique_weight_bytes
@@ -36,15 +38,17 @@ def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_st
 
 @dataclass
 class _Run:
-    """Sums of one phase: seconds by what bounds them, the floor's terms, and actions."""
+    """Sums of one phase for a batch of devices: seconds by what bounds them, the floor's terms,
+    and actions. Time terms are arrays with one value per device; demand terms (bytes, matrix
+    FLOPs) do not depend on the device and are plain numbers."""
 
-    compute_s: float = 0.0       # time of ops (or steps) where compute exceeds memory
-    memory_s: float = 0.0        # time where memory exceeds compute
-    launch_s: float = 0.0
-    serial_s: float = 0.0        # sum over ops of max(engine, unpacking): ops run one after another
-    floor_memory_s: float = 0.0  # channel time of the DRAM traffic no residency policy avoids
+    compute_s: np.ndarray | float = 0.0       # time of ops (or steps) where compute exceeds memory
+    memory_s: np.ndarray | float = 0.0        # time where memory exceeds compute
+    launch_s: np.ndarray | float = 0.0
+    serial_s: np.ndarray | float = 0.0        # sum over ops of max(engine, unpacking): ops run one after another
+    floor_memory_s: np.ndarray | float = 0.0  # channel time of the DRAM traffic no residency policy avoids
     matrix_flops: float = 0.0
-    vector_flops: float = 0.0
+    vector_flops: np.ndarray | float = 0.0    # includes unpacking, which depends on the device
     weight_bytes: float = 0.0
     kv_bytes: float = 0.0
     act_bytes: float = 0.0
@@ -54,23 +58,23 @@ class _Run:
     peak_act_bytes: float = 0.0
 
     @property
-    def seconds(self) -> float:
+    def seconds(self):
         """Sum over ops of max(compute, memory) + launch: the classic per-op roofline."""
         return self.compute_s + self.memory_s + self.launch_s
 
     @property
-    def floor_s(self) -> float:
+    def floor_s(self):
         """A time the simulator cannot beat under any residency policy: its engines run the ops
         one after another (launch included), and its one DRAM channel moves at least the
         unavoidable bytes."""
-        return max(self.serial_s + self.launch_s, self.floor_memory_s)
+        return np.maximum(self.serial_s + self.launch_s, self.floor_memory_s)
 
-    def time(self, bound: str) -> float:
+    def time(self, bound: str):
         return self.seconds if bound == "op" else self.floor_s
 
     def add(self, other: _Run) -> None:
         for name, value in vars(other).items():
-            combine = max if name == "peak_act_bytes" else float.__add__
+            combine = np.maximum if name == "peak_act_bytes" else np.add
             setattr(self, name, combine(getattr(self, name), value))
 
 
@@ -97,19 +101,46 @@ def _split_sums(a_first, a_slope, b_first, b_slope, steps: int) -> tuple[np.ndar
     return a_side, b_side
 
 
-def _sram_bytes(hardware: HardwareSpec) -> float:
-    """On-chip bytes a policy could keep weights or activations in between uses. The simulator
-    splits the SRAM between the two, so charging each against all of it only lowers the floor."""
-    return hardware.sram.capacity_bytes if hardware.sram is not None and hardware.dram is not None else 0.0
+class _Devices:
+    """The device figures the sums need, one row per device (column vectors broadcast over ops),
+    so a batch of devices is priced with one pass of array arithmetic per trace."""
 
+    def __init__(self, hardware: list[HardwareSpec], quant: QuantSpec | None = None):
+        def column(values) -> np.ndarray:
+            return np.asarray(values, dtype=float)[:, None]
 
-def _channel_seconds(num_bytes: float, transfers: float, hardware: HardwareSpec, efficiency: float) -> float:
-    """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
-    zero on an all-SRAM design, which has no channel."""
-    if hardware.dram is None:
-        return 0.0
-    level = hardware.dram
-    return num_bytes / (level.bandwidth_bytes_per_s * efficiency) + transfers * level.latency_s
+        self.hardware = hardware
+        self.efficiency = column([dram_efficiency(h, quant) for h in hardware])
+        main = [h.main_memory for h in hardware]
+        self.main_rate = column([m.bandwidth_bytes_per_s for m in main]) * self.efficiency
+        self.main_latency_s = column([m.latency_s for m in main])
+        self.has_dram = column([h.dram is not None for h in hardware])[:, 0]
+        self.dram_rate = column([h.dram.bandwidth_bytes_per_s if h.dram else 1.0 for h in hardware])[:, 0] \
+            * self.efficiency[:, 0]
+        self.dram_latency_s = column([h.dram.latency_s if h.dram else 0.0 for h in hardware])[:, 0]
+        self.launch_s = column([h.overhead.op_launch_s for h in hardware])[:, 0]
+        # On-chip bytes a policy could keep weights or activations in between uses. The simulator
+        # splits the SRAM between the two, so charging each against all of it only lowers the floor.
+        self.sram_bytes = column([h.sram.capacity_bytes if h.sram is not None and h.dram is not None else 0.0
+                                  for h in hardware])[:, 0]
+        self.dequant_per_weight = column([h.overhead.dequant_flops_per_weight for h in hardware])
+        self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
+
+    def op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(compute_s, memory_s), devices x ops: the kernel's op_seconds for each device."""
+        engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
+        compute_s = np.maximum(engine_s, self.dequant_s_per_weight * demand.dequant_elements)
+        memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
+        return compute_s, memory_s
+
+    def vector_flops(self, demand: TraceDemand) -> np.ndarray:
+        """Vector FLOPs per op and device: vector ops plus unpacking of quantised weights."""
+        return np.where(demand.is_gemm, 0.0, demand.flops) + self.dequant_per_weight * demand.dequant_elements
+
+    def channel_seconds(self, num_bytes, transfers) -> np.ndarray:
+        """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
+        zero on an all-SRAM design, which has no channel."""
+        return np.where(self.has_dram > 0, num_bytes / self.dram_rate + transfers * self.dram_latency_s, 0.0)
 
 
 def _kv_transfers(demand: TraceDemand) -> float:
@@ -120,8 +151,8 @@ def _kv_transfers(demand: TraceDemand) -> float:
     return float(demand.repeat[kv_read > 0].sum() + demand.repeat[demand.kv_write_bytes > 0].sum())
 
 
-def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memory_efficiency: float,
-               first_context: int, steps: int, cold: bool = False) -> _Run:
+def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_context: int, steps: int,
+               cold: bool = False) -> _Run:
     """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
     Every per-op quantity is linear in the context (attention reads one more key per step), so it
     is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
@@ -133,55 +164,54 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memor
         slope = values1 - values0
         return values0 + slope * first_context, slope
 
-    moved0, moved1 = at0.read_bytes + at0.write_bytes, at1.read_bytes + at1.write_bytes
-    c0, _, m0 = op_seconds(at0, hardware, moved0, memory_efficiency)
-    c1, _, m1 = op_seconds(at1, hardware, moved1, memory_efficiency)
+    c0, m0 = devices.op_seconds(at0, at0.read_bytes + at0.write_bytes)
+    c1, m1 = devices.op_seconds(at1, at1.read_bytes + at1.write_bytes)
     compute_s, memory_s = _split_sums(*per_step(c0, c1), *per_step(m0, m1), steps)
 
     def total(column0, column1):
         first, slope = per_step(column0, column1)
-        return float(repeat @ _linear_sum(first, slope, 0, steps))
+        return _linear_sum(first, slope, 0, steps) @ repeat
 
     # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
     # the step before, the rest crosses the channel again. Activations beyond the SRAM spill.
-    sram = _sram_bytes(hardware)
+    sram = devices.sram_bytes
     unique = at0.unique_weight_bytes
-    weight_floor = steps * max(unique - sram, 0.0) + (min(unique, sram) if cold and steps else 0.0)
+    weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
     act_first, act_slope = per_step(at0.act_bytes, at1.act_bytes)
-    spilled, _ = _split_sums(act_first - sram, act_slope, 0.0, 0.0, steps)
-    floor_bytes = weight_floor + total(at0.kv_bytes, at1.kv_bytes) + float(repeat @ spilled)
+    spilled, _ = _split_sums(act_first - sram[:, None], act_slope, 0.0, 0.0, steps)
+    floor_bytes = weight_floor + total(at0.kv_bytes, at1.kv_bytes) + spilled @ repeat
     last = first_context + steps - 1
     return _Run(
-        compute_s=float(repeat @ compute_s), memory_s=float(repeat @ memory_s),
-        launch_s=steps * float(repeat.sum()) * hardware.overhead.op_launch_s,
+        compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
+        launch_s=steps * float(repeat.sum()) * devices.launch_s,
         serial_s=total(c0, c1),
-        floor_memory_s=_channel_seconds(floor_bytes, steps * _kv_transfers(at0), hardware, memory_efficiency),
-        matrix_flops=total(at0.matrix_flops, at1.matrix_flops),
-        vector_flops=total(at0.vector_flops(hardware), at1.vector_flops(hardware)),
-        weight_bytes=total(at0.weight_bytes, at1.weight_bytes), kv_bytes=total(at0.kv_bytes, at1.kv_bytes),
-        act_bytes=total(at0.act_bytes, at1.act_bytes), read_bytes=total(at0.read_bytes, at1.read_bytes),
-        write_bytes=total(at0.write_bytes, at1.write_bytes),
-        kv_write_bytes=total(at0.kv_write_bytes, at1.kv_write_bytes),
+        floor_memory_s=devices.channel_seconds(floor_bytes, steps * _kv_transfers(at0)),
+        matrix_flops=float(total(at0.matrix_flops, at1.matrix_flops)),
+        vector_flops=total(devices.vector_flops(at0), devices.vector_flops(at1)),
+        weight_bytes=float(total(at0.weight_bytes, at1.weight_bytes)),
+        kv_bytes=float(total(at0.kv_bytes, at1.kv_bytes)),
+        act_bytes=float(total(at0.act_bytes, at1.act_bytes)), read_bytes=float(total(at0.read_bytes, at1.read_bytes)),
+        write_bytes=float(total(at0.write_bytes, at1.write_bytes)),
+        kv_write_bytes=float(total(at0.kv_write_bytes, at1.kv_write_bytes)),
         peak_act_bytes=float(np.max(at0.act_bytes + (at1.act_bytes - at0.act_bytes) * last, initial=0.0)),
     )
 
 
-def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency: float) -> _Run:
+def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
     """One prefill trace, op by op (a row counts its `repeat` times). Floor traffic: the SRAM
     starts empty, so every weight the prompt uses is fetched once; KV and activations beyond the
     SRAM cross the channel."""
     repeat = demand.repeat
-    moved = demand.read_bytes + demand.write_bytes
-    compute_s, dequant_s, memory_s = op_seconds(demand, hardware, moved, memory_efficiency)
-    spilled = np.maximum(demand.act_bytes - _sram_bytes(hardware), 0.0)
-    floor_bytes = demand.unique_weight_bytes + float(repeat @ demand.kv_bytes) + float(repeat @ spilled)
+    compute_s, memory_s = devices.op_seconds(demand, demand.read_bytes + demand.write_bytes)
+    spilled = np.maximum(demand.act_bytes - devices.sram_bytes[:, None], 0.0)
+    floor_bytes = demand.unique_weight_bytes + float(repeat @ demand.kv_bytes) + spilled @ repeat
     return _Run(
-        compute_s=float(repeat @ np.where(compute_s >= memory_s, compute_s, 0.0)),
-        memory_s=float(repeat @ np.where(compute_s < memory_s, memory_s, 0.0)),
-        launch_s=float(repeat.sum()) * hardware.overhead.op_launch_s,
-        serial_s=float(repeat @ compute_s),
-        floor_memory_s=_channel_seconds(floor_bytes, _kv_transfers(demand), hardware, memory_efficiency),
-        matrix_flops=float(repeat @ demand.matrix_flops), vector_flops=float(repeat @ demand.vector_flops(hardware)),
+        compute_s=np.where(compute_s >= memory_s, compute_s, 0.0) @ repeat,
+        memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
+        launch_s=float(repeat.sum()) * devices.launch_s,
+        serial_s=compute_s @ repeat,
+        floor_memory_s=devices.channel_seconds(floor_bytes, _kv_transfers(demand)),
+        matrix_flops=float(repeat @ demand.matrix_flops), vector_flops=devices.vector_flops(demand) @ repeat,
         weight_bytes=float(repeat @ demand.weight_bytes), kv_bytes=float(repeat @ demand.kv_bytes),
         act_bytes=float(repeat @ demand.act_bytes), read_bytes=float(repeat @ demand.read_bytes),
         write_bytes=float(repeat @ demand.write_bytes), kv_write_bytes=float(repeat @ demand.kv_write_bytes),
@@ -189,14 +219,12 @@ def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency:
     )
 
 
-def _decode_run(model: ModelSpec, hardware: HardwareSpec, memory_efficiency: float, batch: int,
-                prompt_len: int, steps: int, cold: bool) -> _Run:
+def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool) -> _Run:
     run = _Run()
     for first, end in depth_groups(model, batch, steps):
         at0 = _demand(model, "decode", batch, 0, first, steps)
         at1 = _demand(model, "decode", batch, 1, first, steps)
-        run.add(_steps_run(at0, at1, hardware, memory_efficiency, prompt_len + first, end - first,
-                           cold and first == 0))
+        run.add(_steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0))
     return run
 
 
@@ -218,35 +246,51 @@ def closed_form_sums(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "
     avoids: the first fetch of each weight, KV, per decode step the step's weights beyond the
     SRAM, activations beyond the SRAM). Use it to prune.
     Byte and energy sums are the streamed demand in both cases."""
+    return closed_form_batch(model, [hardware], phase=phase, prompt_len=prompt_len, gen_len=gen_len,
+                             batch=batch, bound=bound)[0]
+
+
+def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: str = "e2e",
+                      prompt_len: int = 512, gen_len: int = 128, batch: int = 1, bound: str = "op") -> list[RunSums]:
+    """`closed_form_sums` for many devices at once (one RunSums per device, in order): the
+    traces are read once and every device is priced in the same array operations, which is
+    what makes a hardware sweep cost tens of microseconds a point."""
     if phase not in ("prefill", "decode", "e2e"):
         raise ConfigError(f"phase: must be prefill, decode or e2e, got {phase!r}")
     if bound not in BOUNDS:
         raise ConfigError(f"bound: must be one of {', '.join(BOUNDS)}, got {bound!r}")
-    efficiency = dram_efficiency(hardware, model.quant)
+    devices = _Devices(hardware, model.quant)
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
     has_prefill = phase != "decode" or not model.has_decode
-    prefill = (_prefill_run(_demand(model, "prefill", batch, prompt_len), hardware, efficiency)
-               if has_prefill else _Run())
-    decode = (_decode_run(model, hardware, efficiency, batch, prompt_len, gen_len, cold=not has_prefill)
-              if has_decode else _Run())
+    prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices) if has_prefill else _Run()
+    decode = _decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill) if has_decode else _Run()
     run = _Run()
     run.add(prefill)
     run.add(decode)
-    on_chip_only = hardware.dram is None
-    dram = 0.0 if on_chip_only else 1.0
-    memory_bytes = run.read_bytes + run.write_bytes
-    first_fetch = min(unique_weight_bytes(model), run.weight_bytes)
+    memory_bytes = float(run.read_bytes + run.write_bytes)
+    first_fetch = min(unique_weight_bytes(model), float(run.weight_bytes))
     if bound == "op":
         by_time = {"compute": run.compute_s, "memory": run.memory_s, "overhead": run.launch_s}
     else:
         by_time = {"compute": run.serial_s, "memory": run.floor_memory_s, "overhead": run.launch_s}
-    return RunSums(
-        prefill_s=prefill.time(bound), decode_s=decode.time(bound), seconds_by_bound=by_time,
-        dtype=model.quant.compute_dtype, matrix_flops=run.matrix_flops, vector_flops=run.vector_flops,
-        dram_read_bytes=dram * run.read_bytes, dram_write_bytes=dram * run.write_bytes,
-        # Every main-memory byte is staged once through the on-chip buffer (one write, one read).
-        sram_read_bytes=memory_bytes, sram_write_bytes=memory_bytes,
-        weight_first_fetch_bytes=dram * first_fetch, weight_refetch_bytes=dram * (run.weight_bytes - first_fetch),
-        kv_dram_bytes=dram * run.kv_bytes, activation_spill_bytes=dram * run.act_bytes,
-    )
+    count = len(hardware)
 
+    def each(value) -> np.ndarray:
+        return np.broadcast_to(np.asarray(value, dtype=float), (count,))
+
+    prefill_s, decode_s, vector_flops = each(prefill.time(bound)), each(decode.time(bound)), each(run.vector_flops)
+    by_time = {k: each(v) for k, v in by_time.items()}
+    sums = []
+    for i in range(count):
+        dram = float(devices.has_dram[i])
+        sums.append(RunSums(
+            prefill_s=float(prefill_s[i]), decode_s=float(decode_s[i]),
+            seconds_by_bound={k: float(v[i]) for k, v in by_time.items()},
+            dtype=model.quant.compute_dtype, matrix_flops=float(run.matrix_flops), vector_flops=float(vector_flops[i]),
+            dram_read_bytes=dram * float(run.read_bytes), dram_write_bytes=dram * float(run.write_bytes),
+            # Every main-memory byte is staged once through the on-chip buffer (one write, one read).
+            sram_read_bytes=memory_bytes, sram_write_bytes=memory_bytes,
+            weight_first_fetch_bytes=dram * first_fetch, weight_refetch_bytes=dram * (run.weight_bytes - first_fetch),
+            kv_dram_bytes=dram * float(run.kv_bytes), activation_spill_bytes=dram * float(run.act_bytes),
+        ))
+    return sums

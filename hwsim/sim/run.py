@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hwsim.cost.closed_form import closed_form_sums
+from hwsim.cost.closed_form import closed_form_batch, closed_form_sums
 from hwsim.errors import ConfigError
 from hwsim.sim import memory
 from hwsim.sim.engine import PHASES, des_run
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
-from hwsim.totals import build_result, build_totals
+from hwsim.totals import build_result, build_totals, footprint_bytes
 from hwsim.workload import trace as T
 
 ENGINES = ("des", "roofline")
@@ -27,9 +27,17 @@ def roofline_totals(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e
     """The closed-form engine's totals (the SimResult totals keys) without building a SimResult:
     `bound="op"` the per-op roofline estimate, `bound="floor"` a lower bound on the DES's times
     (hwsim.cost.closed_form.closed_form_sums)."""
-    sums = closed_form_sums(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
-                            bound=bound)
-    return build_totals(sums, model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch)[0]
+    return roofline_totals_batch(model, [hardware], phase=phase, prompt_len=prompt_len, gen_len=gen_len,
+                                 batch=batch, bound=bound)[0]
+
+
+def roofline_totals_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: str = "e2e",
+                          prompt_len: int = 512, gen_len: int = 128, batch: int = 1, bound: str = "op") -> list[dict]:
+    """`roofline_totals` for many devices at once (closed_form_batch), one dict per device."""
+    run = dict(phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch)
+    footprint = footprint_bytes(model, **run)
+    return [build_totals(sums, model, hw, **run, footprint=footprint)[0]
+            for sums, hw in zip(closed_form_batch(model, hardware, **run, bound=bound), hardware)]
 
 
 def simulate(model, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,

@@ -60,7 +60,10 @@ def simulate_totals(point: Point, engine: str) -> dict[str, Any]:
 def evaluate_chunk(points: list[Point], engine: str, prune_by: list[Constraint],
                    evaluate: Evaluate | None = None) -> list[dict[str, Any]]:
     """Evaluate `points` in one worker; never raises for a point's own failure."""
-    evaluate = evaluate or simulate_totals
+    if evaluate is None:   # closed forms priced for the whole chunk at once (sweep/batch.py)
+        from hwsim.sweep.batch import BatchEvaluator
+
+        evaluate = BatchEvaluator(points, simulate_totals)
     return [_evaluate_point(point, engine, prune_by, evaluate) for point in points]
 
 
@@ -89,7 +92,7 @@ def _chunks(points: list[Point], workers: int, engine: str) -> list[list[Point]]
     where possible, so each worker's trace cache builds a trace once."""
     from hwsim.cache import spec_text as model_key
 
-    cap = 32 if engine == "roofline" else 4
+    cap = 256 if engine == "roofline" else 4
     size = max(1, min(cap, math.ceil(len(points) / (4 * workers))))
     keys = {id(p.model): model_key(p.model) for p in points}
     ordered = sorted(points, key=lambda p: (keys[id(p.model)], p.run.phase, p.run.batch, p.run.prompt_len,

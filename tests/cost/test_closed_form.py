@@ -40,12 +40,12 @@ def test_closed_form_handles_an_op_that_changes_side(device):
     def attention(keys):
         return op(op_kind="attn_score", m=16, n=keys, k=2**20, kv_read_bytes=1e6 + 1e3 * keys)
     at0, at1 = (trace_demand(make_trace(attention(keys))) for keys in (1, 2))
-    run = R._steps_run(at0, at1, hw, 1.0, first_context=0, steps=200)
+    run = R._steps_run(at0, at1, R._Devices([hw]), first_context=0, steps=200)
     # One row per step (context c reads c + 1 keys), timed op by op.
     direct = op_times(make_trace(*(attention(c + 1) for c in range(200))), hw)
     assert list(direct["bound"].iloc[[0, -1]]) == ["memory", "compute"]
-    assert run.seconds == pytest.approx(direct["bound_s"].sum(), rel=1e-12)
-    assert run.compute_s > 0 and run.memory_s > 0
+    assert run.seconds[0] == pytest.approx(direct["bound_s"].sum(), rel=1e-12)
+    assert run.compute_s[0] > 0 and run.memory_s[0] > 0
 
 
 def test_totals_keys_energy_and_bytes(load_model, load_hardware):
@@ -131,15 +131,32 @@ def test_floor_traffic_by_hand(device, cold):
     KiB, MiB, GiB = 2**10, 2**20, 2**30
     hw = device(**{"memory.dram.latency": "1 us"})
     at0, at1 = (trace_demand(_floor_trace(keys)) for keys in (0, 1))
-    run = R._steps_run(at0, at1, hw, 1.0, first_context=10, steps=4, cold=cold)
+    run = R._steps_run(at0, at1, R._Devices([hw]), first_context=10, steps=4, cold=cold)
     # Per step: 5 MiB of weights used, 4 MiB may stay on chip from the step before (all 5 MiB
     # cross in the first step of a cold start); KV 1 MiB + (10 + j) KiB read, 1 KiB written;
     # 2 MiB of activations spill. Two KV transfers per step, 1 us each.
     weights = 4 * MiB + (4 * MiB if cold else 0)
     kv = 4 * MiB + (10 + 11 + 12 + 13) * KiB + 4 * KiB
     expected = (weights + kv + 4 * 2 * MiB) / GiB + 4 * 2 * 1e-6
-    assert run.floor_memory_s == pytest.approx(expected, rel=1e-12)
-    assert run.floor_s == run.floor_memory_s > run.serial_s > 0
-    prefill = R._prefill_run(at1, hw, 1.0)
+    assert run.floor_memory_s[0] == pytest.approx(expected, rel=1e-12)
+    assert run.floor_s[0] == run.floor_memory_s[0] > run.serial_s[0] > 0
+    prefill = R._prefill_run(at1, R._Devices([hw]))
     # The SRAM starts empty: every weight crosses once (5 MiB), plus KV and the spill.
-    assert prefill.floor_memory_s == pytest.approx((5 * MiB + MiB + 2 * KiB + 2 * MiB) / GiB + 2e-6, rel=1e-12)
+    assert prefill.floor_memory_s[0] == pytest.approx((5 * MiB + MiB + 2 * KiB + 2 * MiB) / GiB + 2e-6, rel=1e-12)
+
+
+def test_a_batch_of_devices_prices_each_as_alone(load_model, load_hardware):
+    # The vectorised path is the single-point path with more rows: every device's sums are the
+    # ones it gets on its own, whatever else is in the batch.
+    from hwsim.spec.loader import load_hardware as load
+    model = load_model("ouro-1.4b")
+    devices = [load_hardware("edge-npu"), load_hardware("h100-sxm"),
+               load("edge-npu", overrides={"memory.dram.bandwidth": "17 GB/s", "overhead.op_launch": "5 us"})]
+    for bound in R.BOUNDS:
+        run = dict(phase="e2e", prompt_len=40, gen_len=7, batch=2, bound=bound)
+        together = R.closed_form_batch(model, devices, **run)
+        for joint, hw in zip(together, devices):
+            alone = vars(R.closed_form_sums(model, hw, **run))
+            for key, value in vars(joint).items():
+                assert value == (pytest.approx(alone[key], rel=1e-12) if key != "dtype" else alone[key]), key
+        assert len({s.decode_s for s in together}) == 3
