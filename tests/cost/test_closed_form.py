@@ -160,3 +160,59 @@ def test_a_batch_of_devices_prices_each_as_alone(load_model, load_hardware):
             for key, value in vars(joint).items():
                 assert value == (pytest.approx(alone[key], rel=1e-12) if key != "dtype" else alone[key]), key
         assert len({s.decode_s for s in together}) == 3
+
+
+def test_sweep_chunk_batch_gives_the_point_by_point_totals(load_model, load_hardware):
+    from hwsim.spec.loader import load_hardware as load
+    from hwsim.sweep.batch import BatchEvaluator
+    from hwsim.sweep.spec import Point, RunSpec
+
+    model = load_model("llama-3.2-1b")
+    devices = [load_hardware("h100-sxm"), load("edge-npu", overrides={"memory.dram.bandwidth": "20 GB/s"})]
+    runs = [RunSpec(phase="e2e", batch=1, prompt_len=32, gen_len=4), RunSpec(phase="decode", batch=2, prompt_len=8, gen_len=3)]
+    points = [Point(i, str(i), {}, model, hw, run) for i, (hw, run) in enumerate((h, r) for h in devices for r in runs)]
+
+    def refuse(point, engine):
+        raise AssertionError(f"point {point.index} ({engine}) left the batch path")
+
+    evaluate = BatchEvaluator(points, refuse)
+    for engine, bound in (("roofline", "op"), ("floor", "floor")):
+        for p in points:
+            alone = roofline_totals(p.model, p.hardware, phase=p.run.phase, prompt_len=p.run.prompt_len,
+                                    gen_len=p.run.gen_len, batch=p.run.batch, bound=bound)
+            batched = evaluate(p, engine)
+            assert batched.pop("bound") == alone.pop("bound")
+            assert batched == pytest.approx(alone, rel=1e-12)
+
+
+def test_cost_does_not_grow_with_the_loop_count(load_hardware):
+    # Alike loop iterations are one row block with a repeat count: the trace has as many rows
+    # at 100,000 loops as at 8, and the closed form scales the loop's share exactly.
+    from hwsim.spec.variants import configure_model
+    from hwsim.workload.transformer import build_trace
+
+    hw = load_hardware("edge-npu")
+    base = load_model("ouro-1.4b")
+    small, huge = (configure_model(base, loops=n) for n in (8, 100_000))
+    assert len(build_trace(small, "decode", 1, 16, compress_loops=True)) == \
+        len(build_trace(huge, "decode", 1, 16, compress_loops=True))
+    run = dict(phase="decode", prompt_len=16, gen_len=2)
+    t8, t9, big = (roofline_totals(configure_model(base, loops=n), hw, **run)["latency_s"] for n in (8, 9, 100_000))
+    assert big == pytest.approx(t8 + (100_000 - 8) * (t9 - t8), rel=1e-6)
+
+
+def test_compressed_loops_cost_what_every_iteration_costs(load_hardware):
+    from hwsim.spec.variants import configure_model
+    from hwsim.workload.transformer import build_trace
+
+    model = configure_model(load_model("ouro-1.4b", overrides={"loop.kv_policy": "last_k", "loop.kv_last_k": 2}),
+                            loops=7)
+    hw = load_hardware("edge-npu")
+    full = build_trace(model, "decode", 2, 30)
+    compressed = build_trace(model, "decode", 2, 30, compress_loops=True)
+    assert len(compressed) < len(full) and compressed["repeat"].max() > 1
+    per_op = op_times(full, hw, quant=model.quant)["bound_s"].sum()
+    repeated = op_times(compressed, hw, quant=model.quant)["bound_s"] @ compressed["repeat"]
+    assert repeated == pytest.approx(per_op, rel=1e-12)
+    assert (compressed[["flops", "weight_bytes", "kv_write_bytes"]].mul(compressed["repeat"], axis=0).sum()
+            == full[["flops", "weight_bytes", "kv_write_bytes"]].sum()).all()
