@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hwsim import cache
 from hwsim.cost.energy import ActionCounts, price
 from hwsim.cost.op_cost import trace_demand
 from hwsim.cost.sums import RunSums
@@ -62,12 +63,14 @@ def footprint_bytes(model: ModelSpec | None, *, phase: str, prompt_len: int, gen
         weighted = trace[trace[T.WEIGHT_ID] != ""]
         return (float(weighted.drop_duplicates(T.WEIGHT_ID)[T.WEIGHT_BYTES].sum())
                 + float((trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]).max()) if len(trace) else 0.0)
-    if model.task is not None or not model.has_decode:
-        context = 0
-    else:
-        context = prompt_len + (gen_len if has_decode(model, phase, gen_len) else 0)
-    return (unique_weight_bytes(model) + kv_bytes_per_token(model) * batch * context
-            + working_set_bytes(model, phase, prompt_len, gen_len, batch))
+    def total() -> float:
+        if model.task is not None or not model.has_decode:
+            context = 0
+        else:
+            context = prompt_len + (gen_len if has_decode(model, phase, gen_len) else 0)
+        return (unique_weight_bytes(model) + kv_bytes_per_token(model) * batch * context
+                + working_set_bytes(model, phase, prompt_len, gen_len, batch))
+    return cache.per_spec.get(f"footprint:{phase}:{prompt_len}:{gen_len}:{batch}", model, total)
 
 
 def capacity_totals(footprint: float, hardware: HardwareSpec) -> dict:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwsim import cache
+
 from hwsim.cost.op_cost import (TraceDemand, demand_compute_seconds, dequant_seconds, dram_efficiency,
                                 trace_demand)
 from hwsim.cost.sums import RunSums
@@ -133,10 +135,6 @@ class _Devices:
         memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
         return compute_s, memory_s
 
-    def vector_flops(self, demand: TraceDemand) -> np.ndarray:
-        """Vector FLOPs per op and device: vector ops plus unpacking of quantised weights."""
-        return np.where(demand.is_gemm, 0.0, demand.flops) + self.dequant_per_weight * demand.dequant_elements
-
     def channel_seconds(self, num_bytes, transfers) -> np.ndarray:
         """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
         zero on an all-SRAM design, which has no channel."""
@@ -151,14 +149,50 @@ def _kv_transfers(demand: TraceDemand) -> float:
     return float(demand.repeat[kv_read > 0].sum() + demand.repeat[demand.kv_write_bytes > 0].sum())
 
 
+_step_sums = cache.register(cache.Memo(512))
+_prefill_sums = cache.register(cache.SpecMemo(256))
+
+
+def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, steps: int) -> dict:
+    """The device-independent sums of `_steps_run` (bytes, FLOPs, the activations' line), kept
+    per pair of demands and step range: a hardware sweep prices them once."""
+    def make() -> dict:
+        repeat = at0.repeat
+
+        def total(column0, column1):
+            slope = column1 - column0
+            return float(_linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat)
+
+        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes")
+        sums = {name: total(getattr(at0, name), getattr(at1, name)) for name in names}
+        last = first_context + steps - 1
+        act_slope = at1.act_bytes - at0.act_bytes
+        vector0, vector1 = (np.where(d.is_gemm, 0.0, d.flops) for d in (at0, at1))
+        sums.update(
+            vector_flops=total(vector0, vector1), dequant_elements=total(at0.dequant_elements, at1.dequant_elements),
+            peak_act_bytes=float(np.max(at0.act_bytes + act_slope * last, initial=0.0)),
+            act_first=at0.act_bytes + act_slope * first_context, act_slope=act_slope,
+            kv_transfers=steps * _kv_transfers(at0), unique_weight_bytes=at0.unique_weight_bytes,
+            launches=steps * float(repeat.sum()))
+        return at0, at1, sums
+
+    key = (id(at0), id(at1), first_context, steps)
+    held0, held1, sums = _step_sums.get(key, make)
+    if held0 is not at0 or held1 is not at1:      # an id reused after its demand left the cache
+        held0, held1, sums = make()
+    return sums
+
+
 def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_context: int, steps: int,
-               cold: bool = False) -> _Run:
+               cold: bool = False, floor: bool = True) -> _Run:
     """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
     Every per-op quantity is linear in the context (attention reads one more key per step), so it
     is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
     pair switches side at most once, so each side is an arithmetic series. A row counts its
-    `repeat` times. `cold`: the SRAM holds no weight when the first step starts (a decode-only run)."""
+    `repeat` times. `cold`: the SRAM holds no weight when the first step starts (a decode-only run).
+    `floor=False` leaves the floor's channel time out (the estimate does not need it)."""
     repeat = at0.repeat
+    sums = _demand_step_sums(at0, at1, first_context, steps)
 
     def per_step(values0, values1):
         slope = values1 - values0
@@ -167,33 +201,26 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_cont
     c0, m0 = devices.op_seconds(at0, at0.read_bytes + at0.write_bytes)
     c1, m1 = devices.op_seconds(at1, at1.read_bytes + at1.write_bytes)
     compute_s, memory_s = _split_sums(*per_step(c0, c1), *per_step(m0, m1), steps)
-
-    def total(column0, column1):
-        first, slope = per_step(column0, column1)
-        return _linear_sum(first, slope, 0, steps) @ repeat
+    c_first, c_slope = per_step(c0, c1)
 
     # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
     # the step before, the rest crosses the channel again. Activations beyond the SRAM spill.
-    sram = devices.sram_bytes
-    unique = at0.unique_weight_bytes
-    weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
-    act_first, act_slope = per_step(at0.act_bytes, at1.act_bytes)
-    spilled, _ = _split_sums(act_first - sram[:, None], act_slope, 0.0, 0.0, steps)
-    floor_bytes = weight_floor + total(at0.kv_bytes, at1.kv_bytes) + spilled @ repeat
-    last = first_context + steps - 1
+    floor_memory_s = 0.0
+    if floor:
+        sram = devices.sram_bytes
+        unique = sums["unique_weight_bytes"]
+        weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
+        spilled, _ = _split_sums(sums["act_first"] - sram[:, None], sums["act_slope"], 0.0, 0.0, steps)
+        floor_memory_s = devices.channel_seconds(weight_floor + sums["kv_bytes"] + spilled @ repeat,
+                                                 sums["kv_transfers"])
     return _Run(
         compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
-        launch_s=steps * float(repeat.sum()) * devices.launch_s,
-        serial_s=total(c0, c1),
-        floor_memory_s=devices.channel_seconds(floor_bytes, steps * _kv_transfers(at0)),
-        matrix_flops=float(total(at0.matrix_flops, at1.matrix_flops)),
-        vector_flops=total(devices.vector_flops(at0), devices.vector_flops(at1)),
-        weight_bytes=float(total(at0.weight_bytes, at1.weight_bytes)),
-        kv_bytes=float(total(at0.kv_bytes, at1.kv_bytes)),
-        act_bytes=float(total(at0.act_bytes, at1.act_bytes)), read_bytes=float(total(at0.read_bytes, at1.read_bytes)),
-        write_bytes=float(total(at0.write_bytes, at1.write_bytes)),
-        kv_write_bytes=float(total(at0.kv_write_bytes, at1.kv_write_bytes)),
-        peak_act_bytes=float(np.max(at0.act_bytes + (at1.act_bytes - at0.act_bytes) * last, initial=0.0)),
+        launch_s=sums["launches"] * devices.launch_s,
+        serial_s=_linear_sum(c_first, c_slope, 0, steps) @ repeat,
+        floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes",
+                                         "kv_write_bytes", "peak_act_bytes")},
     )
 
 
@@ -202,29 +229,41 @@ def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
     starts empty, so every weight the prompt uses is fetched once; KV and activations beyond the
     SRAM cross the channel."""
     repeat = demand.repeat
-    compute_s, memory_s = devices.op_seconds(demand, demand.read_bytes + demand.write_bytes)
+
+    def make() -> dict:
+        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes")
+        sums = {name: float(repeat @ getattr(demand, name)) for name in names}
+        sums.update(vector_flops=float(repeat @ np.where(demand.is_gemm, 0.0, demand.flops)),
+                    dequant_elements=float(repeat @ demand.dequant_elements),
+                    peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
+                    kv_transfers=_kv_transfers(demand), launches=float(repeat.sum()),
+                    moved=demand.read_bytes + demand.write_bytes)
+        return sums
+
+    sums = _prefill_sums.get("prefill", demand, make)
+    compute_s, memory_s = devices.op_seconds(demand, sums["moved"])
     spilled = np.maximum(demand.act_bytes - devices.sram_bytes[:, None], 0.0)
-    floor_bytes = demand.unique_weight_bytes + float(repeat @ demand.kv_bytes) + spilled @ repeat
+    floor_bytes = demand.unique_weight_bytes + sums["kv_bytes"] + spilled @ repeat
     return _Run(
         compute_s=np.where(compute_s >= memory_s, compute_s, 0.0) @ repeat,
         memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
-        launch_s=float(repeat.sum()) * devices.launch_s,
+        launch_s=sums["launches"] * devices.launch_s,
         serial_s=compute_s @ repeat,
-        floor_memory_s=devices.channel_seconds(floor_bytes, _kv_transfers(demand)),
-        matrix_flops=float(repeat @ demand.matrix_flops), vector_flops=devices.vector_flops(demand) @ repeat,
-        weight_bytes=float(repeat @ demand.weight_bytes), kv_bytes=float(repeat @ demand.kv_bytes),
-        act_bytes=float(repeat @ demand.act_bytes), read_bytes=float(repeat @ demand.read_bytes),
-        write_bytes=float(repeat @ demand.write_bytes), kv_write_bytes=float(repeat @ demand.kv_write_bytes),
-        peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
+        floor_memory_s=devices.channel_seconds(floor_bytes, sums["kv_transfers"]),
+        matrix_flops=sums["matrix_flops"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes",
+                                         "kv_write_bytes", "peak_act_bytes")},
     )
 
 
-def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool) -> _Run:
+def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool,
+                floor: bool) -> _Run:
     run = _Run()
     for first, end in depth_groups(model, batch, steps):
         at0 = _demand(model, "decode", batch, 0, first, steps)
         at1 = _demand(model, "decode", batch, 1, first, steps)
-        run.add(_steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0))
+        run.add(_steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0, floor))
     return run
 
 
@@ -259,11 +298,16 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
         raise ConfigError(f"phase: must be prefill, decode or e2e, got {phase!r}")
     if bound not in BOUNDS:
         raise ConfigError(f"bound: must be one of {', '.join(BOUNDS)}, got {bound!r}")
-    devices = _Devices(hardware, model.quant)
+    if len(hardware) == 1:     # one device: its figures are kept per spec object and quantisation
+        devices = cache.per_spec.get(f"devices:{cache.spec_text(model.quant)}", hardware[0],
+                                     lambda: _Devices(hardware, model.quant))
+    else:
+        devices = _Devices(hardware, model.quant)
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
     has_prefill = phase != "decode" or not model.has_decode
     prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices) if has_prefill else _Run()
-    decode = _decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill) if has_decode else _Run()
+    decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=bound == "floor")
+              if has_decode else _Run())
     run = _Run()
     run.add(prefill)
     run.add(decode)

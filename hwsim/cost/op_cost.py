@@ -13,6 +13,7 @@ they cannot disagree on how long an op computes or how fast memory moves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ class TraceDemand:
                   if isinstance(getattr(self, f.name), np.ndarray)}
         return replace(self, **arrays, engine_seconds={})
 
-    @property
+    @cached_property
     def unique_weight_bytes(self) -> float:
         """Bytes of the distinct weight tensors the trace uses (each id counted once)."""
         used = self.weight_ids != ""
