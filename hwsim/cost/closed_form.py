@@ -112,6 +112,7 @@ class _Devices:
             return np.asarray(values, dtype=float)[:, None]
 
         self.hardware = hardware
+        self.kept = False          # set when the object is kept in hwsim.cache (op_seconds memo)
         self.efficiency = column([dram_efficiency(h, quant) for h in hardware])
         main = [h.main_memory for h in hardware]
         self.main_rate = column([m.bandwidth_bytes_per_s for m in main]) * self.efficiency
@@ -129,7 +130,16 @@ class _Devices:
         self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
 
     def op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(compute_s, memory_s), devices x ops: the kernel's op_seconds for each device."""
+        """(compute_s, memory_s), devices x ops: the kernel's op_seconds for each device. A kept
+        device set (one device, memoised) remembers them per demand: decode traces do not depend
+        on the prompt length, so a sweep over prompts and generated tokens reuses them."""
+        if not self.kept:
+            return self._op_seconds(demand, moved)
+        key = (id(demand), id(self))
+        held, _, seconds = _op_seconds_kept.get(key, lambda: (demand, self, self._op_seconds(demand, moved)))
+        return seconds if held is demand else self._op_seconds(demand, moved)
+
+    def _op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
         compute_s = np.maximum(engine_s, self.dequant_s_per_weight * demand.dequant_elements)
         memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
@@ -139,6 +149,14 @@ class _Devices:
         """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
         zero on an all-SRAM design, which has no channel."""
         return np.where(self.has_dram > 0, num_bytes / self.dram_rate + transfers * self.dram_latency_s, 0.0)
+
+
+_op_seconds_kept = cache.register(cache.Memo(512))
+
+
+def _kept(devices: _Devices) -> _Devices:
+    devices.kept = True
+    return devices
 
 
 def _kv_transfers(demand: TraceDemand) -> float:
@@ -300,7 +318,7 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
         raise ConfigError(f"bound: must be one of {', '.join(BOUNDS)}, got {bound!r}")
     if len(hardware) == 1:     # one device: its figures are kept per spec object and quantisation
         devices = cache.per_spec.get(f"devices:{cache.spec_text(model.quant)}", hardware[0],
-                                     lambda: _Devices(hardware, model.quant))
+                                     lambda: _kept(_Devices(hardware, model.quant)))
     else:
         devices = _Devices(hardware, model.quant)
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
