@@ -1,5 +1,5 @@
 """The roofline floor is a true lower bound on the event simulation, for every residency policy:
-latency, ttft and tpot of the DES never fall below `roofline_run(..., bound="floor")`."""
+latency, ttft and tpot of the DES never fall below `roofline_totals(..., bound="floor")`."""
 
 import pytest
 from hypothesis import given, settings, strategies as st
