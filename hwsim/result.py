@@ -31,13 +31,32 @@ TIMELINE_COLUMNS = ("op_id", "name", "lane", "start_s", "end_s", "bound", "token
 LANE_ORDER = ("dma", "matrix", "vector")
 
 
+class _Frame:
+    """A DataFrame attribute that may be given as a function building it: built on first read,
+    so a sweep that keeps only the totals never pays for assembling the per-op tables."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.slot = "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class SimResult:
     inputs: dict
     totals: dict
-    ops: pd.DataFrame
-    timeline: pd.DataFrame
-    actions: energy.ActionCounts
+    ops: pd.DataFrame = _Frame()           # or a function returning it (built on first read)
+    timeline: pd.DataFrame = _Frame()
+    actions: energy.ActionCounts = field(default=None)
     extra: dict = field(default_factory=dict)
 
     def reprice(self, hardware: HardwareSpec, table: energy.EnergyTable | None = None) -> dict[str, float]:

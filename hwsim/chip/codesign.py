@@ -109,7 +109,7 @@ def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des") ->
     """The candidate with the highest simulated decode tokens/s that fits the model and draws at
     most the power budget (see module docstring for the floor-ordered search)."""
     from hwsim.chip.model import build_hardware
-    from hwsim.cost.roofline import roofline_totals
+    from hwsim.sim import roofline_totals
     from hwsim.sim import simulate
     from hwsim.validation.predict import case_model
 

@@ -52,7 +52,7 @@ def _perf(totals: dict) -> list[str]:
 def _cross(optimum: Optimum, model_name: str, run: Run) -> dict:
     """`model_name` simulated on the chip optimised for `optimum.model` (same settings)."""
     from hwsim.chip.model import build_hardware
-    from hwsim.cost.roofline import roofline_totals
+    from hwsim.sim import roofline_totals
     from hwsim.sim import simulate
     from hwsim.validation.predict import case_model
 

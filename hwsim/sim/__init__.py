@@ -1,5 +1,6 @@
-"""The discrete-event accelerator simulator: `simulate(model or trace, hardware, ...)`."""
+"""Simulating a model on a device: `simulate(model or trace, hardware, engine=...)` (either
+engine, one SimResult) and `roofline_totals` (the closed-form engine's totals alone)."""
 
-from hwsim.sim.engine import simulate
+from hwsim.sim.run import roofline_totals, roofline_totals_batch, simulate
 
-__all__ = ["simulate"]
+__all__ = ["roofline_totals", "roofline_totals_batch", "simulate"]

@@ -1,8 +1,8 @@
 """Compute engines of the simulated device: which lane runs an op and for how long.
 
 GEMM kinds run on the matrix engine, everything else (softmax, norms, activations, adds) on the
-vector engine. How long an op computes comes from `hwsim.cost.roofline.demand_compute_seconds`,
-the one definition shared with the roofline and its floor, so the two cannot disagree: a GEMM whose M is
+vector engine. How long an op computes comes from `hwsim.cost.op_cost.demand_compute_seconds`,
+the one definition shared with the closed-form engine and its floor, so the two cannot disagree: a GEMM whose M is
 below the engine's `tile_m` runs at M / tile_m of peak (a batch-1 decode GEMV fills one row of
 the tile), and M is padded to whole tiles. Weight-only quantisation that unpacks to a wider
 compute type (w4a16) adds vector work proportional to the weight elements used; the engine
@@ -14,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from hwsim.cost import roofline
+from hwsim.cost import op_cost
 from hwsim.spec.hardware import HardwareSpec
-from hwsim.spec.quant import QuantSpec
 
 MATRIX, VECTOR, DMA = "matrix", "vector", "dma"   # timeline lanes
 
@@ -35,12 +33,11 @@ class OpCompute:
     dtype: str                 # the dtype the matrix engine runs at
 
 
-def op_compute(trace: pd.DataFrame, hardware: HardwareSpec, quant: QuantSpec | None = None) -> OpCompute:
-    """Compute costs of every op of `trace` under `quant` (compute dtype, and whether weights
-    are unpacked to it; a bare trace reads both from its bit columns)."""
-    demand = roofline.trace_demand(trace, quant)
-    compute_s = roofline.demand_compute_seconds(demand, hardware)
-    dequant_s = np.asarray(roofline.dequant_seconds(demand.dequant_elements, hardware), dtype=float)
-    return OpCompute(demand.is_gemm, np.asarray(compute_s, dtype=float), dequant_s.reshape(len(trace)),
-                     np.asarray(roofline.dequant_flops(demand.dequant_elements, hardware), dtype=float),
+def op_compute(demand: op_cost.TraceDemand, hardware: HardwareSpec) -> OpCompute:
+    """Compute costs of every op of a trace's demand (op_cost.trace_demand: the compute dtype,
+    and whether weights are unpacked to it, come from the QuantSpec or the trace's bit columns)."""
+    compute_s = op_cost.demand_compute_seconds(demand, hardware)
+    dequant_s = np.asarray(op_cost.dequant_seconds(demand.dequant_elements, hardware), dtype=float)
+    return OpCompute(demand.is_gemm, np.asarray(compute_s, dtype=float), dequant_s.reshape(len(demand.flops)),
+                     np.asarray(op_cost.dequant_flops(demand.dequant_elements, hardware), dtype=float),
                      hardware.overhead.op_launch_s, demand.dtype)

@@ -1,17 +1,24 @@
 """The discrete-event engine: one simulated device serving an OpTrace's demand.
 
-An `Engine` owns one simpy Environment; `env.now` is the device clock in seconds. Two processes
-per run:
-- the DMA engine moves each op's DRAM reads (weights missing from SRAM, KV, spilled
-  activations) over one channel (a simpy Resource of capacity 1, so transfers serialise and KV
-  reads contend with weight loads), each taking latency + bytes / (bandwidth x efficiency).
-  Staging is double-buffered in bytes: it prefetches the loads of the next ops while the current
-  one computes, as long as loaded-but-unconsumed bytes fit two of the run's largest loads; an
-  op's writes (KV, spilled activations) go out once its buffer is released;
-- the compute process runs the ops in order (each needs its predecessor's output) on the matrix
-  or vector engine, for launch + max(compute, weight unpacking on the vector engine, on-chip
-  read time): unpacking the next weight tile overlaps multiplying this one, as in the roofline.
-So a load that overlaps compute costs max(load, compute), not the sum. Residency (which weights
+An `Engine` owns one simpy Environment; `env.now` is the device clock in seconds. Per-op costs
+(compute, unpacking, memory seconds) come from the op-cost kernel (hwsim.cost.op_cost), the
+same the closed-form engine sums. How loads and kernels overlap is the device's prefetch mode
+(op_cost.prefetch_mode, by device class unless the preset says):
+- `cross_op` (NPUs, SRAM dataflow parts): two processes. A DMA engine moves each op's DRAM reads
+  (weights missing from SRAM, KV, spilled activations) over one channel, transfers one after
+  another, each taking latency + bytes / (bandwidth x efficiency). Staging is double-buffered in
+  bytes: it prefetches the loads of the next ops while the current one computes, as long as
+  loaded-but-unconsumed bytes fit two of the run's largest loads; an op's writes (KV, spilled
+  activations) go out once its buffer is released. The compute process runs the ops in order
+  (each needs its predecessor's output) on the matrix or vector engine, for launch +
+  max(compute, weight unpacking on the vector engine, on-chip read time).
+- `within_op` (GPU and CPU runtimes): each kernel is launched after the previous one finished
+  and loads its own operands; nothing crosses an op boundary, so an op costs launch +
+  max(its load and store, its busy time), plus the tile terms below. With no overlap between
+  ops the schedule is a running sum, computed directly rather than event by event.
+In both modes, within an op weights stream in tiles of TILE_BYTES: the engine starts on the
+first tile and finishes no earlier than the last tile's share of its work after the last byte,
+so a load that overlaps compute costs max(load, compute), not the sum. Residency (which weights
 the SRAM keeps) is decided before the timing, op by op, by `memory.Residency`.
 
 `run` returns per-op costs: the time each op adds to the run (finish-to-finish), the bytes it
@@ -21,19 +28,26 @@ moved per memory level and cause, and its actions; callers multiply rows to extr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from hwsim.cost import roofline
+from hwsim import cache
+from hwsim.cost import op_cost
+from hwsim.cost.sums import RunSums
+from hwsim.result import TIMELINE_COLUMNS
 from hwsim.sim import compute, memory
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload import trace as T
+from hwsim.workload.depth import depth_groups
+from hwsim.workload.trace_cache import cached_trace
 
-ENGINES = ("des", "roofline")
 TILE_BYTES = 64 * 1024   # DMA tile: an engine starts on an op once its first tile has arrived
+# Next-use positions of a trace's weights (belady's future), per weight-id column (hwsim.cache).
+_next_use = cache.register(cache.SpecMemo(256))
 
 
 @dataclass(frozen=True)
@@ -51,19 +65,20 @@ class Engine:
 
     def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None):
         self.hardware, self.quant, self.policy = hardware, quant, policy
+        self.prefetch = op_cost.prefetch_mode(hardware)
         self.env = simpy.Environment()
-        self.channel = simpy.Resource(self.env, capacity=1)
         dram, sram = hardware.dram, hardware.sram
         self.has_dram = dram is not None
         # With a DRAM the SRAM is a managed buffer; an all-SRAM design holds everything in it.
         self.sram_bytes = sram.capacity_bytes if (self.has_dram and sram is not None) else 0.0
-        self.dram_efficiency = roofline.dram_efficiency(hardware, quant)
+        self.dram_efficiency = op_cost.dram_efficiency(hardware, quant)
         self.dram_latency_s = dram.latency_s if dram is not None else 0.0
         self.dram_rate = dram.bandwidth_bytes_per_s * self.dram_efficiency if dram is not None else np.inf
         self.residency = memory.Residency(0.0, policy)
         self.position = 0          # logical op position across runs (belady's clock)
         self.sram_peak_bytes = 0.0
-        self.timeline: list[tuple] = []
+        self.dtype = "bf16"
+        self.timeline: list[dict[str, np.ndarray]] = []   # chunks of TIMELINE_COLUMNS arrays
 
     # -- the DMA channel ------------------------------------------------------------------
     def transfer_seconds(self, num_bytes: float) -> float:
@@ -74,48 +89,56 @@ class Engine:
 
     def transfer(self, seconds: float, record: list, op_index: int, first_tile=None,
                  tile_fraction: float = 1.0):
-        """Process: hold the channel for `seconds` (queueing behind earlier transfers). If given,
-        `first_tile` fires once the first `tile_fraction` of the bytes has arrived."""
-        with self.channel.request() as request:
-            yield request
-            start = self.env.now
-            if first_tile is not None:
-                latency = self.dram_latency_s
-                yield self.env.timeout(latency + tile_fraction * (seconds - latency))
-                first_tile.succeed()
-                yield self.env.timeout(start + seconds - self.env.now)
-            else:
-                yield self.env.timeout(seconds)
-            record.append(Transfer(op_index, start, self.env.now))
+        """Process: hold the channel for `seconds`. Only the DMA process moves data, one transfer
+        after another, so holding it is waiting. If given, `first_tile` fires once the first
+        `tile_fraction` of the bytes has arrived."""
+        start = self.env.now
+        if first_tile is not None:
+            latency = self.dram_latency_s
+            yield self.env.timeout(latency + tile_fraction * (seconds - latency))
+            first_tile.succeed()
+            yield self.env.timeout(start + seconds - self.env.now)
+        else:
+            yield self.env.timeout(seconds)
+        record.append(Transfer(op_index, start, self.env.now))
 
     # -- one run ----------------------------------------------------------------------------
-    def prepare(self, trace: pd.DataFrame) -> None:
+    def prepare(self, trace: dict[str, np.ndarray]) -> None:
         """Size the SRAM shares for this trace: activations of its largest op (up to half of the
-        SRAM), weights the rest; `pin` chooses its pinned set for this capacity."""
-        working = trace[T.ACT_IN_BYTES].to_numpy(float) + trace[T.ACT_OUT_BYTES].to_numpy(float)
-        self.act_reserve = memory.activation_reserve(working, self.sram_bytes) if self.has_dram else np.inf
+        SRAM), weights the rest; `pin` chooses its pinned set for this capacity. Kernels that load
+        their own operands (`within_op`) pass activations through main memory, as GPU and CPU
+        runtimes do between kernels: no SRAM share is set aside for them."""
+        working = trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]
+        if not self.has_dram:
+            self.act_reserve = np.inf
+        elif self.prefetch == "within_op":
+            self.act_reserve = 0.0
+        else:
+            self.act_reserve = memory.activation_reserve(working, self.sram_bytes)
         capacity = max(self.sram_bytes - self.act_reserve, 0.0) if self.has_dram else 0.0
         pinned = frozenset()
         if self.policy == "pin":
-            pinned = memory.pinned_weights(list(trace[T.WEIGHT_ID]), list(trace[T.WEIGHT_BYTES]),
-                                           list(trace[T.LOOP_ITER] >= 0), capacity)
+            pinned = memory.pinned_weights(trace[T.WEIGHT_ID].tolist(), trace[T.WEIGHT_BYTES].tolist(),
+                                           (trace[T.LOOP_ITER] >= 0).tolist(), capacity)
         self.residency.resize(capacity, pinned)
 
-    def serve(self, trace: pd.DataFrame) -> dict[str, np.ndarray]:
+    def serve(self, trace: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Decide where every byte of the trace's demand comes from (no timing)."""
-        n = len(trace)
-        weight_bytes = trace[T.WEIGHT_BYTES].to_numpy(float)
-        act_in, act_out = trace[T.ACT_IN_BYTES].to_numpy(float), trace[T.ACT_OUT_BYTES].to_numpy(float)
-        kv_read, kv_write = trace[T.KV_READ_BYTES].to_numpy(float), trace[T.KV_WRITE_BYTES].to_numpy(float)
+        weight_bytes = trace[T.WEIGHT_BYTES]
+        n = len(weight_bytes)
+        act_in, act_out = trace[T.ACT_IN_BYTES], trace[T.ACT_OUT_BYTES]
+        kv_read, kv_write = trace[T.KV_READ_BYTES], trace[T.KV_WRITE_BYTES]
         first = np.zeros(n)
         refetch = np.zeros(n)
         if self.has_dram:
-            ids = list(trace[T.WEIGHT_ID])
-            upcoming = memory.next_use_positions(ids) + self.position
+            ids = trace[T.WEIGHT_ID].tolist()
+            upcoming = (_next_use.get("next_use", trace[T.WEIGHT_ID], lambda: memory.next_use_positions(ids))
+                        + self.position).tolist()
+            access = self.residency.access
             for i, wid in enumerate(ids):
                 if not wid:
                     continue
-                hit, is_first = self.residency.access(wid, weight_bytes[i], int(upcoming[i]))
+                hit, is_first = access(wid, weight_bytes[i], upcoming[i])
                 if not hit:
                     (first if is_first else refetch)[i] = weight_bytes[i]
             self.position += n
@@ -139,43 +162,55 @@ class Engine:
             "sram_write_bytes": weight_dram + kv_dram_read + (kv_write - kv_dram_write) + (act_out - spill_write),
         }
 
-    def run(self, trace: pd.DataFrame, label: dict | None = None) -> pd.DataFrame:
-        """Simulate `trace` from an idle device (SRAM contents carried over) and return per-op
-        costs, one row per trace row."""
+    def run(self, trace: dict[str, np.ndarray], demand: op_cost.TraceDemand,
+            label: dict | None = None) -> dict[str, np.ndarray]:
+        """Simulate a trace (its columns, op_cost.trace_columns, and its demand) from an idle
+        device (SRAM contents carried over) and return per-op costs as columns, one value per row."""
         self.prepare(trace)
         self.residency.peak_bytes = self.residency.resident_bytes
         served = self.serve(trace)
-        ops = compute.op_compute(trace, self.hardware, self.quant)
+        ops = compute.op_compute(demand, self.hardware)
+        n = len(demand.flops)
         onchip_s = self._onchip_seconds(served)
-        read_s, write_s = (np.where(served[k] > 0, self.dram_latency_s + served[k] / self.dram_rate, 0.0)
-                           for k in ("dram_read_bytes", "dram_write_bytes"))
         # The vector engine unpacks the next weight tile while the matrix engine multiplies this
         # one, and operands stream from SRAM meanwhile: the engines are busy for the longest.
-        lane_s = ops.launch_s + np.maximum(np.maximum(ops.compute_s, ops.dequant_s), onchip_s)
-        memory_s = read_s + write_s
         busy_s = np.maximum(np.maximum(ops.compute_s, ops.dequant_s), onchip_s)
-        bound = roofline.bound_labels(busy_s, memory_s, np.full(len(trace), ops.launch_s))
+        launch_s = np.full(n, ops.launch_s)
         self.dtype = ops.dtype
         token_step = int((label or {}).get("token_step", 0))
-        step_s, start_s, end_s = self._des(read_s, write_s, served["dram_read_bytes"], lane_s,
-                                           ops.is_matrix, trace, bound, token_step)
-        frame = pd.DataFrame({
-            T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
-            T.LOOP_ITER: trace[T.LOOP_ITER].to_numpy(),
-            T.WEIGHT_ID: trace[T.WEIGHT_ID].to_numpy(dtype=object), T.WEIGHT_BYTES: trace[T.WEIGHT_BYTES].to_numpy(float),
+        read_bytes, write_bytes = served["dram_read_bytes"], served["dram_write_bytes"]
+        if self.prefetch == "within_op":
+            memory_s = self._seconds(read_bytes + write_bytes)
+            bound = op_cost.bound_labels(busy_s, memory_s, launch_s)
+            step_s, start_s, end_s = self._within_op(memory_s, read_bytes, busy_s, ops.launch_s,
+                                                     ops.is_matrix, trace, bound, token_step)
+        else:
+            read_s, write_s = self._seconds(read_bytes), self._seconds(write_bytes)
+            memory_s = read_s + write_s
+            bound = op_cost.bound_labels(busy_s, memory_s, launch_s)
+            step_s, start_s, end_s = self._cross_op(read_s, write_s, read_bytes, launch_s + busy_s,
+                                                    ops.is_matrix, trace, bound, token_step)
+        flops = trace[T.FLOPS]
+        columns = {
+            T.OP_ID: trace[T.OP_ID], T.NAME: trace[T.NAME], T.LOOP_ITER: trace[T.LOOP_ITER],
+            T.WEIGHT_ID: trace[T.WEIGHT_ID], T.WEIGHT_BYTES: trace[T.WEIGHT_BYTES],
             "lane": np.where(ops.is_matrix, compute.MATRIX, compute.VECTOR),
             "step_s": step_s, "start_s": start_s, "end_s": end_s,
             "compute_s": ops.compute_s, "dequant_s": ops.dequant_s, "onchip_s": onchip_s,
-            "memory_s": memory_s, "launch_s": ops.launch_s, "bound": bound,
-            "matrix_flops": np.where(ops.is_matrix, trace[T.FLOPS].to_numpy(float), 0.0),
-            "vector_flops": np.where(ops.is_matrix, 0.0, trace[T.FLOPS].to_numpy(float)) + ops.dequant_flops,
+            "memory_s": memory_s, "launch_s": launch_s, "bound": bound,
+            "matrix_flops": np.where(ops.is_matrix, flops, 0.0),
+            "vector_flops": np.where(ops.is_matrix, 0.0, flops) + ops.dequant_flops,
             **served,
-        })
+        }
         for key, value in (label or {}).items():
-            frame[key] = value
-        on_chip_act = float(served["act_sram_bytes"].max()) if len(trace) else 0.0
+            columns[key] = np.full(n, value, dtype=object if isinstance(value, str) else None)
+        on_chip_act = float(served["act_sram_bytes"].max()) if n else 0.0
         self.sram_peak_bytes = max(self.sram_peak_bytes, self.residency.peak_bytes + on_chip_act)
-        return frame
+        return columns
+
+    def _seconds(self, num_bytes: np.ndarray) -> np.ndarray:
+        """Channel time of one transfer per op (zero where nothing moves)."""
+        return np.where(num_bytes > 0, self.dram_latency_s + num_bytes / self.dram_rate, 0.0)
 
     def _onchip_seconds(self, served: dict[str, np.ndarray]) -> np.ndarray:
         """Time the engines spend reading operands from SRAM (the main memory of an all-SRAM
@@ -187,12 +222,29 @@ class Engine:
         rate = sram.bandwidth_bytes_per_s * sram.efficiency
         return np.where(moved > 0, moved / rate + (0.0 if self.has_dram else sram.latency_s), 0.0)
 
-    def _des(self, read_s, write_s, read_bytes, lane_s, is_matrix, trace, bound, token_step):
-        """Event simulation of one run; returns (time each op adds, start, end) per op.
+    def _within_op(self, memory_s, read_bytes, busy_s, launch_s: float, is_matrix, trace, bound, token_step):
+        """One kernel after another, each loading and storing its own operands in one transfer
+        that starts at its launch; returns (time each op adds, engine start, end) per op.
+        An op takes launch + max(first tile + busy, transfer + last tile's share of busy)."""
+        reads = read_bytes > 0
+        tile = np.where(reads, np.minimum(1.0, TILE_BYTES / np.maximum(read_bytes, 1.0)), 0.0)
+        first_tile_s = np.where(reads, self.dram_latency_s + tile * read_bytes / self.dram_rate, 0.0)
+        step_s = launch_s + np.maximum(first_tile_s + busy_s, memory_s + tile * busy_s)
+        origin = self.env.now
+        end = origin + np.cumsum(step_s)
+        issued = end - step_s + launch_s            # the kernel runs and its transfer starts
+        start = issued + first_tile_s
+        if len(end) and end[-1] > origin:
+            self.env.run(until=float(end[-1]))
+        moving = np.flatnonzero(memory_s > 0)
+        self._record(trace, start, end, is_matrix, bound, token_step,
+                     (moving, issued[moving], issued[moving] + memory_s[moving]))
+        return step_s, start, end
 
-        Within an op, weights stream in tiles of TILE_BYTES: the engine starts once the first
-        tile has arrived and finishes no earlier than the last tile's share of its work after
-        the last byte arrives, so one op costs about max(load, compute), not the sum.
+    def _cross_op(self, read_s, write_s, read_bytes, lane_s, is_matrix, trace, bound, token_step):
+        """Event simulation of one run with a DMA engine running ahead of the compute engines;
+        returns (time each op adds, start, end) per op.
+
         Double buffering in bytes: the DMA runs ahead of the engines while what it has loaded
         but they have not consumed fits two of the largest loads (tiny ops take no buffer); it
         writes an op's results back once the op is done and its buffer is released."""
@@ -249,19 +301,29 @@ class Engine:
         step_s = np.diff(np.concatenate([[origin], end]))
         if n:
             step_s[-1] += env.now - end[-1]   # trailing write-back
-        self._record(trace, start, end, transfers, is_matrix, bound, token_step)
+        moving = np.array([t.op_index for t in transfers], dtype=np.int64)
+        self._record(trace, start, end, is_matrix, bound, token_step,
+                     (moving, np.array([t.start_s for t in transfers]), np.array([t.end_s for t in transfers])))
         return step_s, start, end
 
-    def _record(self, trace, start, end, transfers, is_matrix, bound, token_step: int) -> None:
-        """Append the run's intervals to the timeline: (op_id, name, lane, start_s, end_s, bound,
-        token_step)."""
-        ids, names = trace[T.OP_ID].to_numpy(), trace[T.NAME].to_numpy(dtype=object)
-        lanes = np.where(is_matrix, compute.MATRIX, compute.VECTOR)
-        self.timeline.extend(zip(ids.tolist(), names.tolist(), lanes.tolist(), start.tolist(), end.tolist(),
-                                 bound.tolist(), [token_step] * len(start)))
-        for t in transfers:
-            i = t.op_index
-            self.timeline.append((int(ids[i]), names[i], compute.DMA, t.start_s, t.end_s, bound[i], token_step))
+    def _record(self, trace, start, end, is_matrix, bound, token_step: int, transfers) -> None:
+        """Append the run's intervals to the timeline: the ops on their engine lanes, then the
+        transfers (op index, start, end arrays) on the DMA lane."""
+        ids, names = trace[T.OP_ID], trace[T.NAME]
+        moving, begin, finish = transfers
+        self.timeline.append({
+            "op_id": np.concatenate([ids, ids[moving]]), "name": np.concatenate([names, names[moving]]),
+            "lane": np.concatenate([np.where(is_matrix, compute.MATRIX, compute.VECTOR),
+                                    np.full(len(moving), compute.DMA, dtype=object)]),
+            "start_s": np.concatenate([start, begin]), "end_s": np.concatenate([end, finish]),
+            "bound": np.concatenate([bound, bound[moving]]),
+            "token_step": np.full(len(ids) + len(moving), token_step, dtype=np.int64)})
+
+    def timeline_frame(self) -> pd.DataFrame:
+        """Every recorded interval (TIMELINE_COLUMNS), in the order the runs happened."""
+        if not self.timeline:
+            return pd.DataFrame(columns=list(TIMELINE_COLUMNS))
+        return _frame({c: np.concatenate([chunk[c] for chunk in self.timeline]) for c in TIMELINE_COLUMNS})
 
 
 # -- whole runs: prefill, decode of N tokens, end to end ------------------------------------
@@ -269,31 +331,29 @@ class Engine:
 PHASES = ("prefill", "decode", "e2e")
 _SIGNATURE = [T.WEIGHT_ID, T.NAME, T.FLOPS, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES,
               T.KV_WRITE_BYTES, T.TOKENS_ACTIVE]
-_ADDITIVE = ["weight_first_fetch_bytes", "weight_refetch_bytes", "weight_sram_bytes", "kv_dram_bytes",
-             "kv_sram_bytes", "spill_read_bytes", "spill_write_bytes", "act_sram_bytes",
-             "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
-             "matrix_flops", "vector_flops", "step_s"]
 
 
-def loop_plan(trace: pd.DataFrame, full_loops: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(rows to simulate, multiplicity per row). Loop iterations after the first that demand
-    exactly the same (same weights, FLOPs, bytes, active tokens) are one steady state: the
-    first of them is simulated and stands for all. The warm-up iteration 0 always runs, and
-    so does every iteration that differs (an exit step, the last-k KV writers)."""
-    loop_iter = trace[T.LOOP_ITER].to_numpy()
-    keep = np.ones(len(trace), dtype=bool)
-    multiplicity = np.ones(len(trace))
+def loop_plan(trace: dict[str, np.ndarray], full_loops: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to simulate, multiplicity per row). A row stands for its `repeat` runs (a trace
+    with compressed loops writes a run of alike iterations once). Beyond that, loop iterations
+    after the first that demand exactly the same (same weights, FLOPs, bytes, active tokens)
+    are one steady state: the first of them is simulated and stands for all. The warm-up
+    iteration 0 always runs, and so does every iteration that differs (an exit step, the
+    last-k KV writers)."""
+    loop_iter = trace[T.LOOP_ITER]
+    keep = np.ones(len(loop_iter), dtype=bool)
+    multiplicity = trace[T.REPEAT].astype(float)
     iterations = np.unique(loop_iter[loop_iter >= 0])
     if full_loops or len(iterations) <= 2:
         return keep, multiplicity
-    row_hash = pd.util.hash_pandas_object(trace[_SIGNATURE], index=False).to_numpy()
+    row_hash = pd.util.hash_pandas_object(pd.DataFrame({c: trace[c] for c in _SIGNATURE}), index=False).to_numpy()
     representative: dict[int, int] = {}
     for iteration in iterations[1:]:
         rows = loop_iter == iteration
         key = hash(row_hash[rows].tobytes())
         if key in representative:
             keep[rows] = False
-            multiplicity[loop_iter == representative[key]] += 1
+            multiplicity[loop_iter == representative[key]] += multiplicity[rows]
         else:
             representative[key] = iteration
     return keep, multiplicity
@@ -321,24 +381,31 @@ def decode_points(gen_len: int, groups: list[tuple[int, int]] | None = None) -> 
     return steps, np.array(weights)
 
 
-def _run(engine: Engine, trace: pd.DataFrame, weight: float, full_loops: bool, label: dict) -> pd.DataFrame:
-    keep, multiplicity = loop_plan(trace, full_loops)
-    frame = engine.run(trace[keep].reset_index(drop=True), label)
-    _steady_cost_floor(frame, multiplicity[keep])
-    frame["multiplicity"] = multiplicity[keep] * weight
-    return frame
+def _run(engine: Engine, trace: pd.DataFrame, weight: float, full_loops: bool, label: dict) -> dict:
+    columns = op_cost.trace_columns(trace)
+    demand = op_cost.trace_demand(trace, engine.quant)
+    keep, multiplicity = loop_plan(columns, full_loops)
+    if not keep.all():
+        columns, demand = {k: v[keep] for k, v in columns.items()}, demand.take(keep)
+    columns = engine.run(columns, demand, label)
+    _steady_cost_floor(columns, multiplicity[keep])
+    columns["multiplicity"] = multiplicity[keep] * weight
+    return columns
 
 
-def _steady_cost_floor(frame: pd.DataFrame, multiplicity: np.ndarray) -> None:
+def _steady_cost_floor(frame: dict, multiplicity: np.ndarray) -> None:
     """A steady iteration stands for copies of itself run back to back, and each copy keeps the
     engines busy for its lane time and the channel for its transfers. The simulated instance's
     finish-to-finish time can be shorter (the DMA prefetched part of it during the iteration
     before), so where it is, the difference is added to its last op: otherwise the copies would
     move their bytes faster than the channel allows."""
-    loop_iter = frame[T.LOOP_ITER].to_numpy()
-    lane_s = (frame["launch_s"] + np.maximum(np.maximum(frame["compute_s"], frame["dequant_s"]), frame["onchip_s"])).to_numpy()
-    memory_s, step_s = frame["memory_s"].to_numpy(), frame["step_s"].to_numpy().copy()
-    for iteration in np.unique(loop_iter[(multiplicity > 1) & (loop_iter >= 0)]):
+    loop_iter = frame[T.LOOP_ITER]
+    steady = np.unique(loop_iter[(multiplicity > 1) & (loop_iter >= 0)])
+    if not len(steady):
+        return
+    lane_s = frame["launch_s"] + np.maximum(np.maximum(frame["compute_s"], frame["dequant_s"]), frame["onchip_s"])
+    memory_s, step_s = frame["memory_s"], frame["step_s"].copy()
+    for iteration in steady:
         rows = np.flatnonzero(loop_iter == iteration)
         deficit = max(lane_s[rows].sum(), memory_s[rows].sum()) - step_s[rows].sum()
         if deficit > 0:
@@ -346,132 +413,58 @@ def _steady_cost_floor(frame: pd.DataFrame, multiplicity: np.ndarray) -> None:
     frame["step_s"] = step_s
 
 
-def simulate(model, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,
-             gen_len: int = 128, batch: int = 1, policy: str = "lru", engine: str = "des",
-             full_loops: bool = False):
-    """Simulate `model` (a ModelSpec, or an OpTrace DataFrame run once as given) on `hardware`.
-
-    phase: `prefill` (the prompt), `decode` (gen_len tokens after a prompt of prompt_len, KV
-    growing token by token) or `e2e` (both). Loops, quantisation and KV policy are set on the
-    model beforehand (hwsim.spec.variants.configure_model). A model that does not fit main
-    memory is still simulated; the result says `fits = False` with the shortfall.
-    engine="roofline" gives the closed-form per-op roofline estimate instead (every op streams
-    its operands, so `policy` and `full_loops` do not apply; no timeline)."""
-    from hwsim.errors import ConfigError
-    from hwsim.sim.trace_cache import cached_trace
-
-    if phase not in PHASES:
-        raise ConfigError(f"phase: unknown {phase!r}; known: {', '.join(PHASES)}")
-    if policy not in memory.POLICIES:
-        raise ConfigError(f"policy: unknown {policy!r}; known: {', '.join(memory.POLICIES)}")
-    if engine not in ENGINES:
-        raise ConfigError(f"engine: unknown {engine!r}; known: {', '.join(ENGINES)}")
-    if batch < 1 or prompt_len < 0 or gen_len < 0:
-        raise ConfigError(f"batch >= 1, prompt >= 0 and gen >= 0 needed (got {batch}, {prompt_len}, {gen_len})")
+def des_run(model, hardware: HardwareSpec, *, phase: str, prompt_len: int, gen_len: int, batch: int,
+            policy: str, full_loops: bool) -> tuple[RunSums, Callable, Callable]:
+    """The event simulation of a whole run: (sums for the results builder, and functions building
+    the per-op costs with the multiplicity each row stands for, and the timeline intervals). `model` is a ModelSpec, or an OpTrace
+    DataFrame run once as given. Steady loop iterations and decode steps are simulated once and
+    multiplied (full_loops: every loop iteration is simulated)."""
     if isinstance(model, pd.DataFrame):
-        if engine != "des":
-            raise ConfigError("engine: a trace given as a DataFrame runs on the des engine (the roofline needs a model)")
-        T.validate_trace(model)
         sim = Engine(hardware, policy=policy)
         trace_phase = str(model[T.PHASE].iloc[0]) if len(model) else "prefill"
         token_step = int(model[T.TOKEN_STEP].iloc[0]) if trace_phase == "decode" else -1
-        frames = [_run(sim, model, 1.0, True, {"phase": trace_phase, "token_step": token_step})]
-        return build_result(sim, frames, None, hardware, _inputs(None, hardware, locals()))
-    task = model.task is not None or not model.has_decode
-    if task and phase == "decode":
-        raise ConfigError(f"phase: {model.name} has no decode phase (non-causal or no LM head); use prefill")
-    if engine == "roofline":
-        result = roofline.roofline_result(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len,
-                                          batch=batch, bound="op")
-        result.inputs = {**_inputs(model, hardware, locals()), "bound": "op"}
-        return result
-    sim = Engine(hardware, policy=policy, quant=model.quant)
-    frames = []
-    if phase in ("prefill", "e2e") or task:
-        trace = cached_trace(model, "prefill", batch, prompt_len)
-        frames.append(_run(sim, trace, 1.0, full_loops, {"phase": "prefill", "token_step": -1}))
-    if phase in ("decode", "e2e") and not task and gen_len > 0:
-        steps, weights = decode_points(gen_len, roofline.depth_groups(model, batch, gen_len))
-        for step, weight in zip(steps, weights):
-            trace = cached_trace(model, "decode", batch, prompt_len + step, token_step=step, num_steps=gen_len)
-            frames.append(_run(sim, trace, weight, full_loops, {"phase": "decode", "token_step": step}))
-    return build_result(sim, frames, model, hardware, _inputs(model, hardware, locals()))
-
-
-def _inputs(model, hardware: HardwareSpec, args: dict) -> dict:
-    keys = ("phase", "prompt_len", "gen_len", "batch", "policy", "engine", "full_loops")
-    inputs = {"model": model.name if model is not None else "trace", "hardware": hardware.name,
-              **{k: args[k] for k in keys}}
-    if model is not None:
-        inputs.update(loops=model.loop.count, quant=model.quant.name, kv_policy=model.loop.kv_policy)
-    return inputs
-
-
-def build_result(sim: Engine, frames: list[pd.DataFrame], model, hardware: HardwareSpec, inputs: dict):
-    """Sum the per-op costs (times their multiplicity) into a SimResult."""
-    from hwsim.cost.energy import ActionCounts, price
-    from hwsim.result import TIMELINE_COLUMNS, SimResult
-    from hwsim.workload.weights import kv_cache_bytes, unique_weight_bytes
-
-    ops = pd.concat(frames, ignore_index=True)
-    weight = ops["multiplicity"].to_numpy(float)
-
-    def total(column: str, phase: str | None = None) -> float:
-        values = ops[column].to_numpy(float) * weight
-        return float(values.sum() if phase is None else values[(ops["phase"] == phase).to_numpy()].sum())
-
-    prefill_s, decode_s = total("step_s", "prefill"), total("step_s", "decode")
-    latency_s = prefill_s + decode_s
-    batch, gen_len, prompt_len = inputs["batch"], inputs["gen_len"], inputs["prompt_len"]
-    working = float((ops["act_sram_bytes"] + ops["spill_read_bytes"] + ops["spill_write_bytes"]).max()) if len(ops) else 0.0
-    if model is None:
-        tokens = 1.0
-        weighted = ops[ops[T.WEIGHT_ID] != ""]
-        weights_bytes = float(weighted.drop_duplicates(T.WEIGHT_ID)[T.WEIGHT_BYTES].sum())
-        kv_bytes = 0.0
+        runs = [_run(sim, model, 1.0, True, {"phase": trace_phase, "token_step": token_step})]
     else:
-        decoding = inputs["phase"] != "prefill" and gen_len > 0
-        if model.task is not None or not model.has_decode:
-            tokens = batch * (model.task.seq_len + model.task.prefix_tokens if model.task else prompt_len)
-            context = 0
-        elif decoding:
-            tokens, context = batch * gen_len, prompt_len + gen_len
-        else:
-            tokens, context = batch * prompt_len, prompt_len
-        weights_bytes = unique_weight_bytes(model)
-        kv_bytes = kv_cache_bytes(model, context) * batch
-    footprint = weights_bytes + kv_bytes + working
-    main = hardware.main_memory
-    actions = ActionCounts({sim.dtype: total("matrix_flops")}, total("vector_flops"),
-                           total("sram_read_bytes"), total("sram_write_bytes"),
-                           total("dram_read_bytes"), total("dram_write_bytes"))
-    joules = price(actions, hardware, latency_s)
-    dram_bytes = actions.dram_read_bytes + actions.dram_write_bytes
-    by_bound = (ops["step_s"] * weight).groupby(ops["bound"]).sum()
-    peak_flops = hardware.matrix.rate_for(sim.dtype)[1]
-    totals = {
-        "latency_s": latency_s,
-        "ttft_s": prefill_s,
-        "tpot_s": decode_s / gen_len if decode_s > 0 else 0.0,
-        "tokens_per_s": tokens / latency_s if latency_s > 0 else 0.0,
-        "energy_j": joules["energy_j"],
-        "energy_per_token_j": joules["energy_j"] / tokens,
-        "power_w": joules["energy_j"] / latency_s if latency_s > 0 else 0.0,
-        "dram_read_bytes": actions.dram_read_bytes,
-        "dram_write_bytes": actions.dram_write_bytes,
-        "dram_bytes_per_token": dram_bytes / tokens,
-        "dram_weight_first_fetch_bytes": total("weight_first_fetch_bytes"),
-        "dram_weight_refetch_bytes": total("weight_refetch_bytes"),
-        "dram_kv_bytes": total("kv_dram_bytes"),
-        "dram_activation_spill_bytes": total("spill_read_bytes") + total("spill_write_bytes"),
-        "sram_peak_bytes": sim.sram_peak_bytes if sim.has_dram else min(footprint, main.capacity_bytes),
-        "memory_footprint_bytes": footprint,
-        "memory_capacity_bytes": main.capacity_bytes,
-        "fits": bool(footprint <= main.capacity_bytes),
-        "shortfall_bytes": max(footprint - main.capacity_bytes, 0.0),
-        "compute_utilization": total("matrix_flops") / (latency_s * peak_flops) if latency_s > 0 else 0.0,
-        "bound": str(by_bound.idxmax()) if len(by_bound) else "overhead",
-        **{key: joules[key] for key in ("energy_compute_j", "energy_sram_j", "energy_dram_j", "energy_static_j")},
-    }
-    timeline = pd.DataFrame(sim.timeline, columns=list(TIMELINE_COLUMNS))
-    return SimResult(inputs=inputs, totals=totals, ops=ops, timeline=timeline, actions=actions)
+        sim = Engine(hardware, policy=policy, quant=model.quant)
+        runs = []
+        task = model.task is not None or not model.has_decode
+        compress = not full_loops
+        if phase in ("prefill", "e2e") or task:
+            trace = cached_trace(model, "prefill", batch, prompt_len, compress_loops=compress)
+            runs.append(_run(sim, trace, 1.0, full_loops, {"phase": "prefill", "token_step": -1}))
+        if phase in ("decode", "e2e") and not task and gen_len > 0:
+            steps, weights = decode_points(gen_len, depth_groups(model, batch, gen_len))
+            for step, weight in zip(steps, weights):
+                trace = cached_trace(model, "decode", batch, prompt_len + step, token_step=step, num_steps=gen_len,
+                                     compress_loops=compress)
+                runs.append(_run(sim, trace, weight, full_loops, {"phase": "decode", "token_step": step}))
+    columns = {key: np.concatenate([run[key] for run in runs]) for key in runs[0]}
+    return _sums(sim, columns), lambda: _frame(columns), sim.timeline_frame
+
+
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The per-op table (text columns kept as Python objects, as in the trace)."""
+    return pd.DataFrame({k: pd.Series(v, dtype=object, copy=False) if v.dtype == object else v
+                         for k, v in columns.items()})
+
+
+def _sums(sim: Engine, ops: dict[str, np.ndarray]) -> RunSums:
+    """Per-op costs times their multiplicity, summed for the results builder."""
+    weight = ops["multiplicity"]
+    phase, bound = ops["phase"], ops["bound"]
+    step_s = ops["step_s"] * weight
+
+    def total(column: str) -> float:
+        return float(ops[column] @ weight)
+
+    return RunSums(
+        prefill_s=float(step_s[phase == "prefill"].sum()), decode_s=float(step_s[phase == "decode"].sum()),
+        seconds_by_bound={label: float(step_s[bound == label].sum()) for label in ("compute", "memory", "overhead")},
+        dtype=sim.dtype, matrix_flops=total("matrix_flops"), vector_flops=total("vector_flops"),
+        dram_read_bytes=total("dram_read_bytes"), dram_write_bytes=total("dram_write_bytes"),
+        sram_read_bytes=total("sram_read_bytes"), sram_write_bytes=total("sram_write_bytes"),
+        weight_first_fetch_bytes=total("weight_first_fetch_bytes"), weight_refetch_bytes=total("weight_refetch_bytes"),
+        kv_dram_bytes=total("kv_dram_bytes"),
+        activation_spill_bytes=total("spill_read_bytes") + total("spill_write_bytes"),
+        sram_peak_bytes=sim.sram_peak_bytes,
+    )

@@ -124,6 +124,10 @@ class OverheadSpec(Spec):
 
     op_launch: Seconds = Field("0 s")
     dequant_flops_per_weight: float = Field(2.0, ge=0)
+    prefetch: Literal["cross_op", "within_op"] | None = Field(
+        None, description="cross_op: a DMA engine loads the next ops' operands while this one "
+        "runs; within_op: each kernel loads its own operands after it is launched (GPU/CPU "
+        "runtimes); unset: by device class (hwsim.cost.op_cost.PREFETCH_BY_CLASS)")
     source: str = "default"
 
     @property

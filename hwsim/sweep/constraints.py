@@ -2,7 +2,7 @@
 
 A constraint is text like `fits == True` or `tpot_s <= 0.05`, parsed once (no eval) so a typo
 fails before any work. Some constraints can be decided without the event simulation, from the
-roofline floor (`roofline_run(..., bound="floor")`), so a point that breaks one is skipped
+roofline floor (`roofline_totals(..., bound="floor")`), so a point that breaks one is skipped
 (pruned) without running the DES:
 - constraints over capacity totals only (`fits`, `memory_footprint_bytes`, ...), which the
   floor computes exactly as the DES does;

@@ -53,7 +53,7 @@ def _simulation_totals(point: Point, engine: str) -> dict[str, Any]:
     building a SimResult."""
     run = point.run
     if engine in ("roofline", PRUNE_ENGINE):
-        from hwsim.cost.roofline import roofline_totals
+        from hwsim.sim import roofline_totals
 
         return roofline_totals(point.model, point.hardware, phase=run.phase, prompt_len=run.prompt_len,
                                gen_len=run.gen_len, batch=run.batch, bound="op" if engine == "roofline" else "floor")
@@ -67,7 +67,10 @@ def _simulation_totals(point: Point, engine: str) -> dict[str, Any]:
 def evaluate_chunk(points: list[Point], engine: str, prune_by: list[Constraint],
                    evaluate: Evaluate | None = None) -> list[dict[str, Any]]:
     """Evaluate `points` in one worker; never raises for a point's own failure."""
-    evaluate = evaluate or simulate_totals
+    if evaluate is None:   # closed forms priced for the whole chunk at once (sweep/batch.py)
+        from hwsim.sweep.batch import BatchEvaluator
+
+        evaluate = BatchEvaluator(points, simulate_totals)
     return [_evaluate_point(point, engine, prune_by, evaluate) for point in points]
 
 
@@ -94,9 +97,9 @@ def _chunks(points: list[Point], workers: int, engine: str) -> list[list[Point]]
     """Small chunks: large enough to amortise dispatch, small enough to persist often. Points
     that run the same traces (same model and run settings, any hardware) go to the same chunk
     where possible, so each worker's trace cache builds a trace once."""
-    from hwsim.sim.trace_cache import model_key
+    from hwsim.cache import spec_text as model_key
 
-    cap = 32 if engine == "roofline" else 4
+    cap = 256 if engine == "roofline" else 4
     size = max(1, min(cap, math.ceil(len(points) / (4 * workers))))
     keys = {id(p.model): model_key(p.model) for p in points}
     ordered = sorted(points, key=lambda p: (keys[id(p.model)], p.run.phase, p.run.batch, p.run.prompt_len,

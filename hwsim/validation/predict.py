@@ -48,11 +48,11 @@ def predict_seconds(case: Case, hardware: HardwareSpec, engine: str = "roofline"
 
 def simulated_totals(model: ModelSpec, hardware: HardwareSpec, engine: str, **run) -> dict:
     """SimResult totals from the discrete-event engine (`des`), or from the closed-form roofline
-    (`roofline`, hwsim.cost.roofline: the same op costs without event scheduling, about a
+    (`roofline`, hwsim.cost.closed_form: the same op costs without event scheduling, about a
     millisecond per run once the traces are cached, which is what makes the calibration's
     hundreds of solves affordable)."""
     if engine == "roofline":
-        from hwsim.cost.roofline import roofline_totals
+        from hwsim.sim import roofline_totals
 
         return roofline_totals(model, hardware, **run)
     from hwsim.sim import simulate
@@ -67,7 +67,7 @@ def to_metric(row: MeasuredRow, seconds: float) -> float:
 
 def _gemm_seconds(row: MeasuredRow, hardware: HardwareSpec) -> float:
     """One fp16 GEMM (M, N, K parsed from the model string) through the roofline op cost."""
-    from hwsim.cost.roofline import op_times
+    from hwsim.cost.op_cost import op_times
     from hwsim.spec.quant import quant_preset
     from hwsim.workload import trace as T
 

@@ -68,3 +68,13 @@ def loop_depths(model: ModelSpec, batch: int, token_step: int = 0, num_steps: in
     quantiles = (token_step * batch + np.arange(batch) + 0.5) / (num_steps * batch)
     index = np.searchsorted(cdf, quantiles - 1e-12, side="left")
     return [int(i) + 1 for i in np.minimum(index, len(cdf) - 1)]
+
+
+def depth_groups(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, int]]:
+    """Contiguous [first, end) ranges of decode steps that share per-sequence loop depths (depth
+    quantiles rise with the step, so equal depths are contiguous). One range for fixed depth."""
+    if np.count_nonzero(depth_pmf(model)) <= 1:
+        return [(0, steps)]
+    depths = [tuple(loop_depths(model, batch, s, steps)) for s in range(steps)]
+    starts = [s for s in range(steps) if s == 0 or depths[s] != depths[s - 1]]
+    return list(zip(starts, starts[1:] + [steps]))

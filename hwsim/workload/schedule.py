@@ -24,6 +24,7 @@ class Step:
     layer: int          # global physical layer index (-1 for non-layer steps)
     loop_iter: int      # iteration of the `loop` repeat (0-based); -1 outside it
     inject: str = ""    # "adapter" or "add" for inject steps
+    repeat: int = 1     # iterations this step stands for (expand's `runs`); 1 outside the loop
 
 
 def block_offsets(model: ModelSpec) -> dict[str, int]:
@@ -39,39 +40,43 @@ def num_physical_layers(model: ModelSpec) -> int:
     return sum(b.num_layers for b in model.blocks)
 
 
-def expand(model: ModelSpec, loop_count: int | None = None) -> list[Step]:
+def expand(model: ModelSpec, loop_count: int | None = None,
+           runs: list[tuple[int, int]] | None = None) -> list[Step]:
     """Steps of one pass through the model with the `loop` repeat run `loop_count` times
-    (default: model.loop.count)."""
+    (default: model.loop.count). `runs` lists (first iteration, length) ranges covering the
+    iterations in order: each range's steps appear once, for its first iteration, with
+    `repeat` = its length (the caller vouches that the iterations of a range are alike), so the
+    list does not grow with the loop count. Default: one range per iteration."""
     count = model.loop.count if loop_count is None else loop_count
     if count < 1:
         raise ValueError(f"loop count must be >= 1, got {count}")
+    runs = [(i, 1) for i in range(count)] if runs is None else runs
     offsets = block_offsets(model)
     steps: list[Step] = []
 
-    def walk(items, loop_iter: int) -> None:
+    def walk(items, loop_iter: int, repeat: int) -> None:
         for item in items:
             if item == FINAL_NORM:
-                steps.append(Step("final_norm", None, -1, loop_iter))
+                steps.append(Step("final_norm", None, -1, loop_iter, repeat=repeat))
                 continue
             if isinstance(item, str):
                 block = model.block(item)
                 for i in range(block.num_layers):
-                    steps.append(Step("layer", item, offsets[item] + i, loop_iter))
+                    steps.append(Step("layer", item, offsets[item] + i, loop_iter, repeat=repeat))
                 continue
             is_loop = item.repeat == "loop"
-            for iteration in range(count if is_loop else item.repeat):
-                current = iteration if is_loop else loop_iter
+            for iteration, length in (runs if is_loop else [(loop_iter, repeat)] * item.repeat):
                 if item.inject != "none":
-                    steps.append(Step("inject", None, -1, current, inject=item.inject))
-                walk(item.body, current)
+                    steps.append(Step("inject", None, -1, iteration, inject=item.inject, repeat=length))
+                walk(item.body, iteration, length)
                 if item.final_norm:
-                    steps.append(Step("loop_norm", None, -1, current))
+                    steps.append(Step("loop_norm", None, -1, iteration, repeat=length))
                 if item.exit_gate:
-                    steps.append(Step("exit_gate", None, -1, current))
+                    steps.append(Step("exit_gate", None, -1, iteration, repeat=length))
                 if item.streams > 1:   # Hyperloop: one hyper-connection after each iteration
-                    steps.append(Step("hyper_connection", None, -1, current))
+                    steps.append(Step("hyper_connection", None, -1, iteration, repeat=length))
 
-    walk(model.effective_schedule, -1)
+    walk(model.effective_schedule, -1, 1)
     return steps
 
 

@@ -3,6 +3,11 @@
 A trace is *demand* (FLOPs, bytes of weights, activations and KV an op needs); the simulator
 decides when and from where it is served. Column names are the constants below; build_trace
 and the reference executor both emit exactly these columns.
+
+`repeat` says how many times a row runs: a trace built with `compress_loops` writes a run of
+identical loop iterations once (loop_iter = the run's first iteration) with repeat = the run's
+length, so a trace's size does not grow with the loop count. Every other trace has repeat 1,
+one row per op instance; a file without the column reads as repeat 1.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ KV_BITS = "kv_bits"
 EXPERT_ID = "expert_id"
 TOKENS_ACTIVE = "tokens_active"   # tokens this op processes (batch compaction, early exit)
 TOKEN_STEP = "token_step"         # decode: index of the generated token (0 for prefill)
+REPEAT = "repeat"                 # times the row runs back to back (>= 1); see the module docstring
 
 # Column -> dtype. Integers are int64; expert_id is nullable (pandas Int64).
 SCHEMA: dict[str, str] = {
@@ -41,7 +47,7 @@ SCHEMA: dict[str, str] = {
     WEIGHT_ID: "object", WEIGHT_BYTES: "float64", ACT_IN_BYTES: "float64",
     ACT_OUT_BYTES: "float64", KV_READ_BYTES: "float64", KV_WRITE_BYTES: "float64",
     WEIGHT_BITS: "float64", ACT_BITS: "float64", KV_BITS: "float64", EXPERT_ID: "Int64",
-    TOKENS_ACTIVE: "int64", TOKEN_STEP: "int64",
+    TOKENS_ACTIVE: "int64", TOKEN_STEP: "int64", REPEAT: "int64",
 }
 COLUMNS = list(SCHEMA)
 
@@ -63,7 +69,7 @@ def from_records(records: list[dict]) -> pd.DataFrame:
     """Build a trace from row dicts (missing optional columns get neutral values) and coerce
     it to the schema dtypes."""
     frame = pd.DataFrame.from_records(records)
-    defaults = {EXPERT_ID: pd.NA, TOKENS_ACTIVE: 1, TOKEN_STEP: 0, LOOP_ITER: -1, WEIGHT_ID: "",
+    defaults = {EXPERT_ID: pd.NA, TOKENS_ACTIVE: 1, TOKEN_STEP: 0, REPEAT: 1, LOOP_ITER: -1, WEIGHT_ID: "",
                 KV_READ_BYTES: 0.0, KV_WRITE_BYTES: 0.0, WEIGHT_BYTES: 0.0, M: 0, N: 0, K: 0}
     for column, value in defaults.items():
         if column not in frame:
@@ -74,6 +80,8 @@ def from_records(records: list[dict]) -> pd.DataFrame:
 
 
 def coerce(frame: pd.DataFrame) -> pd.DataFrame:
+    if REPEAT not in frame.columns:       # written before the column existed: one row per op
+        frame = frame.assign(**{REPEAT: 1})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise TraceError(f"trace is missing columns: {', '.join(missing)}")
@@ -121,6 +129,9 @@ def validate_trace(frame: pd.DataFrame) -> pd.DataFrame:
             row = int(np.flatnonzero(~np.isfinite(values) | (values < 0))[0])
             raise TraceError(f"column {column} has a negative or non-finite value (row {row}, "
                              f"op {frame[NAME].iloc[row]!r})")
+    if (frame[REPEAT].to_numpy() < 1).any():
+        row = int(np.flatnonzero(frame[REPEAT].to_numpy() < 1)[0])
+        raise TraceError(f"column {REPEAT} must be >= 1 (row {row}, op {frame[NAME].iloc[row]!r})")
     gemm = frame[OP_KIND].astype(str).isin(GEMM_KINDS).to_numpy()
     expected = 2.0 * frame[M].to_numpy(float) * frame[N].to_numpy(float) * frame[K].to_numpy(float)
     flops = frame[FLOPS].to_numpy(float)

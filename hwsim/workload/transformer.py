@@ -59,7 +59,7 @@ class _Builder:
             self.seq_tokens, self.keys = context_len, context_len
         else:                               # one new token attending to the cache and itself
             self.seq_tokens, self.keys = 1, context_len + 1
-        self.blocks: list[tuple[dict[str, np.ndarray], int]] = []   # (columns, loop_iter)
+        self.blocks: list[tuple[dict[str, np.ndarray], int, int]] = []   # (columns, loop_iter, repeat)
         self._templates: dict[tuple, dict[str, np.ndarray]] = {}
         self._expert_counts: dict[int, np.ndarray] = {}
         self._weights: dict[str, tuple[float, float]] = {}
@@ -260,7 +260,7 @@ class _Builder:
 
     # -- assembly ---------------------------------------------------------------------------
     def add(self, rows: list[tuple], loop_iter: int) -> None:
-        self.blocks.append((_columnar(rows), loop_iter))
+        self.blocks.append((_columnar(rows), loop_iter, 1))
 
     def cached(self, key: tuple, make) -> dict[str, np.ndarray]:
         columns = self._templates.get(key)
@@ -299,10 +299,28 @@ class _Builder:
             return 0
         return min(self.keys, window)
 
-    def build(self) -> None:
+
+    def iteration_runs(self) -> list[tuple[int, int]]:
+        """(first iteration, length) ranges of loop iterations with the same sequence counts.
+        The counts change only where some sequence's depth d starts, ends or enters its last-k
+        window (d - 1, d, d - last_k), so only those iterations are compared; iteration 0 is a
+        range of its own (the simulator's warm-up)."""
+        deepest, last_k = max(self.depths), self.model.loop.kv_last_k
+        cuts = {0, 1, deepest} | {c for d in set(self.depths) for c in (d - 1, d, d - last_k)}
+        cuts = sorted(c for c in cuts if 0 <= c <= deepest)
+        runs: list[tuple[int, int]] = []
+        for first, end in zip(cuts, cuts[1:]):
+            if runs and runs[-1][0] > 0 and self.iteration_counts(first) == self.iteration_counts(runs[-1][0]):
+                runs[-1] = (runs[-1][0], runs[-1][1] + end - first)
+            else:
+                runs.append((first, end - first))
+        return runs
+
+    def build(self, compress_loops: bool = False) -> None:
         self.add(self.embedding_rows(), -1)
         counts = {-1: (self.batch, self.batch)}
-        for step in expand(self.model, max(self.depths)):
+        runs = self.iteration_runs() if compress_loops else None
+        for step in expand(self.model, max(self.depths), runs):
             if step.loop_iter not in counts:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]
@@ -315,19 +333,20 @@ class _Builder:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)
                 columns = self.cached(key, lambda: _columnar(self.step_rows(step, active)))
-            self.blocks.append((columns, step.loop_iter))
+            self.blocks.append((columns, step.loop_iter, step.repeat))
         self.add(self.output_rows(), -1)
 
     def frame(self, token_step: int) -> pd.DataFrame:
-        pieces = [columns for columns, _ in self.blocks]
+        pieces = [columns for columns, _, _ in self.blocks]
+        sizes = [len(p[T.LAYER]) for p in pieces]
         data = {c: np.concatenate([p[c] for p in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
         expert = data.pop(T.EXPERT_ID)
         data.update({
             T.OP_ID: np.arange(count, dtype=np.int64),
             T.PHASE: pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), [self.phase]),
-            T.LOOP_ITER: np.repeat([i for _, i in self.blocks],
-                                   [len(p[T.LAYER]) for p in pieces]).astype(np.int64),
+            T.LOOP_ITER: np.repeat([i for _, i, _ in self.blocks], sizes).astype(np.int64),
+            T.REPEAT: np.repeat([r for _, _, r in self.blocks], sizes).astype(np.int64),
             T.ACT_BITS: np.full(count, float(self.act_bits)),
             T.KV_BITS: np.full(count, float(self.kv_bits)),
             T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
@@ -357,11 +376,14 @@ def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
 
 
 def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
-                loops: int | None = None, token_step: int = 0, num_steps: int = 1) -> pd.DataFrame:
+                loops: int | None = None, token_step: int = 0, num_steps: int = 1,
+                compress_loops: bool = False) -> pd.DataFrame:
     """The OpTrace of one prefill (the whole prompt of `context_len` tokens per sequence; a
     non-causal task model runs one forward over its task sequence) or one decode step (one new
     token per sequence with `context_len` tokens already cached; `token_step` of `num_steps`
-    picks per-sequence loop depths, see depth.loop_depths). `loops` fixes the loop count."""
+    picks per-sequence loop depths, see depth.loop_depths). `loops` fixes the loop count.
+    `compress_loops` writes each run of alike loop iterations once with its `repeat` count
+    (trace.py), so the trace's size and build time do not grow with the loop count."""
     if phase not in T.PHASES:
         raise TraceError(f"phase must be one of {', '.join(T.PHASES)}, got {phase!r}")
     if batch < 1:
@@ -382,5 +404,5 @@ def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int =
         depths = loop_depths(model, batch, token_step, num_steps)
     step = token_step if phase == "decode" else 0
     builder = _Builder(model, phase, batch, context_len, depths, step)
-    builder.build()
+    builder.build(compress_loops)
     return builder.frame(step)

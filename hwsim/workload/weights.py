@@ -9,10 +9,9 @@ Biases are folded into their matrix; norm scales and Huginn's q/k bias are vecto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections import OrderedDict
 from typing import Literal
 
-from hwsim import units
+from hwsim import cache, units
 from hwsim.spec.model import ModelSpec
 from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers
 
@@ -117,20 +116,9 @@ class WeightTable:
         return sum(t.num_elements for t in self.tensors)
 
 
-_TABLE_CACHE: "OrderedDict[int, tuple[ModelSpec, WeightTable]]" = OrderedDict()
-
-
 def weight_table(model: ModelSpec) -> WeightTable:
-    """The model's tensors, memoised per spec object (specs are frozen but hold lists, so they
-    are not hashable; identity is the key, and the cached spec is kept to make ids safe)."""
-    cached = _TABLE_CACHE.get(id(model))
-    if cached is not None and cached[0] is model:
-        return cached[1]
-    table = _build_weight_table(model)
-    _TABLE_CACHE[id(model)] = (model, table)
-    if len(_TABLE_CACHE) > 64:
-        _TABLE_CACHE.popitem(last=False)
-    return table
+    """The model's tensors, memoised per spec object (hwsim.cache.per_spec)."""
+    return cache.per_spec.get("weight_table", model, lambda: _build_weight_table(model))
 
 
 def _build_weight_table(model: ModelSpec) -> WeightTable:
@@ -204,7 +192,9 @@ def lm_head_tensor(model: ModelSpec) -> WeightTensor | None:
 
 
 def unique_weight_bytes(model: ModelSpec) -> float:
-    return sum(t.bytes(model) for t in weight_table(model).tensors)
+    """Bytes of the model's distinct weight tensors, memoised per spec object (hwsim.cache)."""
+    return cache.per_spec.get("weight_bytes", model,
+                              lambda: float(sum(t.bytes(model) for t in weight_table(model).tensors)))
 
 
 def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> float:
@@ -249,7 +239,7 @@ def kv_cache_slots_per_token(model: ModelSpec, loop_count: int | None = None) ->
     iterations; exit_only the exit iteration's. Non-causal models keep none."""
     if not model.attention.causal:
         return 0
-    steps = expand(model, loop_count)
+    steps = expand(model, 1)      # the layers of one iteration: the count only scales them
     count = model.loop.count if loop_count is None else loop_count
     policy = model.loop.kv_policy
     kept_iters = {"per_loop": count, "shared": 1, "exit_only": 1, "first": 1,
@@ -278,7 +268,9 @@ def kv_cache_bytes(model: ModelSpec, context: int, loop_count: int | None = None
 
 
 def kv_bytes_per_token(model: ModelSpec, loop_count: int | None = None) -> float:
-    """Bytes of K and V added to the cache for one new token."""
-    att = model.attention
-    per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
-    return kv_cache_slots_per_token(model, loop_count) * per_slot
+    """Bytes of K and V added to the cache for one new token (memoised per spec object)."""
+    def count() -> float:
+        att = model.attention
+        per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
+        return kv_cache_slots_per_token(model, loop_count) * per_slot
+    return cache.per_spec.get(f"kv_bytes_per_token:{loop_count}", model, count)

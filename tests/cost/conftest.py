@@ -19,7 +19,7 @@ ROUND_DEVICE = {
         "sram": {"kind": "sram", "type": "SRAM", "capacity": "4 MiB", "bandwidth": "1 TB/s", "source": "test"},
     },
     "power": {"idle": "2 W", "source": "test"},
-    "overhead": {"op_launch": "0 s", "dequant_flops_per_weight": 2.0},
+    "overhead": {"op_launch": "0 s", "dequant_flops_per_weight": 2.0, "prefetch": "cross_op"},
 }
 
 

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from hwsim.cost.efficiency import curve_fraction, matrix_efficiency
-from hwsim.cost.roofline import compute_seconds
+from hwsim.cost.op_cost import compute_seconds
 from hwsim.spec import loader
 from hwsim.spec.hardware import EfficiencyCurve
 

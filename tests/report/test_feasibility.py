@@ -96,7 +96,7 @@ def test_cheapest_prefers_fewest_bits_and_reports_none_when_impossible():
 
 @pytest.mark.parametrize("factor, pruned", [(0.999, 1), (1.001, 0)])
 def test_search_prunes_exactly_where_the_floor_misses(factor, pruned):
-    from hwsim.cost.roofline import roofline_totals
+    from hwsim.sim import roofline_totals
     from hwsim.spec.loader import load_hardware, load_model
     from hwsim.spec.variants import configure_model
 

@@ -29,7 +29,7 @@ def device(*, bandwidth="1 GiB/s", latency="1 us", matrix="1 GFLOP/s", vector="1
                     "vector": {"kind": "vector", "peak": {"fp16": vector, "int8": vector}, "source": "test"}},
         "memory": memory,
         "power": {"idle": "1 W", "source": "test"},
-        "overhead": {"op_launch": launch, "source": "test"},
+        "overhead": {"op_launch": launch, "prefetch": "cross_op", "source": "test"},
     }
     return validate(HardwareSpec, data, "test device")
 

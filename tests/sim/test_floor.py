@@ -1,10 +1,10 @@
 """The roofline floor is a true lower bound on the event simulation, for every residency policy:
-latency, ttft and tpot of the DES never fall below `roofline_run(..., bound="floor")`."""
+latency, ttft and tpot of the DES never fall below `roofline_totals(..., bound="floor")`."""
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hwsim.cost.roofline import roofline_totals
+from hwsim.sim import roofline_totals
 from hwsim.sim import simulate
 from hwsim.spec.loader import load_hardware, load_model
 from hwsim.spec.variants import configure_model

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from hwsim.cost import roofline
-from hwsim.sim import simulate
+from hwsim.sim import roofline_totals, simulate
 from hwsim.spec.loader import load_hardware, load_model
 from hwsim.spec.variants import configure_model
 
@@ -56,7 +55,7 @@ def test_roofline_engine_is_the_closed_form_estimate():
     hw = load_hardware("edge-npu")
     model = load_model("llama-3.2-1b")
     result = simulate(model, hw, phase="e2e", prompt_len=128, gen_len=4, policy="belady", engine="roofline")
-    theirs = roofline.roofline_totals(model, hw, phase="e2e", prompt_len=128, gen_len=4, bound="op")
+    theirs = roofline_totals(model, hw, phase="e2e", prompt_len=128, gen_len=4, bound="op")
     assert result.totals == theirs
     assert result.inputs["engine"] == "roofline" and result.inputs["bound"] == "op"
     assert result.timeline.empty

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hwsim.cost import roofline as R
+from hwsim.cost import op_cost as R
 from hwsim.spec.quant import quant_preset
 from tests.cost.conftest import make_trace, op
 

@@ -1,0 +1,358 @@
+"""The closed-form engine (`engine="roofline"`): a whole run summed op by op, no events.
+
+Each op costs max(compute_s, memory_s) + launch_s from the op-cost kernel (hwsim.cost.op_cost),
+every op streaming its weights, KV and activations from main memory (no on-chip reuse), which is
+what roofline tools assume. Decode steps are summed in closed form: per-op costs are linear in
+the context, so the sum over steps is a pair of arithmetic series per op, and rows of a trace
+built with compressed loops count `repeat` times, so a run's cost does not grow with the number
+of decode steps or loop iterations. `bound="floor"` gives instead a time the event simulator
+cannot beat under any residency policy (for pruning).
+
+A peer of the discrete-event engine (hwsim.sim.engine): both take op costs from the kernel and
+hand a RunSums to the one results builder (hwsim.totals); neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwsim import cache
+
+from hwsim.cost.op_cost import (TraceDemand, demand_compute_seconds, dequant_seconds, dram_efficiency,
+                                trace_demand)
+from hwsim.cost.sums import RunSums
+from hwsim.errors import ConfigError
+from hwsim.spec.hardware import HardwareSpec
+from hwsim.spec.model import ModelSpec
+from hwsim.spec.quant import QuantSpec
+from hwsim.workload.depth import depth_groups
+from hwsim.workload.trace_cache import cached_trace
+from hwsim.workload.weights import unique_weight_bytes
+
+def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_step: int = 0,
+            num_steps: int = 1) -> TraceDemand:
+    """Demand of a cached (loop-compressed) trace; both are kept per process (hwsim.cache)."""
+    trace = cached_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
+    return trace_demand(trace, model.quant)
+
+
+@dataclass
+class _Run:
+    """Sums of one phase for a batch of devices: seconds by what bounds them, the floor's terms,
+    and actions. Time terms are arrays with one value per device; demand terms (bytes, matrix
+    FLOPs) do not depend on the device and are plain numbers."""
+
+    compute_s: np.ndarray | float = 0.0       # time of ops (or steps) where compute exceeds memory
+    memory_s: np.ndarray | float = 0.0        # time where memory exceeds compute
+    launch_s: np.ndarray | float = 0.0
+    serial_s: np.ndarray | float = 0.0        # sum over ops of max(engine, unpacking): ops run one after another
+    floor_memory_s: np.ndarray | float = 0.0  # channel time of the DRAM traffic no residency policy avoids
+    matrix_flops: float = 0.0
+    vector_flops: np.ndarray | float = 0.0    # includes unpacking, which depends on the device
+    weight_bytes: float = 0.0
+    kv_bytes: float = 0.0
+    act_bytes: float = 0.0
+    read_bytes: float = 0.0
+    write_bytes: float = 0.0
+    kv_write_bytes: float = 0.0
+    peak_act_bytes: float = 0.0
+
+    @property
+    def seconds(self):
+        """Sum over ops of max(compute, memory) + launch: the classic per-op roofline."""
+        return self.compute_s + self.memory_s + self.launch_s
+
+    @property
+    def floor_s(self):
+        """A time the simulator cannot beat under any residency policy: its engines run the ops
+        one after another (launch included), and its one DRAM channel moves at least the
+        unavoidable bytes."""
+        return np.maximum(self.serial_s + self.launch_s, self.floor_memory_s)
+
+    def time(self, bound: str):
+        return self.seconds if bound == "op" else self.floor_s
+
+    def add(self, other: _Run) -> None:
+        for name, value in vars(other).items():
+            combine = np.maximum if name == "peak_act_bytes" else np.add
+            setattr(self, name, combine(getattr(self, name), value))
+
+
+def _linear_sum(first: np.ndarray, slope: np.ndarray, lo, hi) -> np.ndarray:
+    """sum_{j=lo}^{hi-1} (first + slope * j), elementwise (empty ranges give 0)."""
+    count = np.maximum(hi - lo, 0)
+    return count * first + slope * count * (lo + hi - 1) / 2.0
+
+
+def _split_sums(a_first, a_slope, b_first, b_slope, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise over j = 0 .. steps-1 of a_j = a_first + a_slope * j against b_j likewise:
+    (sum of a_j where a_j >= b_j, sum of b_j where a_j < b_j), so their total is sum max(a_j, b_j).
+    Two linear functions cross at most once, so each side is one arithmetic series."""
+    a_first, b_first = np.broadcast_arrays(np.asarray(a_first, float), np.asarray(b_first, float))
+    d_first, d_slope = a_first - b_first, np.asarray(a_slope, float) - np.asarray(b_slope, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        crossing = -d_first / d_slope            # a >= b on one side of this step
+    flat = d_slope == 0
+    lo = np.where(flat, np.where(d_first >= 0, 0, steps),
+                  np.where(d_slope > 0, np.clip(np.ceil(crossing), 0, steps), 0))
+    hi = np.where(flat, steps, np.where(d_slope > 0, steps, np.clip(np.floor(crossing) + 1, 0, steps)))
+    a_side = _linear_sum(a_first, a_slope, lo, hi)
+    b_side = _linear_sum(b_first, b_slope, 0, steps) - _linear_sum(b_first, b_slope, lo, hi)
+    return a_side, b_side
+
+
+class _Devices:
+    """The device figures the sums need, one row per device (column vectors broadcast over ops),
+    so a batch of devices is priced with one pass of array arithmetic per trace."""
+
+    def __init__(self, hardware: list[HardwareSpec], quant: QuantSpec | None = None):
+        def column(values) -> np.ndarray:
+            return np.asarray(values, dtype=float)[:, None]
+
+        self.hardware = hardware
+        self.kept = False          # set when the object is kept in hwsim.cache (op_seconds memo)
+        self.efficiency = column([dram_efficiency(h, quant) for h in hardware])
+        main = [h.main_memory for h in hardware]
+        self.main_rate = column([m.bandwidth_bytes_per_s for m in main]) * self.efficiency
+        self.main_latency_s = column([m.latency_s for m in main])
+        self.has_dram = column([h.dram is not None for h in hardware])[:, 0]
+        self.dram_rate = column([h.dram.bandwidth_bytes_per_s if h.dram else 1.0 for h in hardware])[:, 0] \
+            * self.efficiency[:, 0]
+        self.dram_latency_s = column([h.dram.latency_s if h.dram else 0.0 for h in hardware])[:, 0]
+        self.launch_s = column([h.overhead.op_launch_s for h in hardware])[:, 0]
+        # On-chip bytes a policy could keep weights or activations in between uses. The simulator
+        # splits the SRAM between the two, so charging each against all of it only lowers the floor.
+        self.sram_bytes = column([h.sram.capacity_bytes if h.sram is not None and h.dram is not None else 0.0
+                                  for h in hardware])[:, 0]
+        self.dequant_per_weight = column([h.overhead.dequant_flops_per_weight for h in hardware])
+        self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
+
+    def op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(compute_s, memory_s), devices x ops: the kernel's op_seconds for each device. A kept
+        device set (one device, memoised) remembers them per demand: decode traces do not depend
+        on the prompt length, so a sweep over prompts and generated tokens reuses them."""
+        if not self.kept:
+            return self._op_seconds(demand, moved)
+        key = (id(demand), id(self))
+        held, _, seconds = _op_seconds_kept.get(key, lambda: (demand, self, self._op_seconds(demand, moved)))
+        return seconds if held is demand else self._op_seconds(demand, moved)
+
+    def _op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
+        compute_s = np.maximum(engine_s, self.dequant_s_per_weight * demand.dequant_elements)
+        memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
+        return compute_s, memory_s
+
+    def channel_seconds(self, num_bytes, transfers) -> np.ndarray:
+        """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
+        zero on an all-SRAM design, which has no channel."""
+        return np.where(self.has_dram > 0, num_bytes / self.dram_rate + transfers * self.dram_latency_s, 0.0)
+
+
+_op_seconds_kept = cache.register(cache.Memo(512))
+
+
+def _kept(devices: _Devices) -> _Devices:
+    devices.kept = True
+    return devices
+
+
+def _kv_transfers(demand: TraceDemand) -> float:
+    """Transfers every schedule makes: KV lives in DRAM, so an op that reads KV has a read
+    transfer and one that writes KV a write transfer (each repeat of a row its own). KV bytes
+    only grow with the context, so a count taken at the shortest context holds for every longer one."""
+    kv_read = demand.kv_bytes - demand.kv_write_bytes
+    return float(demand.repeat[kv_read > 0].sum() + demand.repeat[demand.kv_write_bytes > 0].sum())
+
+
+_step_sums = cache.register(cache.Memo(512))
+_prefill_sums = cache.register(cache.SpecMemo(256))
+
+
+def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, steps: int) -> dict:
+    """The device-independent sums of `_steps_run` (bytes, FLOPs, the activations' line), kept
+    per pair of demands and step range: a hardware sweep prices them once."""
+    def make() -> dict:
+        repeat = at0.repeat
+
+        def total(column0, column1):
+            slope = column1 - column0
+            return float(_linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat)
+
+        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes")
+        sums = {name: total(getattr(at0, name), getattr(at1, name)) for name in names}
+        last = first_context + steps - 1
+        act_slope = at1.act_bytes - at0.act_bytes
+        vector0, vector1 = (np.where(d.is_gemm, 0.0, d.flops) for d in (at0, at1))
+        sums.update(
+            vector_flops=total(vector0, vector1), dequant_elements=total(at0.dequant_elements, at1.dequant_elements),
+            peak_act_bytes=float(np.max(at0.act_bytes + act_slope * last, initial=0.0)),
+            act_first=at0.act_bytes + act_slope * first_context, act_slope=act_slope,
+            kv_transfers=steps * _kv_transfers(at0), unique_weight_bytes=at0.unique_weight_bytes,
+            launches=steps * float(repeat.sum()))
+        return at0, at1, sums
+
+    key = (id(at0), id(at1), first_context, steps)
+    held0, held1, sums = _step_sums.get(key, make)
+    if held0 is not at0 or held1 is not at1:      # an id reused after its demand left the cache
+        held0, held1, sums = make()
+    return sums
+
+
+def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_context: int, steps: int,
+               cold: bool = False, floor: bool = True) -> _Run:
+    """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
+    Every per-op quantity is linear in the context (attention reads one more key per step), so it
+    is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
+    pair switches side at most once, so each side is an arithmetic series. A row counts its
+    `repeat` times. `cold`: the SRAM holds no weight when the first step starts (a decode-only run).
+    `floor=False` leaves the floor's channel time out (the estimate does not need it)."""
+    repeat = at0.repeat
+    sums = _demand_step_sums(at0, at1, first_context, steps)
+
+    def per_step(values0, values1):
+        slope = values1 - values0
+        return values0 + slope * first_context, slope
+
+    c0, m0 = devices.op_seconds(at0, at0.read_bytes + at0.write_bytes)
+    c1, m1 = devices.op_seconds(at1, at1.read_bytes + at1.write_bytes)
+    compute_s, memory_s = _split_sums(*per_step(c0, c1), *per_step(m0, m1), steps)
+    c_first, c_slope = per_step(c0, c1)
+
+    # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
+    # the step before, the rest crosses the channel again. Activations beyond the SRAM spill.
+    floor_memory_s = 0.0
+    if floor:
+        sram = devices.sram_bytes
+        unique = sums["unique_weight_bytes"]
+        weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
+        spilled, _ = _split_sums(sums["act_first"] - sram[:, None], sums["act_slope"], 0.0, 0.0, steps)
+        floor_memory_s = devices.channel_seconds(weight_floor + sums["kv_bytes"] + spilled @ repeat,
+                                                 sums["kv_transfers"])
+    return _Run(
+        compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
+        launch_s=sums["launches"] * devices.launch_s,
+        serial_s=_linear_sum(c_first, c_slope, 0, steps) @ repeat,
+        floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes",
+                                         "kv_write_bytes", "peak_act_bytes")},
+    )
+
+
+def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
+    """One prefill trace, op by op (a row counts its `repeat` times). Floor traffic: the SRAM
+    starts empty, so every weight the prompt uses is fetched once; KV and activations beyond the
+    SRAM cross the channel."""
+    repeat = demand.repeat
+
+    def make() -> dict:
+        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes")
+        sums = {name: float(repeat @ getattr(demand, name)) for name in names}
+        sums.update(vector_flops=float(repeat @ np.where(demand.is_gemm, 0.0, demand.flops)),
+                    dequant_elements=float(repeat @ demand.dequant_elements),
+                    peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
+                    kv_transfers=_kv_transfers(demand), launches=float(repeat.sum()),
+                    moved=demand.read_bytes + demand.write_bytes)
+        return sums
+
+    sums = _prefill_sums.get("prefill", demand, make)
+    compute_s, memory_s = devices.op_seconds(demand, sums["moved"])
+    spilled = np.maximum(demand.act_bytes - devices.sram_bytes[:, None], 0.0)
+    floor_bytes = demand.unique_weight_bytes + sums["kv_bytes"] + spilled @ repeat
+    return _Run(
+        compute_s=np.where(compute_s >= memory_s, compute_s, 0.0) @ repeat,
+        memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
+        launch_s=sums["launches"] * devices.launch_s,
+        serial_s=compute_s @ repeat,
+        floor_memory_s=devices.channel_seconds(floor_bytes, sums["kv_transfers"]),
+        matrix_flops=sums["matrix_flops"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes",
+                                         "kv_write_bytes", "peak_act_bytes")},
+    )
+
+
+def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool,
+                floor: bool) -> _Run:
+    run = _Run()
+    for first, end in depth_groups(model, batch, steps):
+        at0 = _demand(model, "decode", batch, 0, first, steps)
+        at1 = _demand(model, "decode", batch, 1, first, steps)
+        run.add(_steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0, floor))
+    return run
+
+
+BOUNDS = ("op", "floor")
+
+
+def closed_form_sums(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,
+                     gen_len: int = 128, batch: int = 1, bound: str = "op") -> RunSums:
+    """Whole-run sums for the results builder: prefill of `prompt_len` tokens and/or `gen_len`
+    decode steps (contexts prompt_len .. prompt_len + gen_len - 1) at `batch`. `model` carries
+    its loops and quant.
+
+    `bound="op"` is the classic per-op roofline ESTIMATE (what roofline tools report): every op
+    streams its weights, KV and activations from main memory and costs max(compute, memory) +
+    launch, summed. It is what the calibration was fitted with, and the discrete-event engine
+    reproduces it on devices that do not prefetch across ops (hwsim.cost.op_cost.prefetch_mode).
+    `bound="floor"` is a true lower bound on the simulator's latency, ttft and tpot for every
+    residency policy: max(serial compute chain + launches, channel time of the traffic no policy
+    avoids: the first fetch of each weight, KV, per decode step the step's weights beyond the
+    SRAM, activations beyond the SRAM). Use it to prune.
+    Byte and energy sums are the streamed demand in both cases."""
+    return closed_form_batch(model, [hardware], phase=phase, prompt_len=prompt_len, gen_len=gen_len,
+                             batch=batch, bound=bound)[0]
+
+
+def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: str = "e2e",
+                      prompt_len: int = 512, gen_len: int = 128, batch: int = 1, bound: str = "op") -> list[RunSums]:
+    """`closed_form_sums` for many devices at once (one RunSums per device, in order): the
+    traces are read once and every device is priced in the same array operations, which is
+    what makes a hardware sweep cost tens of microseconds a point."""
+    if phase not in ("prefill", "decode", "e2e"):
+        raise ConfigError(f"phase: must be prefill, decode or e2e, got {phase!r}")
+    if bound not in BOUNDS:
+        raise ConfigError(f"bound: must be one of {', '.join(BOUNDS)}, got {bound!r}")
+    if len(hardware) == 1:     # one device: its figures are kept per spec object and quantisation
+        devices = cache.per_spec.get(f"devices:{cache.spec_text(model.quant)}", hardware[0],
+                                     lambda: _kept(_Devices(hardware, model.quant)))
+    else:
+        devices = _Devices(hardware, model.quant)
+    has_decode = model.has_decode and phase != "prefill" and gen_len > 0
+    has_prefill = phase != "decode" or not model.has_decode
+    prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices) if has_prefill else _Run()
+    decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=bound == "floor")
+              if has_decode else _Run())
+    run = _Run()
+    run.add(prefill)
+    run.add(decode)
+    memory_bytes = float(run.read_bytes + run.write_bytes)
+    first_fetch = min(unique_weight_bytes(model), float(run.weight_bytes))
+    if bound == "op":
+        by_time = {"compute": run.compute_s, "memory": run.memory_s, "overhead": run.launch_s}
+    else:
+        by_time = {"compute": run.serial_s, "memory": run.floor_memory_s, "overhead": run.launch_s}
+    count = len(hardware)
+
+    def each(value) -> np.ndarray:
+        return np.broadcast_to(np.asarray(value, dtype=float), (count,))
+
+    prefill_s, decode_s, vector_flops = each(prefill.time(bound)), each(decode.time(bound)), each(run.vector_flops)
+    by_time = {k: each(v) for k, v in by_time.items()}
+    sums = []
+    for i in range(count):
+        dram = float(devices.has_dram[i])
+        sums.append(RunSums(
+            prefill_s=float(prefill_s[i]), decode_s=float(decode_s[i]),
+            seconds_by_bound={k: float(v[i]) for k, v in by_time.items()},
+            dtype=model.quant.compute_dtype, matrix_flops=float(run.matrix_flops), vector_flops=float(vector_flops[i]),
+            dram_read_bytes=dram * float(run.read_bytes), dram_write_bytes=dram * float(run.write_bytes),
+            # Every main-memory byte is staged once through the on-chip buffer (one write, one read).
+            sram_read_bytes=memory_bytes, sram_write_bytes=memory_bytes,
+            weight_first_fetch_bytes=dram * first_fetch, weight_refetch_bytes=dram * (run.weight_bytes - first_fetch),
+            kv_dram_bytes=dram * float(run.kv_bytes), activation_spill_bytes=dram * float(run.act_bytes),
+        ))
+    return sums
