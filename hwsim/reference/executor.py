@@ -7,7 +7,8 @@ run T times multiplies by the same array T times. Semantics per step:
 - layer: norms where `model.norm_slots` puts them (pre-norm; sandwich: also on each branch
   output before the residual add, as Ouro; post_residual: after each residual add, as
   BERT/ALBERT and TRM/HRM, with Huginn's SandwichBlock adding pre-norms on the branch inputs);
-  GQA attention with RoPE at `rope_theta`, optional q/k bias (Huginn) and q/k norm (OLMoE);
+  GQA attention with RoPE at `rope_theta`, optional q/k bias (Huginn), q/k norm (OLMoE) and
+  sigmoid output gate (HRM-Text);
   SwiGLU / GELU MLP or MoE (router softmax, top-k weights renormalised when
   `normalize_top_k`, shared experts). Every norm uses `norm_eps`. Causal attention reads and extends a KV cache keyed by (layer, iteration)
   under `per_loop`, by layer under `shared` (written by the last iteration a token runs).
@@ -268,6 +269,7 @@ class ReferenceExecutor:
         q, _ = self._linear(x, f"{prefix}.q", "q")
         k, k_row = self._linear(x, f"{prefix}.k", "k", kv_write_elements=writes)
         v, v_row = self._linear(x, f"{prefix}.v", "v", kv_write_elements=writes)
+        gate = self._linear(x, f"{prefix}.attn_gate", "attn_gate")[0] if att.output_gate else None
         m = batch * tokens
         if att.qk_bias:
             bias = self.weights[f"{prefix}.qk_bias"].weight.values()
@@ -301,6 +303,9 @@ class ReferenceExecutor:
         context = layers.merge_heads(layers.attention_values(probs, keys_v))
         self._attn_row("attn_value", m * att.num_heads, att.head_dim, n_keys,
                        m * att.num_heads * n_keys + transient, m * q_out, kv_read, m)
+        if gate is not None:
+            context = context * (1.0 / (1.0 + np.exp(-gate)))
+            self._vector("gate", "attn_gate_mul", context.size, "sigmoid_gate", m)
         out, _ = self._linear(context, f"{prefix}.o", "o")
         return out
 
