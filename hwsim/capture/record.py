@@ -118,6 +118,7 @@ def instantiate(config: dict[str, Any], source: str, dtype: str = "bfloat16"):
     torch, transformers = require()
     from transformers.models.auto import modeling_auto
 
+    transformers.logging.set_verbosity_error()   # config warnings about token ids etc. are not ours
     cfg = build_config(config, source)
     _register_attention()
     causal = cfg.model_type in modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
