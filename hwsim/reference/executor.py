@@ -77,6 +77,14 @@ class ReferenceExecutor:
         self.tensors = weight_table(model).by_id()
         self.loop_count = loops if loops is not None else model.loop.count
         self.steps = expand(model, self.loop_count)
+        # A layer run several times within one loop iteration (HRM-Text's L stack, L_cycles
+        # times) keeps one KV slot per run: its ordinal among the steps with that (layer, iteration).
+        seen: dict[tuple[int, int], int] = {}
+        self.occurrences = []
+        for step in self.steps:
+            self.occurrences.append(seen.get((step.layer, step.loop_iter), 0))
+            seen[(step.layer, step.loop_iter)] = self.occurrences[-1] + 1
+        self.occurrence = 0
         self.seed = seed
         self.exit_threshold = exit_threshold
         self.halting = halting
@@ -87,7 +95,7 @@ class ReferenceExecutor:
         self.reset()
 
     def reset(self) -> None:
-        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.length = 0
 
     # -- public entry points ----------------------------------------------------------------
@@ -114,7 +122,7 @@ class ReferenceExecutor:
         prefix = model.task.prefix_tokens if model.task is not None else 0
         positions = positions[0] + np.arange(tokens.shape[1] + prefix)
         h = self._embed(tokens, positions)
-        self.pending_kv: dict[tuple[int, int], tuple] = {}
+        self.pending_kv: dict[tuple[int, int, int], tuple] = {}
         entry = previous = None
         count = self.loop_count
         exit_iter = np.full(h.shape[:2], count, dtype=np.int64)
@@ -131,6 +139,7 @@ class ReferenceExecutor:
                 if any(s.inject == "adapter" for s in self.steps):
                     h = self._initial_state(h.shape, positions)
             self._at(step)
+            self.occurrence = self.occurrences[index]
             if step.kind == "layer":
                 h = self._layer(h, step, positions)
             elif step.kind == "inject":
@@ -263,7 +272,7 @@ class ReferenceExecutor:
         att, causal = self.model.attention, self.model.attention.causal
         batch, tokens = x.shape[:2]
         q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
-        key = (step.layer, step.loop_iter if self.model.loop.kv_policy == "per_loop" else -1)
+        key = (step.layer, step.loop_iter if self.model.loop.kv_policy == "per_loop" else -1, self.occurrence)
         shared_looped = causal and step.loop_iter >= 0 and self.model.loop.kv_policy == "shared"
         writes = x.shape[0] * tokens * kv_out if causal and not shared_looped else 0
         q, _ = self._linear(x, f"{prefix}.q", "q")
