@@ -69,3 +69,16 @@ def test_gemma_config_missing_field_is_one_clean_error():
     broken = {k: v for k, v in config("gemma-2-2b").items() if k != "num_hidden_layers"}
     with pytest.raises(ConfigError, match="g.json: num_hidden_layers: required field is missing"):
         model_dict_from_hf_config(broken, "g.json")
+
+
+def test_without_the_extra_capture_is_one_clean_error(monkeypatch):
+    import sys
+
+    from click.testing import CliRunner
+
+    from hwsim.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)      # import torch now raises ImportError
+    result = CliRunner().invoke(main, ["validate", "capture", "--model", "gpt2"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "capture extra" in result.output
