@@ -311,21 +311,20 @@ class _Recorder:
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         bias = kwargs.get("bias")
         if name == "linear":
-            x, w = tensors[0], tensors[1]
+            x, weight = tensors[0], tensors[1]
             bias = tensors[2] if len(tensors) > 2 else bias
-            k, n = w.shape[-1], w.shape[0]
-            m = x.numel() // k
-            weight = w
+            k, n = weight.shape[-1], weight.shape[0]
+            m, act_in = x.numel() // k, self._bytes(x)
         elif name == "addmm":          # GPT-2's Conv1D: addmm(bias, x, W[in, out])
-            bias, x, w = tensors[0], tensors[1], tensors[2]
-            m, k, n = x.shape[0], w.shape[0], w.shape[1]
-            weight = w
+            bias, x, weight = tensors[0], tensors[1], tensors[2]
+            m, k, n = x.shape[0], weight.shape[0], weight.shape[1]
+            act_in = self._bytes(x)
         else:
             a, b = tensors[-2], tensors[-1]
             k, n = b.shape[-1 if b.dim() == 1 else -2], (1 if b.dim() == 1 else b.shape[-1])
             m = out.numel() // n
             weight = b if self._param(b) else a if self._param(a) else None
-            x = a if weight is b else b
+            act_in = sum(self._bytes(t) for t in (a, b) if t is not weight)
         weight_id = self._param(weight) if weight is not None else None
         weight_bytes = self._bytes(self.params[weight_id]) if weight_id else 0.0
         bias_id = self._param(bias) if isinstance(bias, torch.Tensor) else None
@@ -335,7 +334,7 @@ class _Recorder:
         self.add(kind=kind, name=weight_id or name, m=int(m), n=int(n), k=int(k), flops=2.0 * m * n * k,
                  weight_id=weight_id or "", weight_bytes=weight_bytes,
                  weight_bits=8.0 * weight.element_size() if weight_id else 0.0,
-                 act_in_bytes=self._bytes(x), act_out_bytes=self._bytes(out), tokens=int(m))
+                 act_in_bytes=act_in, act_out_bytes=self._bytes(out), tokens=int(m))
 
     def _vector(self, name, args, kwargs, out) -> None:
         torch = self.torch

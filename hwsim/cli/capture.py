@@ -22,11 +22,11 @@ def resolve_config(name_or_path: str) -> tuple[dict, str]:
     """A config.json path, a preset that has a published config in workloads/hf, or a
     transformers model_type alone (its configuration class defaults: `hrm_text` is HRM-Text-1B)."""
     from hwsim.capture.compare import HF_CONFIGS_DIR, read_config
+    from hwsim.errors import ConfigError
 
     path = Path(name_or_path)
     if path.suffix == ".json":
         if not path.exists():
-            from hwsim.errors import ConfigError
             raise ConfigError(f"{path}: no such file")
         return read_config(path), str(path)
     shipped = HF_CONFIGS_DIR / f"{name_or_path}.json"
