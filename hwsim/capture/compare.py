@@ -21,7 +21,7 @@ import pandas as pd
 from hwsim.capture.convert import to_trace
 from hwsim.capture.record import Capture, capture
 from hwsim.errors import ConfigError
-from hwsim.spec.loader import REPO_ROOT
+from hwsim.spec.loader import MODELS_DIR, REPO_ROOT
 from hwsim.spec.model import ModelSpec
 from hwsim.workload import trace as T
 from hwsim.workload.schedule import expand
@@ -35,7 +35,8 @@ _MODEL_GROUP = (-1, -1)   # embeddings, LM head, loop-level and other model-leve
 
 
 def presets_with_config() -> list[str]:
-    return sorted(p.stem for p in HF_CONFIGS_DIR.glob("*.json"))
+    """Presets that have a published config (a config waiting for its preset is skipped)."""
+    return sorted(p.stem for p in HF_CONFIGS_DIR.glob("*.json") if (MODELS_DIR / f"{p.stem}.yaml").exists())
 
 
 def read_config(path: Path | str) -> dict:

@@ -27,6 +27,11 @@ def test_configs_cover_the_transformers_presets():
             "gemma-2-2b", "gemma-3-1b", "gpt2", "albert-base", "hrm-text-1b"} <= set(presets_with_config())
 
 
+@pytest.mark.parametrize("path", sorted(HF_CONFIGS_DIR.glob("*.json")), ids=lambda p: p.stem)
+def test_every_published_config_maps(path):
+    assert load_model(str(path)).attention.causal == (path.stem != "albert-base")
+
+
 @pytest.mark.parametrize("name", presets_with_config())
 def test_published_config_maps_to_the_preset(name):
     preset = load_model(name)
