@@ -23,6 +23,7 @@ from hwsim.capture.record import Capture, capture
 from hwsim.errors import ConfigError
 from hwsim.spec.loader import MODELS_DIR, REPO_ROOT
 from hwsim.spec.model import ModelSpec
+from hwsim.spec.variants import configure_model
 from hwsim.workload import trace as T
 from hwsim.workload.schedule import expand
 from hwsim.workload.transformer import build_trace
@@ -86,7 +87,9 @@ def _relative(a: float, b: float) -> float:
 
 def compare(model: ModelSpec, config: dict, phase: str, *, batch: int = 1, context_len: int = 64,
             source: str = "config") -> Comparison:
-    """Capture `config` and build `model`'s trace for the same phase and shape, and compare."""
+    """Capture `config` and build `model`'s trace for the same phase and shape, and compare.
+    The model is compared at bf16, the dtype the capture builds the transformers model in."""
+    model = configure_model(model, quant="bf16")
     seq_len = model.task.seq_len + model.task.prefix_tokens if model.task else None
     loops = model.loop.count if model.is_looped else None
     cap = capture(config, phase, batch, context_len, seq_len=seq_len, source=source)
