@@ -71,5 +71,9 @@ for command in (reference.validate_reference, reference.validate_local, validate
     validate.add_command(command)
 for command in (reference.calibrate_local, validate_measured.calibrate_measured):
     calibrate.add_command(command)
+
+from hwsim.cli import chip  # noqa: E402  (hwsim.chip: hypothetical chips and the iso-budget search)
+
+main.add_command(chip.chip)
 from hwsim.cli import capture  # noqa: E402
 validate.add_command(capture.validate_capture)

@@ -110,3 +110,18 @@ def _show_hardware(hw, as_json: bool) -> None:
                      f"{human(level.bandwidth, 'B/s')}, latency {human(level.latency, 's')}"])
     rows.append(["power", f"TDP {human(hw.power.tdp, 'W') if hw.power.tdp else 'n/a'}", f"idle {human(hw.power.idle, 'W')}"])
     click.echo(text_table(["field", "value", "detail"], rows))
+    _show_chip_cost(hw)
+
+
+def _show_chip_cost(hw) -> None:
+    """Area and power breakdown derived by hwsim.chip (nodes without cost figures say so)."""
+    from hwsim.chip.describe import breakdown_rows
+    from hwsim.errors import ConfigError
+
+    try:
+        rows, notes = breakdown_rows(hw)
+    except ConfigError as exc:
+        click.echo(f"\narea and power breakdown: not available ({exc})")
+        return
+    click.echo("\nArea and power breakdown (hwsim.chip; " + "; ".join(notes) + "):")
+    click.echo(text_table(["item", "value", "detail"], rows))

@@ -47,6 +47,15 @@ def _echo_summary(frame, unmapped, show_rows: str | None):
         click.echo(f"  {row.id}: {row.reason}")
 
 
+def _echo_power(csv_path, calibration) -> None:
+    """Energy/power rows (hwsim.validation.power): board watts and J/token, held out."""
+    from hwsim.spec.loader import REPO_ROOT
+    from hwsim.validation.measured import load_measured
+    from hwsim.validation.power import power_report
+
+    click.echo("\n" + power_report(load_measured(csv_path or REPO_ROOT / DEFAULT_CSV), calibration))
+
+
 @click.command("measured")
 @csv_option
 @mapping_option
@@ -74,6 +83,7 @@ def validate_measured(csv_path, mapping_path, plot_path, subset, calibration_pat
         calibration = None  # the stored fit saw every device; the subset is judged on its own fit
     frame, _ = validate(cases, engine=engine, calibration=calibration, held_out=held_out)
     _echo_summary(frame, unmapped, "held_out" if held_out else "calibrated")
+    _echo_power(csv_path, calibration if subset != "fast" else None)
     if plot_path:
         modes = ["preset", "calibrated"] + (["held_out"] if held_out else [])
         click.echo(f"\nplot: {plot(frame, plot_path, modes)}")

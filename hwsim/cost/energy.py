@@ -8,6 +8,13 @@ Tables live in `configs/energy/`: one file per process node (`7nm.yaml`: MAC ene
 vector energy per FLOP, SRAM energy per byte by array size) and `dram.yaml` (energy per byte by
 DRAM type). DRAM sits on its own die and process, so its energy per bit does not follow the
 logic node (Jouppi et al., ISCA 2021): one DRAM table serves every node.
+
+Action energies alone come out 3-4x below measured board power (clocks, uncore, host CPU, DRAM
+background, regulators burn power while a device runs, whatever it computes), so power has
+two more terms: operand delivery per matrix FLOP (register and local-buffer traffic, where the
+hardware gives it: hwsim.chip derives it) and an active power drawn over the run on top of
+idle: the hardware's own `power.active`, else ACTIVE_FRACTION of (tdp - idle), the share fitted
+on measured board power (configs/chip_costs/power_fit.yaml, hwsim.validation.power).
 """
 
 from __future__ import annotations
@@ -227,15 +234,45 @@ def energy_table(hardware: HardwareSpec) -> EnergyTable:
     )
 
 
+POWER_FIT_PATH = loader.REPO_ROOT / "configs" / "chip_costs" / "power_fit.yaml"
+
+
+@lru_cache(maxsize=1)
+def active_fraction() -> float:
+    """Share of (tdp - idle) a running device draws beyond its action energies (fitted)."""
+    data = loader.read_document(POWER_FIT_PATH)
+    value = data.get("active_fraction")
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"configs/chip_costs/{POWER_FIT_PATH.name}: active_fraction: expected a number in [0, 1]")
+    return float(value)
+
+
+def active_power_w(hardware: HardwareSpec, fraction: float | None = None) -> float:
+    """Power drawn while running on top of idle and the action energies: `power.active` where
+    the hardware states it, else `fraction` (default: the fitted share) of tdp - idle."""
+    power = hardware.power
+    if power.active_w is not None:
+        return power.active_w
+    if power.tdp_w is None:
+        return 0.0
+    share = active_fraction() if fraction is None else fraction
+    return share * max(power.tdp_w - power.idle_w, 0.0)
+
+
 def price(actions: ActionCounts, hardware: HardwareSpec, duration_s: float,
-          table: EnergyTable | None = None) -> dict[str, float]:
-    """Joules by component for `actions` over a run of `duration_s` seconds on `hardware`
-    (static = idle power x time). Pass `table` to re-price with another energy table."""
+          table: EnergyTable | None = None, fraction: float | None = None) -> dict[str, float]:
+    """Joules by component for `actions` over a run of `duration_s` seconds on `hardware`.
+    compute = MACs + operand delivery + vector FLOPs; static = (idle + active power) x time,
+    `energy_active_j` and `energy_operand_j` break those two terms out. Pass `table` to
+    re-price with another energy table, `fraction` to replace the fitted active share."""
     table = table or energy_table(hardware)
+    operand_j = actions.matrix_flops * hardware.power.operand_j_per_flop
     compute_j = sum(flops * table.matrix_energy_for(dtype) for dtype, flops in actions.flops_by_dtype.items())
-    compute_j += actions.vector_flops * table.vector_j_per_flop
+    compute_j += actions.vector_flops * table.vector_j_per_flop + operand_j
     sram_j = actions.sram_read_bytes * table.sram_read_j_per_byte + actions.sram_write_bytes * table.sram_write_j_per_byte
     dram_j = actions.dram_read_bytes * table.dram_read_j_per_byte + actions.dram_write_bytes * table.dram_write_j_per_byte
-    static_j = hardware.power.idle_w * duration_s
+    active_j = active_power_w(hardware, fraction) * duration_s
+    static_j = hardware.power.idle_w * duration_s + active_j
     return {"energy_compute_j": compute_j, "energy_sram_j": sram_j, "energy_dram_j": dram_j,
-            "energy_static_j": static_j, "energy_j": compute_j + sram_j + dram_j + static_j}
+            "energy_static_j": static_j, "energy_j": compute_j + sram_j + dram_j + static_j,
+            "energy_operand_j": operand_j, "energy_active_j": active_j}

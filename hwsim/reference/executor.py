@@ -10,8 +10,8 @@ run T times multiplies by the same array T times. Semantics per step:
   GQA attention with RoPE at `rope_theta`, optional q/k bias (Huginn), q/k norm (OLMoE) and
   sigmoid output gate (HRM-Text);
   SwiGLU / GELU MLP or MoE (router softmax, top-k weights renormalised when
-  `normalize_top_k`, shared experts). Every norm uses `norm_eps`. Causal attention reads and extends a KV cache keyed by (layer, iteration)
-  under `per_loop`, by layer under `shared` (written by the last iteration a token runs).
+  `normalize_top_k`, shared experts). Every norm uses `norm_eps`. Causal attention reads and extends a KV cache keyed by (layer, iteration,
+  run within the iteration) under `per_loop`, by layer under `shared` (written by the last iteration a token runs).
 - embeddings are multiplied by `embedding_scale` (Huginn, TRM, HRM: sqrt(h)).
 - inject `adapter` (Huginn): on entering the loop the state starts random: truncated normal
   (cut at 3 std) with std sqrt(2 / (5 h)) x `embedding_scale`, as Huginn's initialize_state,
@@ -429,6 +429,10 @@ def _check_supported(model: ModelSpec, halting: str, exit_threshold: float | Non
     if exit_threshold is not None and model.attention.causal and model.loop.kv_policy != "shared":
         problems.append("a convergence exit with a per-loop KV cache (a token that stops early leaves "
                         "later iterations' caches short; use kv_policy shared, as Huginn does)")
+    if model.attention.kind != "full":
+        problems.append(f"{model.attention.kind} attention (supported: full)")
+    if any(s.kind == "hyper_connection" for s in expand(model, 1)):
+        problems.append("hyper-connection streams")
     if halting not in ("none", "act"):
         problems.append(f"halting {halting!r} (supported: none, act)")
     if halting == "act" and not any(s.kind == "exit_gate" for s in expand(model, 1)):

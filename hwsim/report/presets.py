@@ -10,6 +10,7 @@ curve. Sweep entries are validated as `SweepSpec`s, so a preset accepts exactly 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,20 @@ from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.spec import RunSpec, SweepSpec
 
 REPORTS_DIR = loader.REPO_ROOT / "workloads" / "reports"
+# Reports computed by a module instead of a YAML of sweeps: name -> module with
+# write(out_dir, command=...) -> Written.
+CODE_PRESETS = {"hypothetical-looped-edge": "hwsim.report.hypothetical",
+                "chip-codesign-edge": "hwsim.chip.report"}
+
+
+@dataclass
+class Written:
+    """What a code preset wrote: its conclusion paragraphs and the files under its out_dir."""
+
+    paragraphs: list[str]
+    files: list[str] = field(default_factory=list)
+
+
 NUMERIC_TOTALS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))
 
 

@@ -411,7 +411,7 @@ def build_result(sim: Engine, frames: list[pd.DataFrame], model, hardware: Hardw
     """Sum the per-op costs (times their multiplicity) into a SimResult."""
     from hwsim.cost.energy import ActionCounts, price
     from hwsim.result import TIMELINE_COLUMNS, SimResult
-    from hwsim.workload.weights import kv_bytes_per_token, unique_weight_bytes
+    from hwsim.workload.weights import kv_cache_bytes, unique_weight_bytes
 
     ops = pd.concat(frames, ignore_index=True)
     weight = ops["multiplicity"].to_numpy(float)
@@ -439,7 +439,7 @@ def build_result(sim: Engine, frames: list[pd.DataFrame], model, hardware: Hardw
         else:
             tokens, context = batch * prompt_len, prompt_len
         weights_bytes = unique_weight_bytes(model)
-        kv_bytes = kv_bytes_per_token(model) * batch * context
+        kv_bytes = kv_cache_bytes(model, context) * batch
     footprint = weights_bytes + kv_bytes + working
     main = hardware.main_memory
     actions = ActionCounts({sim.dtype: total("matrix_flops")}, total("vector_flops"),

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from hwsim.spec._base import Bytes, BytesPerS, FlopsPerS, Hertz, JoulesPerByte, Seconds, Spec, Watts
+from hwsim.spec._base import Bytes, BytesPerS, FlopsPerS, Hertz, JoulesPerByte, JoulesPerFlop, Seconds, Spec, Watts
 from hwsim.spec.quant import DTYPE_WIDER, DType
 
 DeviceClass = Literal[
@@ -95,6 +95,10 @@ class MemoryLevelSpec(Spec):
 class PowerSpec(Spec):
     tdp: Watts | None = None
     idle: Watts = Field("0 W", description="static / idle power drawn whenever the device is on")
+    active: Watts | None = Field(None, description="drawn while running beyond idle and the action "
+                                 "energies (clocks, uncore, host); unset: hwsim.cost.energy's fitted share of tdp - idle")
+    operand_delivery: JoulesPerFlop | None = Field(None, description="register / local-buffer energy "
+                                                   "per matrix FLOP (write 'pJ/MAC'); unset: none")
     source: str = Field(min_length=1)
 
     @property
@@ -104,6 +108,14 @@ class PowerSpec(Spec):
     @property
     def idle_w(self) -> float:
         return self.idle
+
+    @property
+    def active_w(self) -> float | None:
+        return self.active
+
+    @property
+    def operand_j_per_flop(self) -> float:
+        return self.operand_delivery or 0.0
 
 
 class OverheadSpec(Spec):

@@ -261,6 +261,10 @@ def load_model(name_or_path: str, overrides: dict[str, Any] | None = None) -> Mo
     if overrides:
         data = apply_overrides(data, overrides, str(path))
         data = _resolve_quant(data, str(path))
+    if "parametric" in data:   # begin/middle/end looped design (hwsim.scaling.parametric)
+        from hwsim.scaling.parametric import from_document
+
+        return from_document(data, _display(path))
     return validate(ModelSpec, data, _display(path))
 
 

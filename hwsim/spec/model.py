@@ -29,7 +29,7 @@ from hwsim.spec._base import Spec
 from hwsim.spec.quant import QuantSpec
 
 ModelFamily = Literal["decoder", "looped", "recurrent_depth", "recursive_reasoning", "encoder"]
-KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only"]
+KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only", "first"]
 NormPlacement = Literal["pre", "sandwich", "post_residual"]
 FINAL_NORM = "final_norm"   # schedule item: the model's final norm applied at that point
 
@@ -59,11 +59,18 @@ class AttentionSpec(Spec):
     qk_norm: Literal["none", "per_head", "full"] = "none"
     output_gate: bool = Field(False, description="HRM-Text's gate: the attention output times "
                               "sigmoid(Linear(h -> heads x head_dim)) of the layer input, before o")
+    kind: Literal["full", "sliding_window", "linear", "sparse"] = Field(
+        "full", description="softmax over every key; over the last `window` keys (cache capped at "
+        "the window); a linear mixer with a head_dim x head_dim state per KV head (GDN/Mamba-style, "
+        "LT2); sparse: `window` selected keys read from a full cache (NSA/DSA)")
+    window: int | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _gqa_divides(self):
         if self.num_heads % self.num_kv_heads:
             raise ValueError(f"num_heads ({self.num_heads}) must be a multiple of num_kv_heads ({self.num_kv_heads})")
+        if (self.kind in ("sliding_window", "sparse")) != (self.window is not None):
+            raise ValueError("window is given exactly for sliding_window and sparse attention")
         return self
 
 
@@ -128,6 +135,8 @@ class RepeatSpec(Spec):
         "adapter Linear(2h->h) on [state, embedding], or TRM/HRM's addition of states")
     exit_gate: bool = Field(False, description="Ouro's Linear(h->1) exit gate after each iteration")
     final_norm: bool = Field(False, description="a model-level norm after each iteration (Ouro)")
+    streams: int = Field(1, ge=1, description="residual streams joined by a hyper-connection after "
+                         "each iteration (Hyperloop, arXiv 2604.21254: n = 4); 1 = none")
 
     @model_validator(mode="after")
     def _positive(self):
@@ -164,9 +173,14 @@ class LoopSpec(Spec):
     batch_exit: Literal["run_to_max", "compact"] = "run_to_max"
     kv_policy: KVPolicy = "per_loop"
     kv_last_k: int = Field(1, ge=1)
+    kv_window: int | None = Field(None, gt=0, description="with kv_policy first: later iterations "
+                                  "also keep and attend their own last kv_window keys (Parallel Loop "
+                                  "Transformer, arXiv 2510.24824: shared first-loop KV + sliding window)")
 
     @model_validator(mode="after")
     def _one_source_of_depth(self):
+        if self.kv_window is not None and self.kv_policy != "first":
+            raise ValueError("kv_window applies to kv_policy first only")
         if self.distribution is not None and self.exit_policy is not None:
             raise ValueError("give either distribution or exit_policy, not both")
         if self.distribution is not None:

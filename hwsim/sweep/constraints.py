@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hwsim.chip.budget import HARDWARE_TOTALS
 from hwsim.result import TOTAL_KEYS
 
 ENGINE_INDEPENDENT = frozenset({"fits", "memory_footprint_bytes", "memory_capacity_bytes",
@@ -68,7 +69,7 @@ class Constraint:
     @property
     def prunable(self) -> bool:
         """Whether a roofline-floor result that breaks this constraint proves the DES breaks it."""
-        if all(o.name in ENGINE_INDEPENDENT for o in (self.lhs, self.rhs) if o.name is not None):
+        if all(o.name in ENGINE_INDEPENDENT or o.name in HARDWARE_TOTALS for o in (self.lhs, self.rhs) if o.name is not None):
             return True
         return floor_decides(*self.metric_first())
 
@@ -120,7 +121,7 @@ def _operand(token: str, text: str) -> Operand:
         except ValueError:
             pass
     if _NAME.match(token):
-        if token not in TOTAL_KEYS:
-            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS)}")
+        if token not in TOTAL_KEYS and token not in HARDWARE_TOTALS:
+            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS + HARDWARE_TOTALS)}")
         return Operand(name=token)
     raise ValueError(f"{text!r}: cannot read {token!r} (a result total, number, True/False or 'text')")

@@ -40,6 +40,13 @@ PRUNE_ENGINE = "floor"   # what pruning evaluates: the roofline floor, a lower b
 
 
 def simulate_totals(point: Point, engine: str) -> dict[str, Any]:
+    """The point's simulation totals plus its hardware budget figures (area_mm2, tdp_w, idle_w)."""
+    from hwsim.chip.budget import hardware_totals
+
+    return {**_simulation_totals(point, engine), **hardware_totals(point.hardware)}
+
+
+def _simulation_totals(point: Point, engine: str) -> dict[str, Any]:
     """The shipped evaluation: `hwsim.sim.simulate` on the point's specs and run settings. The
     closed forms ("roofline": the per-op estimate; "floor": the lower bound pruning uses) go
     straight to `roofline_totals`, the path simulate(engine="roofline") takes, without

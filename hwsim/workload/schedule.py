@@ -14,7 +14,7 @@ from typing import Literal
 
 from hwsim.spec.model import FINAL_NORM, ModelSpec, RepeatSpec
 
-StepKind = Literal["layer", "inject", "exit_gate", "loop_norm", "final_norm"]
+StepKind = Literal["layer", "inject", "exit_gate", "loop_norm", "final_norm", "hyper_connection"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ def expand(model: ModelSpec, loop_count: int | None = None) -> list[Step]:
                     steps.append(Step("loop_norm", None, -1, current))
                 if item.exit_gate:
                     steps.append(Step("exit_gate", None, -1, current))
+                if item.streams > 1:   # Hyperloop: one hyper-connection after each iteration
+                    steps.append(Step("hyper_connection", None, -1, current))
 
     walk(model.effective_schedule, -1)
     return steps

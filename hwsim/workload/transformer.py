@@ -27,7 +27,10 @@ from hwsim.workload.weights import lm_head_tensor, weight_table
 # MoE combine = scale + add; embedding scale 1 multiply; sigmoid(g)*y output gate ~ exp, add,
 # divide, multiply (as SiLU(x)*y).
 FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act": 8.0,
-                     "rope": 3.0, "add": 1.0, "combine": 2.0, "scale": 1.0, "sigmoid_gate": 4.0}
+                     "rope": 3.0, "add": 1.0, "combine": 2.0, "scale": 1.0, "sigmoid_gate": 4.0,
+                     # hyper-connection per stream element: H_pre sum, H_res scale, H_post
+                     # broadcast-add (multiply-add each): ~6 (arXiv 2604.21254 section 3)
+                     "hyper_mix": 6.0}
 
 # Columns that vary within a step; the rest (phase, loop_iter, bits, token_step) are filled per
 # step or per trace. Order of the tuples held in _Builder.rows.
@@ -99,7 +102,7 @@ class _Builder:
         return weight_id if weight_id in self.tensors else ""
 
     # -- one layer application --------------------------------------------------------------
-    def layer_rows(self, block: str, layer: int, seqs: int, writers: int) -> list[tuple]:
+    def layer_rows(self, block: str, layer: int, seqs: int, writers: int, window_keys: int = 0) -> list[tuple]:
         model, att, h = self.model, self.model.attention, self.model.hidden_size
         tokens = seqs * self.seq_tokens
         where, out = (layer, block, tokens), []
@@ -113,7 +116,7 @@ class _Builder:
                 self.vector(out, where, "norm", f"norm{i}", tokens * h, FLOPS_PER_ELEMENT["norm"],
                             self._existing(f"{prefix}.norm{i}"))
 
-        kv_write = self._kv(writers * self.seq_tokens * kv_out)
+        kv_write = 0.0 if att.kind == "linear" else self._kv(writers * self.seq_tokens * kv_out)
         norm("attn_in")
         self.gemm(out, where, "matmul", "q", tokens, q_out, h, f"{prefix}.q")
         self.gemm(out, where, "matmul", "k", tokens, kv_out, h, f"{prefix}.k", kv_write=kv_write)
@@ -129,6 +132,12 @@ class _Builder:
         if model.positional == "rope":
             self.vector(out, where, "rope", "rope", tokens * (q_out + kv_out), FLOPS_PER_ELEMENT["rope"])
         heads_m, keys = tokens * att.num_heads, self.keys
+        if att.kind == "linear":
+            self._linear_mixer(out, where, seqs, tokens, writers)
+            return self._after_attention(out, where, prefix, tokens, q_out, norm)
+        if att.kind != "full":                          # sliding window / sparse: `window` keys
+            keys = min(keys, att.window)
+        keys += window_keys                             # PLT: own window on top of first-loop KV
         past = self._kv(seqs * keys * kv_out)          # K (or V) of every key, every sequence
         transient_kv = 0.0 if self.causal else self._act(tokens * kv_out)
         scores = self._act(heads_m * keys)
@@ -137,7 +146,11 @@ class _Builder:
         self.vector(out, where, "softmax", "softmax", heads_m * keys, FLOPS_PER_ELEMENT["softmax"])
         self.gemm(out, where, "attn_value", "attn_value", heads_m, att.head_dim, keys,
                   act_in=scores + transient_kv, act_out=self._act(tokens * q_out), kv_read=past)
-        if att.output_gate:
+        return self._after_attention(out, where, prefix, tokens, q_out, norm)
+
+    def _after_attention(self, out, where, prefix, tokens, q_out, norm) -> list[tuple]:
+        model, h = self.model, self.model.hidden_size
+        if model.attention.output_gate:
             self.vector(out, where, "gate", "attn_gate_mul", tokens * q_out, FLOPS_PER_ELEMENT["sigmoid_gate"])
         self.gemm(out, where, "matmul", "o", tokens, h, q_out, f"{prefix}.o")
         norm("attn_out")
@@ -152,6 +165,18 @@ class _Builder:
         self.vector(out, where, "add", "residual_mlp", tokens * h, FLOPS_PER_ELEMENT["add"])
         norm("mlp_residual")
         return out
+
+    def _linear_mixer(self, out, where, seqs, tokens, writers) -> None:
+        """A linear mixer (LT2's GDN/KDA class): each KV head keeps a head_dim x head_dim state,
+        read by q S and updated by k^T v once per step; no softmax, no growing cache."""
+        att = self.model.attention
+        d = att.head_dim
+        state = self._kv(seqs * att.num_kv_heads * d * d)
+        written = self._kv(writers * att.num_kv_heads * d * d)
+        self.gemm(out, where, "attn_score", "state_read", tokens * att.num_heads, d, d,
+                  act_in=self._act(tokens * att.num_heads * d), kv_read=state)
+        self.gemm(out, where, "attn_value", "state_update", tokens * att.num_kv_heads, d, d,
+                  act_in=self._act(2 * tokens * att.num_kv_heads * d), act_out=0.0, kv_write=written)
 
     def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=None, op_kind="matmul"):
         """A gated (swiglu) or plain (gelu) MLP; `stem` names expert/shared weights."""
@@ -193,6 +218,10 @@ class _Builder:
         elif step.kind == "loop_norm":
             self.vector(out, where, "norm", "loop_norm", tokens * h, FLOPS_PER_ELEMENT["norm"],
                         self._existing("final_norm"))
+        elif step.kind == "hyper_connection":   # Hyperloop: n streams mixed after an iteration
+            hc = self.tensors[f"loop.hc{step.loop_iter}"]
+            self.gemm(out, where, "matmul", "hc_coeff", tokens, hc.out_features, hc.in_features, hc.weight_id)
+            self.vector(out, where, "add", "hc_mix", tokens * hc.in_features, FLOPS_PER_ELEMENT["hyper_mix"])
         else:  # exit gate: Linear(h -> 1)
             self.gemm(out, where, "matmul", "exit_gate", tokens, 1, h, "loop.exit_gate")
         return out
@@ -255,6 +284,8 @@ class _Builder:
         exiting = sum(1 for d in depths if d == loop_iter + 1)
         if policy == "per_loop":
             writers = active
+        elif policy == "first":      # first-iteration KV serves every iteration (PLT, MoR sharing)
+            writers = active if loop_iter == 0 or self.model.loop.kv_window else 0
         elif policy == "exit_only":
             writers = exiting
         elif policy == "shared":
@@ -266,6 +297,13 @@ class _Builder:
                 writers = batch if loop_iter >= deepest - last_k else 0
         return active, writers
 
+    def window_keys(self, loop_iter: int) -> int:
+        """Extra keys a later iteration attends under first-loop KV + window (kv_window)."""
+        window = self.model.loop.kv_window
+        if not window or loop_iter < 1:
+            return 0
+        return min(self.keys, window)
+
     def build(self) -> None:
         self.add(self.embedding_rows(), -1)
         counts = {-1: (self.batch, self.batch)}
@@ -274,11 +312,13 @@ class _Builder:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]
             if step.kind == "layer":
-                key = ("layer", step.layer, active, writers)
+                window = self.window_keys(step.loop_iter)
+                key = ("layer", step.layer, active, writers, window)
                 columns = self.cached(key, lambda: _columnar(
-                    self.layer_rows(step.block, step.layer, active, writers)))
+                    self.layer_rows(step.block, step.layer, active, writers, window)))
             else:
-                key = (step.kind, step.inject, active)
+                key = (step.kind, step.inject, active,
+                       step.loop_iter if step.kind == "hyper_connection" else None)
                 columns = self.cached(key, lambda: _columnar(self.step_rows(step, active)))
             self.blocks.append((columns, step.loop_iter))
         self.add(self.output_rows(), -1)

@@ -164,6 +164,7 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
         tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
     if "exit_gate" in loop_steps:
         tensors.append(WeightTensor("loop.exit_gate", "exit_gate", "matrix", h, 1, h + 1))
+    tensors += hyper_connection_tensors(model)
     if model.final_norm:
         n = _norm_elements(model, h)
         if n:
@@ -175,6 +176,26 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
         tensors.append(WeightTensor(f"head.{head.name}", "head", "matrix", k, head.out_features,
                                     k * head.out_features + (head.out_features if head.bias else 0)))
     return WeightTable(tuple(tensors))
+
+
+def hyper_connection_tensors(model: ModelSpec) -> list[WeightTensor]:
+    """Hyperloop's per-iteration hyper-connection (arXiv 2604.21254 section 3): W_pre, W_post,
+    W_res in R^{n x nC} (one GEMM to 3n coefficients), biases 3n, gains 3 and a loop-position
+    embedding C, distinct per iteration: 3n^2 C + C + 3n + 3 parameters each (150.6K over 3 loops
+    at C = 1024, n = 4, the paper's "150-300K extra parameters")."""
+    streams = max((s.streams for s in _repeats(model.effective_schedule) if s.repeat == "loop"), default=1)
+    if streams == 1:
+        return []
+    n, h = streams, model.hidden_size
+    return [WeightTensor(f"loop.hc{i}", "hyper_connection", "matrix", n * h, 3 * n,
+                         3 * n * n * h + h + 3 * n + 3) for i in range(model.loop.count)]
+
+
+def _repeats(items):
+    for item in items:
+        if not isinstance(item, str):
+            yield item
+            yield from _repeats(item.body)
 
 
 def lm_head_tensor(model: ModelSpec) -> WeightTensor | None:
@@ -202,6 +223,9 @@ def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> f
         return 2 * model.hidden_size * model.hidden_size
     if step.kind == "exit_gate":
         return model.hidden_size
+    if step.kind == "hyper_connection":
+        tensor = table.get(f"loop.hc{step.loop_iter}")
+        return tensor.in_features * tensor.out_features
     return 0.0
 
 
@@ -230,11 +254,29 @@ def kv_cache_slots_per_token(model: ModelSpec, loop_count: int | None = None) ->
     steps = expand(model, loop_count)
     count = model.loop.count if loop_count is None else loop_count
     policy = model.loop.kv_policy
-    kept_iters = {"per_loop": count, "shared": 1, "exit_only": 1,
+    kept_iters = {"per_loop": count, "shared": 1, "exit_only": 1, "first": 1,
                   "last_k": min(model.loop.kv_last_k, count)}[policy]
     outside = sum(1 for s in steps if s.kind == "layer" and s.loop_iter < 0)
     looped_layers = sum(1 for s in steps if s.kind == "layer" and s.loop_iter == 0)
     return outside + looped_layers * kept_iters
+
+
+def kv_cache_bytes(model: ModelSpec, context: int, loop_count: int | None = None) -> float:
+    """Bytes of one sequence's cache after `context` tokens: K/V entries per token, capped at the
+    window for sliding-window attention; a linear mixer keeps a head_dim x head_dim state per KV
+    head instead (constant in context; LT2, arXiv 2605.20670 Table 1)."""
+    att = model.attention
+    if att.kind == "linear":
+        state = units.bytes_for(att.num_kv_heads * att.head_dim ** 2, model.quant.kv.effective_bits)
+        return kv_cache_slots_per_token(model, loop_count) * state if context > 0 else 0.0
+    kept = min(context, att.window) if att.kind == "sliding_window" else context
+    total = kv_bytes_per_token(model, loop_count) * kept
+    if model.loop.kv_window:   # PLT: each later iteration's looped layers keep their own window
+        count = model.loop.count if loop_count is None else loop_count
+        looped = sum(1 for s in expand(model, 1) if s.kind == "layer" and s.loop_iter == 0)
+        per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
+        total += looped * (count - 1) * min(kept, model.loop.kv_window) * per_slot
+    return total
 
 
 def kv_bytes_per_token(model: ModelSpec, loop_count: int | None = None) -> float:

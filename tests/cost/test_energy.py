@@ -163,3 +163,26 @@ def test_energy_is_never_negative_and_adds_up(device, flops, vector, sram_r, sra
     # Summed from the parts, not energy_j - static: a huge static term would cancel the digits away.
     dynamic = prices["energy_compute_j"] + prices["energy_sram_j"] + prices["energy_dram_j"]
     assert doubled["energy_j"] == pytest.approx(2 * dynamic)
+
+
+def test_operand_delivery_per_mac(device):
+    # 0.1 pJ per MAC = 0.05 pJ per FLOP; 2e12 FLOP = 1e12 MACs -> 0.1 J on top of the 0.08 pJ int8 MACs
+    prices = E.price(E.ActionCounts(flops_by_dtype={"int8": 2e12}), device(**{"power.operand_delivery": "0.1 pJ/MAC"}),
+                     duration_s=0.0)
+    assert prices["energy_operand_j"] == pytest.approx(0.1)
+    assert prices["energy_compute_j"] == pytest.approx(0.1 + 0.08)
+
+
+def test_active_power_stated_or_fitted_share(device):
+    stated = E.price(E.ActionCounts(), device(**{"power.tdp": "10 W", "power.active": "3 W"}), duration_s=2.0)
+    assert stated["energy_active_j"] == pytest.approx(6.0)
+    assert stated["energy_static_j"] == pytest.approx(2 * 2.0 + 6.0)  # idle 2 W + active 3 W, 2 s
+    fitted = E.price(E.ActionCounts(), device(**{"power.tdp": "10 W"}), duration_s=2.0)
+    assert fitted["energy_active_j"] == pytest.approx(E.active_fraction() * (10 - 2) * 2.0)
+    assert E.price(E.ActionCounts(), device(**{"power.tdp": "10 W"}), 2.0, fraction=0.5)["energy_active_j"] == pytest.approx(8.0)
+    assert E.price(E.ActionCounts(), device(), duration_s=2.0)["energy_active_j"] == 0.0  # no TDP: no share
+
+
+def test_fitted_share_is_stored_with_provenance():
+    doc = loader.read_document(E.POWER_FIT_PATH)
+    assert 0 < doc["active_fraction"] < 1 and "rows" in doc["provenance"]

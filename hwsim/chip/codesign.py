@@ -1,0 +1,173 @@
+"""Iso-area / iso-power chip search: at a fixed die-area budget, trade SRAM against MACs against
+DRAM channels; at a fixed power budget, the chip runs in that power mode (clocks and DRAM
+bandwidth throttled to fit it, hwsim.chip.model). Each model gets the chip that maximises its
+decode tokens/s.
+
+Candidates per budget: every SRAM size x DRAM-channel count, with the area left over filled to a
+fraction (1, 1/2, 1/4, 1/8) with 64x64 int8 MAC arrays, each with 64 fp32 vector lanes. Each is
+screened with the per-op roofline estimate and the roofline floor (a lower bound on the
+simulator's time, so an upper bound on tokens/s); candidates are then simulated with the
+event-driven engine under the `pin` residency policy (weights pinned in SRAM) in estimate
+order, skipping any whose floor cannot beat the best simulated point, at most MAX_SIMULATED
+per budget and model: the optimum is the event simulation's best among those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hwsim.chip.model import chip_cost, mac_area_mm2, vector_area_mm2
+from hwsim.chip.params import ChipParams
+from hwsim.errors import ConfigError
+
+SRAM_MIB = (0, 4, 8, 16, 32, 64, 128, 256)
+DRAM_CHANNELS = (1, 2, 4, 8)
+MAC_FILL = (1.0, 0.5, 0.25, 0.125)
+ARRAY = 64                     # 64 x 64 int8 arrays
+LANES_PER_ARRAY = 64           # fp32 vector lanes beside each array (norms, softmax, dequantisation)
+FORMATS = {"int4": 2.0, "fp16": 0.5, "bf16": 0.5}   # int8-native arrays as on RK3588 / Hailo-10H
+MAX_SIMULATED = 6              # event simulations per (budget, model) at most
+
+
+@dataclass(frozen=True)
+class Budget:
+    node: str
+    area_mm2: float
+    power_w: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.node} {self.area_mm2:g} mm2 {self.power_w:g} W"
+
+
+@dataclass(frozen=True)
+class Run:
+    """Decode settings every candidate is judged on."""
+
+    quant: str = "int4-g128"
+    prompt_len: int = 128
+    gen_len: int = 16
+    dram_type: str = "LPDDR5X"
+    clock: str = "1 GHz"
+
+
+@dataclass
+class Optimum:
+    budget: Budget
+    model: str
+    params: ChipParams | None
+    totals: dict = field(default_factory=dict)
+    candidates: int = 0
+    simulated: int = 0
+
+
+def candidates(budget: Budget, run: Run) -> list[ChipParams]:
+    """Every chip of the iso-area trade that fits `budget.area_mm2` and whose static power is
+    below the power budget, in `budget.power_w` power mode."""
+    per_array = mac_area_mm2(ARRAY * ARRAY, "int8", budget.node) + vector_area_mm2(LANES_PER_ARRAY, budget.node)
+    out = []
+    for sram in SRAM_MIB:
+        for channels in DRAM_CHANNELS:
+            base = ChipParams(name="probe", node=budget.node, clock=run.clock, mac_rows=ARRAY, mac_cols=ARRAY,
+                              sram=f"{sram} MiB", dram_type=run.dram_type, dram_channels=channels)
+            probe = chip_cost(base)
+            # area left for arrays: (budget - area without arrays) scaled back by the uncore share
+            without = probe.total_area_mm2 - probe.area_mm2["mac_array"] / (1 - _uncore_fraction())
+            if without > budget.area_mm2:
+                continue
+            room = (budget.area_mm2 - without) * (1 - _uncore_fraction())
+            most = int(room // per_array)
+            for fill in MAC_FILL:
+                arrays = int(most * fill)
+                if arrays < 1 or (fill < 1 and arrays == int(most * fill * 2)):
+                    continue
+                params = base.model_copy(update={
+                    "name": f"{budget.node}-{arrays}x{ARRAY}x{ARRAY}-{sram}MiB-{channels}ch",
+                    "mac_arrays": arrays, "vector_lanes": arrays * LANES_PER_ARRAY, "formats": FORMATS,
+                    "power_mode": budget.power_w})
+                cost = chip_cost_or_none(params)
+                if cost is not None and cost.total_area_mm2 <= budget.area_mm2 * (1 + 1e-9):
+                    out.append(params)
+    return out
+
+
+def _uncore_fraction() -> float:
+    from hwsim.chip.costs import load_costs
+
+    return load_costs().uncore.area_fraction
+
+
+def chip_cost_or_none(params: ChipParams):
+    """The chip's cost, or None where its static power alone exceeds its power mode."""
+    try:
+        return chip_cost(params)
+    except ConfigError:
+        return None
+
+
+def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des") -> Optimum:
+    """The candidate with the highest simulated decode tokens/s that fits the model and draws at
+    most the power budget (see module docstring for the floor-ordered search)."""
+    from hwsim.chip.model import build_hardware
+    from hwsim.cost.roofline import roofline_totals
+    from hwsim.sim import simulate
+    from hwsim.validation.predict import case_model
+
+    model = case_model(model_name, run.quant)
+    options = dict(phase="decode", prompt_len=run.prompt_len, gen_len=run.gen_len, batch=1)
+    screened = []
+    chips = candidates(budget, run)
+    for params in chips:
+        hardware = build_hardware(params)
+        floor = roofline_totals(model, hardware, bound="floor", **options)
+        if floor["fits"]:
+            estimate = roofline_totals(model, hardware, bound="op", **options)["tokens_per_s"]
+            screened.append((estimate, floor["tokens_per_s"], params, hardware))
+    screened.sort(key=lambda item: -item[0])
+    best = Optimum(budget=budget, model=model_name, params=None, candidates=len(chips))
+    for _, bound, params, hardware in screened:
+        if best.simulated >= MAX_SIMULATED:
+            break
+        if best.params is not None and bound <= best.totals["tokens_per_s"]:
+            continue
+        if engine == "des":
+            totals = dict(simulate(model, hardware, policy="pin", engine="des", **options).totals)
+        else:
+            totals = roofline_totals(model, hardware, bound="floor", **options)
+        best.simulated += 1
+        if totals["power_w"] > budget.power_w * (1 + 1e-6):
+            continue
+        if best.params is None or totals["tokens_per_s"] > best.totals["tokens_per_s"]:
+            best.params, best.totals = params, totals
+    return best
+
+
+def looped_block_bytes(model_name: str, quant: str) -> float:
+    """Weight bytes of the blocks a looped model repeats (0 for a standard model): what must be
+    resident in SRAM for its loop iterations to stop re-reading DRAM."""
+    from hwsim.validation.predict import case_model
+    from hwsim.workload.schedule import block_offsets, loop_repeat
+    from hwsim.workload.weights import weight_table
+
+    model = case_model(model_name, quant)
+    repeat = loop_repeat(model)
+    if repeat is None:
+        return 0.0
+    offsets = block_offsets(model)
+    sizes = {b.name: b.num_layers for b in model.blocks}
+    layers = {offsets[name] + i for name in repeat.body if isinstance(name, str) for i in range(sizes[name])}
+    return sum(t.bytes(model) for t in weight_table(model).tensors if t.layer in layers)
+
+
+def largest_sram_mib(budget: Budget, run: Run) -> float:
+    """The most SRAM (MiB, 1 MiB steps) a chip with one 64x64 array and one DRAM channel fits."""
+    lo, hi = 0, 8192
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        params = ChipParams(node=budget.node, clock=run.clock, mac_rows=ARRAY, mac_cols=ARRAY, sram=f"{mid} MiB",
+                            dram_type=run.dram_type, dram_channels=1)
+        if chip_cost(params).total_area_mm2 <= budget.area_mm2:
+            lo = mid
+        else:
+            hi = mid - 1
+    return float(lo)
