@@ -69,3 +69,13 @@ def test_validate_capture_prints_the_table():
     assert "matmul GFLOP" in result.output and "GPT-2" in result.output and "PASS" in result.output
     missing = run("validate", "capture", "--model", "trm")
     assert missing.exit_code == 2 and "no published config" in missing.output
+
+
+def test_validate_capture_exits_1_on_a_wrong_preset(monkeypatch):
+    from hwsim.spec import loader
+
+    real = loader.load_model
+    monkeypatch.setattr(loader, "load_model", lambda name: real(name).model_copy(update={"tied_embeddings": False}))
+    result = run("validate", "capture", "--model", "gpt2", "--phase", "decode", "--context", "8")
+    assert result.exit_code == 1
+    assert "FAIL GPT-2 decode: unique_weight_bytes" in result.output
