@@ -88,11 +88,9 @@ class Capture:
     phase: str
     batch: int
     context_len: int
-    tokens: int
     itemsize: int = 2           # bytes per activation / KV element (the model dtype)
     ops: list[Op] = field(default_factory=list)
     applications: list[int] = field(default_factory=list)
-    layer_paths: list[str] = field(default_factory=list)
     parameter_bytes: dict[str, float] = field(default_factory=dict)
     kv_slots: set[int] = field(default_factory=set)
 
@@ -143,23 +141,26 @@ def capture(config: dict[str, Any], phase: str, batch: int = 1, context_len: int
     tokens = seq_len or context_len
     if tokens < 1:
         raise ConfigError(f"{source}: prefill needs at least one token, got {tokens}")
-    result = Capture(model.config.model_type, phase, batch, context_len, batch * (1 if phase == "decode" else tokens),
-                     itemsize=getattr(torch, dtype).itemsize)
+    result = Capture(model.config.model_type, phase, batch, context_len, itemsize=getattr(torch, dtype).itemsize)
     recorder = _Recorder(model, result, torch)
     with torch.no_grad(), recorder.installed():
         kwargs: dict[str, Any] = {}
         if causal:
             kwargs["use_cache"] = True
         ids = torch.zeros(batch, tokens, dtype=torch.long, device="meta")
-        if phase == "decode":
-            past = model(input_ids=ids, logits_to_keep=1, **kwargs).past_key_values
-            ids = torch.zeros(batch, 1, dtype=torch.long, device="meta")
-            kwargs["past_key_values"] = past
-        elif causal:
-            kwargs["logits_to_keep"] = 1   # generation's prefill: logits of the last token only
-        recorder.recording = True
-        with recorder.mode():
-            model(input_ids=ids, **kwargs)
+        try:
+            if phase == "decode":
+                past = model(input_ids=ids, logits_to_keep=1, **kwargs).past_key_values
+                ids = torch.zeros(batch, 1, dtype=torch.long, device="meta")
+                kwargs["past_key_values"] = past
+            elif causal:
+                kwargs["logits_to_keep"] = 1   # generation's prefill: logits of the last token only
+            recorder.recording = True
+            with recorder.mode():
+                model(input_ids=ids, **kwargs)
+        except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{source}: the transformers {model.config.model_type} code cannot run on the meta "
+                              f"device (data-dependent control flow?): {' '.join(str(exc).split())[:200]}") from None
     return result
 
 
@@ -202,7 +203,6 @@ class _Recorder:
         self.where = (-1, "", -1)                        # (layer, block path, application)
         self.pending_kv: tuple[float, float, float] | None = None
         self.layers = _layer_modules(model, torch)
-        result.layer_paths = [path for path, _ in self.layers]
 
     # -- installation ------------------------------------------------------------------------
     @contextmanager
