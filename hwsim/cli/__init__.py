@@ -75,3 +75,5 @@ for command in (reference.calibrate_local, validate_measured.calibrate_measured)
 from hwsim.cli import chip  # noqa: E402  (hwsim.chip: hypothetical chips and the iso-budget search)
 
 main.add_command(chip.chip)
+from hwsim.cli import capture  # noqa: E402
+validate.add_command(capture.validate_capture)

@@ -26,7 +26,8 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 
 
 @click.command("simulate")
-@click.option("--model", "model_name", required=True, help="Model preset name or YAML path.")
+@click.option("--model", "model_name", required=True, help="Model preset name or YAML path, a config.json, "
+              "or an OpTrace file (.parquet/.csv, e.g. from hwsim trace --capture).")
 @click.option("--hardware", "hardware_name", required=True, help="Hardware preset name or YAML path.")
 @click.option("--phase", type=click.Choice(["prefill", "decode", "e2e"]), default="e2e", show_default=True)
 @click.option("--prompt", "prompt_len", type=click.IntRange(min=0), default=512, show_default=True,
@@ -46,14 +47,20 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--json", "as_json", is_flag=True, help="Print inputs and totals as JSON.")
 @click.option("--chrome-trace", type=click.Path(dir_okay=False, writable=True),
               help="Write the event timeline as Chrome trace JSON (opens in Perfetto).")
+@click.option("--capture", is_flag=True, help="Capture --model (a Hugging Face config) from the transformers "
+              "model code instead of a hwsim schedule: one --phase prefill or decode step (capture extra).")
 def simulate_cmd(model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
-                 policy, sets, engine, full_loops, as_json, chrome_trace) -> None:
+                 policy, sets, engine, full_loops, as_json, chrome_trace, capture) -> None:
     """Simulate a model on a device: latency, energy, DRAM traffic by cause, memory fit."""
     from hwsim.sim import simulate
     from hwsim.spec import loader
     from hwsim.spec.variants import configure_model
+    from hwsim.cli.capture import simulate_input
 
-    model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy)
+    model = simulate_input(model_name, capture, phase, prompt_len, batch, loops=loops, quant=quant,
+                           kv_policy=kv_policy, full_loops=full_loops)
+    if model is None:
+        model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy)
     hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None)
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine=engine, full_loops=full_loops)

@@ -8,7 +8,11 @@ from hwsim.units import human
 
 
 @click.command("trace")
-@click.option("--model", "model_name", required=True, help="Model preset name or a YAML/JSON/config.json path.")
+@click.option("--model", "model_name", help="Model preset name or a YAML/JSON/config.json path.")
+@click.option("--from-hf", "from_hf", help="A Hugging Face config.json (with --capture also a preset name "
+              "in workloads/hf or a transformers model_type, whose class defaults are used).")
+@click.option("--capture", is_flag=True, help="Record the trace from the transformers model code on the "
+              "meta device instead of the hwsim schedule (needs the capture extra; see docs/traces.md).")
 @click.option("--phase", type=click.Choice(["prefill", "decode"]), required=True)
 @click.option("--context", "context_len", type=click.IntRange(min=0), default=512, show_default=True,
               help="Prefill: prompt tokens per sequence. Decode: tokens already in the KV cache.")
@@ -23,7 +27,7 @@ from hwsim.units import human
 @click.option("--num-steps", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output file, .parquet or .csv.")
-def trace_command(model_name, phase, context_len, batch, loops, quant, kv_policy, kv_last_k,
+def trace_command(model_name, from_hf, capture, phase, context_len, batch, loops, quant, kv_policy, kv_last_k,
                   token_step, num_steps, out_path) -> None:
     """Build a workload trace (one row per op) and print its totals."""
     from hwsim.errors import TraceError
@@ -34,9 +38,17 @@ def trace_command(model_name, phase, context_len, batch, loops, quant, kv_policy
 
     if token_step >= num_steps:
         raise TraceError(f"--token-step {token_step} must be below --num-steps {num_steps}")
-    model = configure_model(loader.load_model(model_name), loops=loops, quant=quant,
-                            kv_policy=kv_policy, kv_last_k=kv_last_k)
-    frame = build_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
+    if bool(model_name) == bool(from_hf):
+        raise TraceError("give exactly one of --model or --from-hf")
+    if capture:
+        from hwsim.cli.capture import captured_trace, refuse_schedule_options
+
+        refuse_schedule_options(loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
+        (frame, _), model = captured_trace(model_name or from_hf, phase, batch, context_len), None
+    else:
+        model = configure_model(loader.load_model(model_name or from_hf), loops=loops, quant=quant,
+                                kv_policy=kv_policy, kv_last_k=kv_last_k)
+        frame = build_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
     path = write_trace(frame, out_path)
     for label, value in trace_summary(frame, model).items():
         click.echo(f"{label:<34}{value}")
@@ -45,14 +57,15 @@ def trace_command(model_name, phase, context_len, batch, loops, quant, kv_policy
 
 def trace_summary(frame, model) -> dict[str, str]:
     """Totals a user checks first: op count, work, unique vs touched weights, KV traffic.
-    Unique weight bytes count each weight_id once plus the embedding tables the lookups read."""
+    Unique weight bytes count each weight_id once plus the embedding tables the lookups read
+    (known only with a model: a captured trace counts the weights its matmuls use)."""
     from hwsim.workload.weights import weight_table
 
     weighted = frame[frame["weight_id"] != ""]
     unique = weighted.drop_duplicates("weight_id")["weight_bytes"].sum()
     ids = set(weighted["weight_id"])
     unique += sum(t.bytes(model) for t in weight_table(model).tensors
-                  if t.kind == "embedding" and t.weight_id not in ids)
+                  if t.kind == "embedding" and t.weight_id not in ids) if model is not None else 0
     return {
         "ops": f"{len(frame):,}",
         "GFLOP": f"{frame['flops'].sum() / 1e9:,.3f}",

@@ -7,10 +7,11 @@ run T times multiplies by the same array T times. Semantics per step:
 - layer: norms where `model.norm_slots` puts them (pre-norm; sandwich: also on each branch
   output before the residual add, as Ouro; post_residual: after each residual add, as
   BERT/ALBERT and TRM/HRM, with Huginn's SandwichBlock adding pre-norms on the branch inputs);
-  GQA attention with RoPE at `rope_theta`, optional q/k bias (Huginn) and q/k norm (OLMoE);
+  GQA attention with RoPE at `rope_theta`, optional q/k bias (Huginn), q/k norm (OLMoE) and
+  sigmoid output gate (HRM-Text);
   SwiGLU / GELU MLP or MoE (router softmax, top-k weights renormalised when
-  `normalize_top_k`, shared experts). Every norm uses `norm_eps`. Causal attention reads and extends a KV cache keyed by (layer, iteration)
-  under `per_loop`, by layer under `shared` (written by the last iteration a token runs).
+  `normalize_top_k`, shared experts). Every norm uses `norm_eps`. Causal attention reads and extends a KV cache keyed by (layer, iteration,
+  run within the iteration) under `per_loop`, by layer under `shared` (written by the last iteration a token runs).
 - embeddings are multiplied by `embedding_scale` (Huginn, TRM, HRM: sqrt(h)).
 - inject `adapter` (Huginn): on entering the loop the state starts random: truncated normal
   (cut at 3 std) with std sqrt(2 / (5 h)) x `embedding_scale`, as Huginn's initialize_state,
@@ -76,6 +77,14 @@ class ReferenceExecutor:
         self.tensors = weight_table(model).by_id()
         self.loop_count = loops if loops is not None else model.loop.count
         self.steps = expand(model, self.loop_count)
+        # A layer run several times within one loop iteration (HRM-Text's L stack, L_cycles
+        # times) keeps one KV slot per run: its ordinal among the steps with that (layer, iteration).
+        seen: dict[tuple[int, int], int] = {}
+        self.occurrences = []
+        for step in self.steps:
+            self.occurrences.append(seen.get((step.layer, step.loop_iter), 0))
+            seen[(step.layer, step.loop_iter)] = self.occurrences[-1] + 1
+        self.occurrence = 0
         self.seed = seed
         self.exit_threshold = exit_threshold
         self.halting = halting
@@ -86,7 +95,7 @@ class ReferenceExecutor:
         self.reset()
 
     def reset(self) -> None:
-        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.length = 0
 
     # -- public entry points ----------------------------------------------------------------
@@ -113,7 +122,7 @@ class ReferenceExecutor:
         prefix = model.task.prefix_tokens if model.task is not None else 0
         positions = positions[0] + np.arange(tokens.shape[1] + prefix)
         h = self._embed(tokens, positions)
-        self.pending_kv: dict[tuple[int, int], tuple] = {}
+        self.pending_kv: dict[tuple[int, int, int], tuple] = {}
         entry = previous = None
         count = self.loop_count
         exit_iter = np.full(h.shape[:2], count, dtype=np.int64)
@@ -130,6 +139,7 @@ class ReferenceExecutor:
                 if any(s.inject == "adapter" for s in self.steps):
                     h = self._initial_state(h.shape, positions)
             self._at(step)
+            self.occurrence = self.occurrences[index]
             if step.kind == "layer":
                 h = self._layer(h, step, positions)
             elif step.kind == "inject":
@@ -262,12 +272,13 @@ class ReferenceExecutor:
         att, causal = self.model.attention, self.model.attention.causal
         batch, tokens = x.shape[:2]
         q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
-        key = (step.layer, step.loop_iter if self.model.loop.kv_policy == "per_loop" else -1)
+        key = (step.layer, step.loop_iter if self.model.loop.kv_policy == "per_loop" else -1, self.occurrence)
         shared_looped = causal and step.loop_iter >= 0 and self.model.loop.kv_policy == "shared"
         writes = x.shape[0] * tokens * kv_out if causal and not shared_looped else 0
         q, _ = self._linear(x, f"{prefix}.q", "q")
         k, k_row = self._linear(x, f"{prefix}.k", "k", kv_write_elements=writes)
         v, v_row = self._linear(x, f"{prefix}.v", "v", kv_write_elements=writes)
+        gate = self._linear(x, f"{prefix}.attn_gate", "attn_gate")[0] if att.output_gate else None
         m = batch * tokens
         if att.qk_bias:
             bias = self.weights[f"{prefix}.qk_bias"].weight.values()
@@ -301,6 +312,9 @@ class ReferenceExecutor:
         context = layers.merge_heads(layers.attention_values(probs, keys_v))
         self._attn_row("attn_value", m * att.num_heads, att.head_dim, n_keys,
                        m * att.num_heads * n_keys + transient, m * q_out, kv_read, m)
+        if gate is not None:
+            context = context * (1.0 / (1.0 + np.exp(-gate)))
+            self._vector("gate", "attn_gate_mul", context.size, "sigmoid_gate", m)
         out, _ = self._linear(context, f"{prefix}.o", "o")
         return out
 

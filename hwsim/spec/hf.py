@@ -101,7 +101,7 @@ def _moe_every_layer(f: _Fields) -> None:
 # Class defaults of the HF configuration classes (rms_norm_eps, rope_theta) where they differ
 # from LlamaConfig's 1e-6 and 10,000: MixtralConfig 1e-5 and 1e6, OlmoeConfig 1e-5.
 _NORM_EPS_DEFAULT = {"mixtral": 1e-5, "olmoe": 1e-5}
-_ROPE_THETA_DEFAULT = {"mixtral": 1e6}
+_ROPE_THETA_DEFAULT = {"mixtral": 1e6, "gemma3_text": 1e6}   # Gemma3TextConfig: global layers
 
 
 def _rope_theta(f: _Fields, model_type: str) -> float:
@@ -225,13 +225,80 @@ def _albert(f: _Fields, model_type: str) -> dict[str, Any]:
     }
 
 
+def _gemma(f: _Fields, model_type: str) -> dict[str, Any]:
+    """Gemma 2 and Gemma 3 (text): RMSNorm before and after both attention and MLP (the (1 + w)
+    form has the same weights), GELU-gated MLP (same shapes as SwiGLU), embeddings scaled by
+    sqrt(hidden_size), tied head; Gemma 3 adds per-head q/k norms. Sliding-window layers, logit
+    soft-capping and Gemma 3's local RoPE base change no matmul shape and are not modelled."""
+    hidden = f.positive_int("hidden_size")
+    gemma3 = model_type == "gemma3_text"
+    return {
+        "family": "decoder",
+        "hidden_size": hidden,
+        "vocab_size": f.positive_int("vocab_size"),
+        "tied_embeddings": f.flag("tie_word_embeddings", True),
+        "embedding_scale": hidden ** 0.5,
+        "positional": "rope",
+        "rope_theta": _rope_theta(f, model_type),
+        "max_position_embeddings": f.positive_int("max_position_embeddings"),
+        "norm": "rmsnorm",
+        "norm_eps": f.positive_float("rms_norm_eps", 1e-6),
+        "norms_per_layer": 4,
+        "norm_placement": "sandwich",
+        "attention": _attention(f, hidden, "num_attention_heads", causal=True, head_dim_default=256,
+                                qkv_bias=f.flag("attention_bias", False), out_bias=f.flag("attention_bias", False),
+                                qk_norm="per_head" if gemma3 else "none"),
+        "mlp": {"kind": "swiglu", "intermediate_size": f.positive_int("intermediate_size")},
+        **_stack(f.positive_int("num_hidden_layers")),
+    }
+
+
+def _hrm_text(f: _Fields, model_type: str) -> dict[str, Any]:
+    """HRM-Text (transformers models/hrm_text): stacks L and H of `num_layers_per_stack` layers;
+    per token H_cycles x {L_cycles x z_L = L(z_L + z_H); z_H = H(z_H + z_L)}, each stack ending
+    in its own weightless RMSNorm. A serialised config carries num_layers_per_stack and the
+    inflated num_hidden_layers (one KV slot per attention invocation); a first-construction
+    config gives the per-stack depth as num_hidden_layers. MHA with a sigmoid output gate."""
+    hidden = f.positive_int("hidden_size")
+    h_cycles, l_cycles = f.positive_int("H_cycles", 2), f.positive_int("L_cycles", 3)
+    per_stack = f.positive_int("num_layers_per_stack" if f.config.get("num_layers_per_stack") is not None
+                               else "num_hidden_layers", 16)
+    bias = f.flag("attention_bias", False)
+    attention = _attention(f, hidden, "num_attention_heads", causal=True, head_dim_default=128,
+                           qkv_bias=bias, out_bias=bias, output_gate=True)
+    attention["num_kv_heads"] = attention["num_heads"]   # HrmTextAttention: MHA whatever the config says
+    initializer_range = f.positive_float("initializer_range", 0.02)
+    return {
+        "family": "recursive_reasoning",
+        "hidden_size": hidden,
+        "vocab_size": f.positive_int("vocab_size"),
+        "tied_embeddings": f.flag("tie_word_embeddings", False),
+        "embedding_scale": f.positive_float("embedding_scale", 1.0 / initializer_range),
+        "positional": "rope",
+        "rope_theta": _rope_theta(f, model_type),
+        "max_position_embeddings": f.positive_int("max_position_embeddings", 2048),
+        "norm": "rmsnorm_no_weight",
+        "norm_eps": f.positive_float("rms_norm_eps", 1e-6),
+        "norms_per_layer": 2,
+        "final_norm": False,
+        "attention": attention,
+        "mlp": {"kind": "swiglu", "intermediate_size": f.positive_int("intermediate_size", 4096),
+                "bias": f.flag("mlp_bias", False)},
+        "blocks": [{"name": "L", "num_layers": per_stack}, {"name": "H", "num_layers": per_stack}],
+        "schedule": [{"repeat": "loop", "body": [
+            {"repeat": l_cycles, "inject": "add", "final_norm": True, "body": ["L"]},
+            {"repeat": 1, "inject": "add", "final_norm": True, "body": ["H"]}]}],
+        "loop": {"count": h_cycles, "kv_policy": "per_loop"},
+    }
+
+
 _BUILDERS: dict[str, Callable[[_Fields, str], dict[str, Any]]] = {
     "llama": _decoder, "mistral": _decoder, "qwen2": _decoder, "qwen3": _decoder,
     "mixtral": _decoder, "olmoe": _decoder, "qwen2_moe": _decoder, "qwen3_moe": _decoder,
-    "gpt2": _gpt2, "albert": _albert,
+    "gpt2": _gpt2, "albert": _albert, "gemma2": _gemma, "gemma3_text": _gemma, "hrm_text": _hrm_text,
 }
 # Class-name stem in `architectures` (LlamaForCausalLM, GPT2LMHeadModel) -> model_type.
-_CLASS_STEMS = {t.replace("_", ""): t for t in _BUILDERS}
+_CLASS_STEMS = {t.replace("_", ""): t for t in _BUILDERS} | {"gemma3": "gemma3_text"}
 SUPPORTED_MODEL_TYPES = tuple(sorted(_BUILDERS))
 
 

@@ -57,6 +57,8 @@ class AttentionSpec(Spec):
     out_bias: bool = False
     qk_bias: bool = Field(False, description="Huginn's learned per-head additive bias on q and k")
     qk_norm: Literal["none", "per_head", "full"] = "none"
+    output_gate: bool = Field(False, description="HRM-Text's gate: the attention output times "
+                              "sigmoid(Linear(h -> heads x head_dim)) of the layer input, before o")
     kind: Literal["full", "sliding_window", "linear", "sparse"] = Field(
         "full", description="softmax over every key; over the last `window` keys (cache capped at "
         "the window); a linear mixer with a head_dim x head_dim state per KV head (GDN/Mamba-style, "

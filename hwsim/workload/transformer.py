@@ -24,9 +24,10 @@ from hwsim.workload.weights import lm_head_tensor, weight_table
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
 # sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
 # multiply; tanh-GELU ~ 8; rotary ~ two multiplies and an add; residual/bias add 1;
-# MoE combine = scale + add; embedding scale 1 multiply.
+# MoE combine = scale + add; embedding scale 1 multiply; sigmoid(g)*y output gate ~ exp, add,
+# divide, multiply (as SiLU(x)*y).
 FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act": 8.0,
-                     "rope": 3.0, "add": 1.0, "combine": 2.0, "scale": 1.0,
+                     "rope": 3.0, "add": 1.0, "combine": 2.0, "scale": 1.0, "sigmoid_gate": 4.0,
                      # hyper-connection per stream element: H_pre sum, H_res scale, H_post
                      # broadcast-add (multiply-add each): ~6 (arXiv 2604.21254 section 3)
                      "hyper_mix": 6.0}
@@ -120,6 +121,8 @@ class _Builder:
         self.gemm(out, where, "matmul", "q", tokens, q_out, h, f"{prefix}.q")
         self.gemm(out, where, "matmul", "k", tokens, kv_out, h, f"{prefix}.k", kv_write=kv_write)
         self.gemm(out, where, "matmul", "v", tokens, kv_out, h, f"{prefix}.v", kv_write=kv_write)
+        if att.output_gate:
+            self.gemm(out, where, "matmul", "attn_gate", tokens, q_out, h, f"{prefix}.attn_gate")
         if att.qk_bias:
             self.vector(out, where, "add", "qk_bias", tokens * (q_out + kv_out), FLOPS_PER_ELEMENT["add"],
                         f"{prefix}.qk_bias")
@@ -147,6 +150,8 @@ class _Builder:
 
     def _after_attention(self, out, where, prefix, tokens, q_out, norm) -> list[tuple]:
         model, h = self.model, self.model.hidden_size
+        if model.attention.output_gate:
+            self.vector(out, where, "gate", "attn_gate_mul", tokens * q_out, FLOPS_PER_ELEMENT["sigmoid_gate"])
         self.gemm(out, where, "matmul", "o", tokens, h, q_out, f"{prefix}.o")
         norm("attn_out")
         self.vector(out, where, "add", "residual_attn", tokens * h, FLOPS_PER_ELEMENT["add"])

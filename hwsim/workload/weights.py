@@ -62,6 +62,8 @@ def _layer_tensors(model: ModelSpec, block: str, layer: int) -> list[WeightTenso
         matrix("q", h, q_out, qkv_bias), matrix("k", h, kv_out, qkv_bias),
         matrix("v", h, kv_out, qkv_bias), matrix("o", q_out, h, att.out_bias),
     ]
+    if att.output_gate:
+        tensors.append(matrix("attn_gate", h, q_out, qkv_bias))
     if att.qk_bias:
         tensors.append(vector("qk_bias", q_out + kv_out))
     if att.qk_norm == "per_head":

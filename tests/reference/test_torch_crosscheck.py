@@ -1,14 +1,16 @@
-"""Optional cross-check: independent PyTorch versions of the tiny models (tests/reference/
-torch_models.py) give the NumPy reference executor's logits within 1e-4, on the same weights.
+"""Cross-check: independent PyTorch versions of the tiny models (tests/reference/torch_models.py),
+including the looped models outside transformers (Ouro, Huginn), give the NumPy reference
+executor's logits within 1e-4, on the same weights.
 
-Needs the `torch` extra (pip install -e '.[torch]'); skipped where torch is absent, as in CI.
+Needs the `capture` extra (torch); CI installs it and runs these. Skipped, with the reason,
+where torch is absent.
 """
 
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="optional PyTorch cross-check: install the `torch` extra "
-                                            "(pip install -e '.[torch]') to run it")
+torch = pytest.importorskip("torch", reason="PyTorch cross-check: install the `capture` extra "
+                                            "(pip install torch==2.13.0 -e '.[capture]') to run it")
 
 from hwsim.reference.executor import ReferenceExecutor, initial_state  # noqa: E402
 from hwsim.reference.scale import scale_model  # noqa: E402

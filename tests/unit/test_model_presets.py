@@ -32,6 +32,9 @@ PARAMS = {
     "mixtral-8x7b": (46_702_792_704, 12_879_925_248),
     "qwen1.5-moe-a2.7b": (14_315_784_192, 2_689_173_504),
     "qwen3-30b-a3b": (30_532_122_624, 3_353_032_704),
+    # HRM-Text-1B by hand: 2 * 151808 * 1536 (embedding, untied head)
+    #   + 32 * (5 * 1536^2 + 3 * 1536 * 4096) (q, k, v, output gate, o; SwiGLU; norms weightless)
+    "hrm-text-1b": (1_447_821_312, None),
 }
 
 KV_BYTES_PER_TOKEN_BF16 = {
@@ -40,6 +43,7 @@ KV_BYTES_PER_TOKEN_BF16 = {
     "llama-3.2-1b": 32_768, "llama-3.2-3b": 114_688, "llama-3.1-8b": 131_072, "llama-3-8b": 131_072,
     "qwen2.5-1.5b": 28_672, "qwen3-1.7b": 114_688, "smollm2-1.7b": 196_608, "gpt2": 36_864,
     "olmoe-1b-7b": 131_072, "mixtral-8x7b": 131_072, "qwen1.5-moe-a2.7b": 196_608, "qwen3-30b-a3b": 98_304,
+    "hrm-text-1b": 786_432,  # by hand: 128 attention invocations * 2 (K, V) * 12 heads * 128 * 2 bytes
 }
 
 # Matmul FLOPs per token at the default loop count (MoE: active experts only).
@@ -49,12 +53,14 @@ MATMUL_FLOPS_PER_TOKEN = {
     "qwen2.5-1.5b": 3_087_138_816, "qwen3-1.7b": 3_440_902_144, "smollm2-1.7b": 3_422_552_064,
     "gpt2": 247_064_064, "olmoe-1b-7b": 2_357_723_136, "mixtral-8x7b": 25_497_174_016,
     "qwen1.5-moe-a2.7b": 4_755_521_536, "qwen3-30b-a3b": 6_083_313_664,
+    # by hand: 2 * (128 applications * (5 * 1536^2 + 3 * 1536 * 4096) + 1536 * 151808 head)
+    "hrm-text-1b": 8_318_091_264,
 }
 
 # (preset, loop count, layer applications per token or per forward)
 LAYER_APPLICATIONS = [
     ("ouro-2.6b", 4, 192), ("hrm", 1, 24), ("hrm", 16, 384), ("albert-base", 12, 12),
-    ("trm", 16, 672), ("huginn-0125", 32, 132), ("llama-3.1-8b", None, 32),
+    ("trm", 16, 672), ("huginn-0125", 32, 132), ("llama-3.1-8b", None, 32), ("hrm-text-1b", 2, 128),
 ]
 
 
@@ -164,11 +170,13 @@ NORMS_AND_ROPE = {
     "gemma-2-2b": ("sandwich", 1e-6, 10_000), "gemma-2-9b": ("sandwich", 1e-6, 10_000),
     "gemma-3-1b": ("sandwich", 1e-6, 1e6), "phi-3.5-mini": ("pre", 1e-5, 10_000),
     "deepseek-r1-distill-qwen-14b": ("pre", 1e-5, 1e6),
+    "hrm-text-1b": ("pre", 1e-6, 10_000),
 }
 NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
                    "mixtral-8x7b": True}
 EMBEDDING_SCALE = {"huginn-0125": 5280 ** 0.5, "trm": 512 ** 0.5, "hrm": 512 ** 0.5,
-                   "gemma-2-2b": 2304 ** 0.5, "gemma-2-9b": 3584 ** 0.5, "gemma-3-1b": 1152 ** 0.5}
+                   "gemma-2-2b": 2304 ** 0.5, "gemma-2-9b": 3584 ** 0.5, "gemma-3-1b": 1152 ** 0.5,
+                   "hrm-text-1b": 1 / 0.02}   # HrmTextConfig: 1 / initializer_range
 
 
 def test_every_preset_has_its_norms_and_rope_tested():
