@@ -1,6 +1,7 @@
 """Validity constraints of a sweep: one comparison each, over SimResult totals and literals.
 
-A constraint is text like `fits == True` or `tpot_s <= 0.05`, parsed once (no eval) so a typo
+A constraint is text like `fits == True`, `tpot_s <= 0.05` or `quality.gsm8k >= 72.86` (a
+quality column of hwsim.quality: NaN when unmeasured or unknown, which never passes), parsed once (no eval) so a typo
 fails before any work. Some constraints can be decided without the event simulation, from the
 roofline floor (`roofline_run(..., bound="floor")`), so a point that breaks one is skipped
 (pruned) without running the DES:
@@ -22,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from hwsim.quality import is_quality_key
 from hwsim.result import TOTAL_KEYS
 
 ENGINE_INDEPENDENT = frozenset({"fits", "memory_footprint_bytes", "memory_capacity_bytes",
@@ -34,7 +36,7 @@ _MIRROR = {"<=": ">=", ">=": "<=", "<": ">", ">": "<", "==": "==", "!=": "!="}
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
               "<": operator.lt, ">": operator.gt}
 _PATTERN = re.compile(r"^\s*(?P<lhs>.+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<rhs>.+?)\s*$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?$")
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,10 @@ class Constraint:
 
     @property
     def prunable(self) -> bool:
-        """Whether a roofline-floor result that breaks this constraint proves the DES breaks it."""
-        if all(o.name in ENGINE_INDEPENDENT for o in (self.lhs, self.rhs) if o.name is not None):
+        """Whether a roofline-floor result that breaks this constraint proves the DES breaks it
+        (quality columns come from published scores, not from the engine)."""
+        names = [o.name for o in (self.lhs, self.rhs) if o.name is not None]
+        if all(name in ENGINE_INDEPENDENT or is_quality_key(name) for name in names):
             return True
         return floor_decides(*self.metric_first())
 
@@ -120,7 +124,8 @@ def _operand(token: str, text: str) -> Operand:
         except ValueError:
             pass
     if _NAME.match(token):
-        if token not in TOTAL_KEYS:
-            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS)}")
+        if token not in TOTAL_KEYS and not is_quality_key(token):
+            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS)} "
+                             "or quality.<benchmark> (e.g. quality.gsm8k, quality.avg)")
         return Operand(name=token)
     raise ValueError(f"{text!r}: cannot read {token!r} (a result total, number, True/False or 'text')")
