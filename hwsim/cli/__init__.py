@@ -71,3 +71,7 @@ for command in (reference.validate_reference, reference.validate_local, validate
     validate.add_command(command)
 for command in (reference.calibrate_local, validate_measured.calibrate_measured):
     calibrate.add_command(command)
+
+from hwsim.cli.quality import quality_command  # noqa: E402
+
+main.add_command(quality_command)
