@@ -15,7 +15,8 @@ Rules (configs/quality/models.yaml says which rows stand for which preset):
   a scaling-law estimate), whose Score carries its own `source` label; else "unmeasured".
 `quality_columns` turns this into result columns: `quality.<benchmark>` (the configuration),
 `checkpoint_quality.<benchmark>` (the unquantised checkpoint at that depth and KV policy),
-`quality.avg` (mean of the group's aggregate benchmarks), `quality_source`, `quality_group`.
+`quality.avg` (mean of the group's aggregate benchmarks), `quality_source` (the label of
+quality.avg), `checkpoint_quality_source` (of checkpoint_quality.avg), `quality_group`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,12 @@ def default_group(model_name: str, data: QualityData | None = None) -> str | Non
     """The first comparable group the model's rows are listed under (None: no published rows)."""
     entry = _entry(data or load(), model_name)
     return entry.rows[0].group if entry else None
+
+
+def trained_loops(model_name: str, data: QualityData | None = None) -> int | None:
+    """The loop depth the model was trained at (configs/quality/models.yaml), None if not given."""
+    entry = _entry(data or load(), model_name)
+    return entry.trained_loops if entry else None
 
 
 def _ref(entry: ModelQuality, group: str) -> RowRef | None:
@@ -250,6 +257,8 @@ def quality_columns(model, group: str | None = None) -> dict[str, Any]:
     headline = scores.get(PREFIX + AVERAGE) or next(iter(scores.values()))
     columns["quality_group"] = headline.group
     columns["quality_source"] = headline.label
+    checkpoint = scores.get(CHECKPOINT_PREFIX + AVERAGE)
+    columns["checkpoint_quality_source"] = checkpoint.label if checkpoint else headline.label
     return columns
 
 
