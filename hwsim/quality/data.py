@@ -83,8 +83,7 @@ class ModelQuality(Spec):
     rows: list[RowRef] = Field(min_length=1)
     trained_loops: int | None = Field(None, ge=1)
     trained_loops_source: str = ""
-    configuration: str | None = None        # TRM/HRM: the recursion string the preset runs
-    configuration_loops: int | None = None  # ... at this loop.count (supervision steps)
+    recursion: bool = False                 # TRM/HRM: rows match the model's `T=..;n=..;Nsup=..`
     kv_policies: KVPolicyRef | None = None
     quant_penalties: list[QuantPenaltyRef] = Field(default_factory=list)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from hwsim.errors import ConfigError
 from hwsim.quality.data import ModelQuality, QualityData, RowRef, ScoreRow, load
+from hwsim.quality.tasks import recursion
 
 PUBLISHED, BEYOND, INTERPOLATED, UNMEASURED, UNKNOWN, ESTIMATED = (
     "published", "published beyond trained depth", "interpolated", "unmeasured", "unknown", "estimated")
@@ -104,10 +105,10 @@ def _ref(entry: ModelQuality, group: str) -> RowRef | None:
 
 
 def checkpoint_score(model_name: str, benchmark: str, group: str, loops: int | None = None,
-                     kv_policy: str = "per_loop", exit_policy: bool = False, loop_count: int | None = None,
+                     kv_policy: str = "per_loop", exit_policy: bool = False, recursion: str | None = None,
                      data: QualityData | None = None) -> Score:
-    """The unquantised checkpoint's score at `loops` (see module doc); `loop_count` is the
-    model's loop.count (for TRM/HRM, whose rows name a recursion string)."""
+    """The unquantised checkpoint's score at `loops` (see module doc); `recursion` is a TRM/HRM
+    model's `T=..;n=..;Nsup=..` (hwsim.quality.tasks.recursion), which its rows must match."""
     data = data or load()
     entry = _entry(data, model_name)
     ref = _ref(entry, group) if entry else None
@@ -118,10 +119,11 @@ def checkpoint_score(model_name: str, benchmark: str, group: str, loops: int | N
     rows = [r for r in data.rows_of(group, ref.model, ref.variant) if r.benchmark == benchmark]
     if not rows:
         return _unmeasured(group, f"{ref.model} has no {benchmark} row in {group}")
-    if entry.configuration is not None:
-        match = [r for r in rows if r.configuration == entry.configuration]
-        if loop_count != entry.configuration_loops or not match:
-            return _unmeasured(group, f"only {entry.configuration} is published")
+    if entry.recursion:
+        match = [r for r in rows if r.configuration == recursion]
+        if not match:
+            published = ", ".join(dict.fromkeys(r.configuration for r in rows))
+            return _unmeasured(group, f"{benchmark} is published at {published}, not {recursion}")
         return _from_row(match[0])
     if entry.kv_policies is not None and kv_policy != "per_loop":
         variant = getattr(entry.kv_policies, kv_policy, None)
@@ -163,13 +165,13 @@ def _from_row(row: ScoreRow, note: str = "") -> Score:
 
 def quality(model_name: str, benchmark: str, loops: int | None = None, group: str | None = None,
             quant: str = "bf16", weight_bits: float = FULL_PRECISION_BITS, kv_policy: str = "per_loop",
-            exit_policy: bool = False, loop_count: int | None = None, data: QualityData | None = None) -> Score:
+            exit_policy: bool = False, recursion: str | None = None, data: QualityData | None = None) -> Score:
     """A configuration's score: the checkpoint's, plus a published quantisation delta below 16 bits."""
     data = data or load()
     group = group or default_group(model_name, data)
     entry = _entry(data, model_name)
     if entry is not None and group is not None and _ref(entry, group) is not None:
-        base = checkpoint_score(model_name, benchmark, group, loops, kv_policy, exit_policy, loop_count, data)
+        base = checkpoint_score(model_name, benchmark, group, loops, kv_policy, exit_policy, recursion, data)
     else:
         base = _unmeasured(group, f"no published {group or 'quality'} rows for {model_name}")
         for estimator in ESTIMATORS:
@@ -233,7 +235,7 @@ def model_quality(model, group: str | None = None, data: QualityData | None = No
     settings = dict(loops=int(loop.count) if looped else None, group=group,
                     kv_policy=loop.kv_policy if looped else "per_loop",
                     exit_policy=looped and (loop.exit_policy is not None or loop.distribution is not None),
-                    loop_count=int(loop.count) if looped else None, data=data)
+                    recursion=recursion(model), data=data)
     bits = float(model.quant.weight.effective_bits)
     scores: dict[str, Score] = {}
     for benchmark in group_benchmarks(group, data):

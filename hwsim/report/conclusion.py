@@ -87,7 +87,10 @@ def write_conclusion(results: pd.DataFrame, objective: tuple[str, str],
         parts = [f"{_name(tasks.loc[i])} on {tasks.at[i, 'hardware']} takes {cite(i, 'ttft_s')} per task "
                  f"({cite(i, 'energy_per_token_j')} per position, {tasks.at[i, 'bound']}-bound)"
                  for i in tasks.index]
-        paragraphs.append("Prefill-only reasoning models (no decode, ranked apart): " + "; ".join(parts) + ".")
+        paragraphs.append("Prefill-only reasoning models (no decode, ranked apart): " + "; ".join(parts)
+                          + ". A task here is one forward of one test input over all supervision steps; the "
+                            "published ARC-AGI scores vote over a thousand augmented variants of each input "
+                            "(workloads/tasks/trm.yaml), which this per-task cost excludes.")
     paragraphs.append(_left_out(results, rows))
     return Conclusion(paragraphs, citations)
 

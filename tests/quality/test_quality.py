@@ -111,6 +111,7 @@ def test_columns_carry_source_and_aggregate():
     trm = quality_columns(loader.load_model("trm"))
     assert trm["quality.arc_agi_1"] == 44.6
     assert math.isnan(quality_columns(configure_model(loader.load_model("trm"), loops=8))["quality.arc_agi_1"])
+    assert quality_columns(loader.load_model("hrm"))["quality.arc_agi_1"] == 40.3
 
 
 def test_estimator_extension_point(monkeypatch):
@@ -130,3 +131,23 @@ def test_bad_scores_file_is_one_clean_line(tmp_path):
     with pytest.raises(ConfigError, match=r"scores.csv:2: score 'oops'"):
         read_rows(bad)
     assert QUALITY_DIR.is_dir()
+
+
+def test_trm_task_configuration_follows_its_source():
+    """The paper's n=6 is the published configuration; the README's ARC n=4 has no score."""
+    from hwsim.quality.tasks import configuration, load_tasks, recursion, task_model
+
+    tasks = load_tasks("trm")
+    trm = loader.load_model("trm")
+    assert recursion(trm) == "T=3;n=6;Nsup=16" == configuration(tasks.tasks["arc-agi"], "paper")
+    readme = task_model(trm, tasks, "arc-agi", "readme")
+    assert recursion(readme) == "T=3;n=4;Nsup=16"
+    assert quality_columns(task_model(trm, tasks, "arc-agi"))["quality.arc_agi_1"] == 44.6
+    assert math.isnan(quality_columns(readme)["quality.arc_agi_1"])
+    sudoku = task_model(trm, tasks, "sudoku-extreme")
+    assert sudoku.task.seq_len == 81 and recursion(sudoku) == "T=3;n=6;Nsup=16"
+    assert tasks.tasks["arc-agi"].augmentation_votes == 1000     # per-task cost excludes this voting
+    assert recursion(loader.load_model("hrm")) == "T=2;n=2;Nsup=16"
+    assert recursion(loader.load_model("ouro-1.4b")) is None
+    with pytest.raises(ConfigError, match="unknown; known: arc-agi"):
+        task_model(trm, tasks, "chess")
