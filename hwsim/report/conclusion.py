@@ -249,7 +249,7 @@ def _iso_answer(iso, cite_quality, cite_iso, ratio: str) -> str:
     text = (f"Answer at equal quality: {iso.looped} averages {cite_quality(looped, 'quality.avg')} "
             f"({quality.at[looped, 'quality_source']})")
     if peers:
-        text += ", as good as " + ", ".join(f"{quality.at[i, 'member']} ({cite_quality(i, 'quality.avg')})"
+        text += "; its equal-quality peers (within the set's tolerance or better): " + ", ".join(f"{quality.at[i, 'member']} ({cite_quality(i, 'quality.avg')})"
                                              for i in peers)
         peer = peers[0]
         benchmarks = [c for c in quality.columns if c.startswith("quality.") and c != "quality.avg"]
@@ -293,9 +293,14 @@ def _depth_paragraph(rows: pd.DataFrame, cite) -> str:
              + (f" ({mine.at[i, 'quality_source'].split(':')[0]})" if trained is not None
                 and mine.at[i, "loops"] > trained else "")
              for i in mine.index]
-    return (f"Loop depth on {chip} (quality average against tokens/s): " + ", ".join(parts)
-            + ". Past the trained depth the published quality falls while every extra loop costs another pass "
-              "over the shared block.")
+    text = f"Loop depth on {chip} (quality average against tokens/s): " + ", ".join(parts) + "."
+    at_trained = mine[mine["loops"] == trained]
+    deeper = mine[mine["loops"] > (trained or mine["loops"].max())]
+    if len(at_trained) and len(deeper):
+        falls = deeper["quality"].max() < at_trained["quality"].iloc[0]
+        text += (" Past the trained depth the published quality " + ("falls" if falls else "does not rise")
+                 + " while every extra loop costs another pass over the shared block.")
+    return text
 
 
 def _context_paragraph(iso, cite) -> str:

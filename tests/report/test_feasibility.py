@@ -136,3 +136,15 @@ def test_search_keeps_the_asked_depth_and_says_why_nothing_passes(load_model):
     assert reachable.best == {"model.quant": "bf16", "model.loop.count": 4, "model.loop.kv_policy": "per_loop",
                               "batch": 1, "prompt_len": 64}
     assert reachable.totals["quality.gsm8k"] == 78.92
+
+
+def test_cli_keeps_depth_states_quality_and_explains_none():
+    result = CliRunner().invoke(main, ["feasibility", "--model", "ouro-1.4b", "--loops", "4", "--hardware",
+                                       "jetson-orin-nano", "--prompt-len", "64", "--gen-len", "8",
+                                       "--search-quant", "int4-g128,bf16", "--target", "tokens_per_s>=1e6",
+                                       "--target", "quality.gsm8k >= 72.86"])
+    assert result.exit_code == 1, result.output
+    assert "quality (published: ouro_base_lmeval): quality.avg 68.72, quality.gsm8k 78.92" in result.output
+    assert "loop count kept at 4" in result.output and "loop.count=2" not in result.output
+    assert "cheapest passing configuration: none in the searched space, because:" in result.output
+    assert "quality.gsm8k is unknown (no published GSM8K score of Ouro-1.4B at int4-g128)" in result.output
