@@ -240,7 +240,10 @@ _PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, 
 
 def display_scale(metric: str, values) -> tuple[float, str]:
     """(divisor, unit) that shows `metric`'s values with an SI prefix fitting their median
-    (energy per token in mJ rather than 0.05 J); tokens/s stays in tok/s."""
+    (energy per token in mJ rather than 0.05 J); tokens/s stays in tok/s, a published quality
+    score (`quality.<benchmark>`) in points."""
+    if metric not in METRICS:
+        return 1.0, "points"
     unit = METRICS[metric][1]
     if unit in ("tok/s", "%"):
         return 1.0, unit

@@ -86,3 +86,10 @@ def test_report_draws_the_equal_quality_figures(quality_data, tmp_path):
     assert "pareto" not in written.figures
     markdown = (tmp_path / "report.md").read_text()
     assert "## Equal quality: iso-quality" in markdown and "published: ouro_base_lmeval" in markdown
+
+
+def test_quality_objectives_are_drawn_in_points():
+    from hwsim.report.figures import display_scale
+
+    assert display_scale("checkpoint_quality.avg", [68.72, 70.92]) == (1.0, "points")
+    assert display_scale("energy_per_token_j", [0.05]) == (1e-3, "mJ")
