@@ -87,6 +87,10 @@ def loop_depth(data: ReportData):
     rows = rows[rows["loops"].notna()]
     if rows.empty:
         return None
+    from hwsim.quality.model import trained_loops
+
+    rows = rows[rows["model"] == rows["model"].iloc[0]]          # one looped model per figure
+    trained = trained_loops(rows["model"].iloc[0])
     metrics = ("ttft_s", "tpot_s", "tokens_per_s")
     figure = _figure(13, 4.2, f"Latency and throughput against loop depth ({rows['model'].iloc[0]})")
     axes = figure.subplots(1, len(metrics))
@@ -105,6 +109,8 @@ def loop_depth(data: ReportData):
         ax.set_ylabel(f"{header(metric)} ({METRICS[metric][1]})")
         ax.set_title(header(metric))
         ax.grid(True, which="both", alpha=0.3)
+        if trained is not None:
+            ax.axvline(trained, color="gray", linestyle=":", linewidth=1.5, label=f"trained depth ({trained})")
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right center", fontsize=9, title="chip, quantisation")
     return figure
@@ -606,7 +612,8 @@ FIGURES: tuple[FigureDef, ...] = (
               "The looped model's tokens/s over the fastest equal-quality standard model's as one chip parameter "
               "changes at a time; the grey band is the chip class's measured decode error.", sensitivity),
     FigureDef("loop_depth", "Latency and throughput against loop depth",
-              "TTFT, TPOT and tokens/s of the looped model at each loop depth, one line per chip and quantisation.",
+              "TTFT, TPOT and tokens/s of the looped model at each loop depth, one line per chip and quantisation; "
+              "the dotted line is the depth the model was trained at (published quality drops past it).",
               loop_depth),
     FigureDef("energy", "Energy per token by component",
               "Energy per generated token split into compute, SRAM, DRAM and static energy, per design on each chip.",
