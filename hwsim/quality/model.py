@@ -223,6 +223,17 @@ def mean_score(scores: list[Score]) -> Score:
                  rows=tuple(r for s in scores for r in s.rows))
 
 
+def _kv_equivalent(loop) -> str:
+    """The KV policy a quality row was measured with that keeps the same caches: `last_k` with
+    k = 1 keeps the last step's (as `shared`), with k >= the loop count every step's (`per_loop`)."""
+    if loop.kv_policy == "last_k":
+        if loop.kv_last_k == 1:
+            return "shared"
+        if loop.kv_last_k >= loop.count:
+            return "per_loop"
+    return loop.kv_policy
+
+
 def model_quality(model, group: str | None = None, data: QualityData | None = None) -> dict[str, Score]:
     """{benchmark key: Score} of a ModelSpec's configuration in `group` (default: its first), with
     the checkpoint scores under `checkpoint_quality.` keys and the aggregate under `avg`."""
@@ -233,7 +244,7 @@ def model_quality(model, group: str | None = None, data: QualityData | None = No
     looped = bool(model.is_looped)
     loop = model.loop if looped else None
     settings = dict(loops=int(loop.count) if looped else None, group=group,
-                    kv_policy=loop.kv_policy if looped else "per_loop",
+                    kv_policy=_kv_equivalent(loop) if looped else "per_loop",
                     exit_policy=looped and (loop.exit_policy is not None or loop.distribution is not None),
                     recursion=recursion(model), data=data)
     bits = float(model.quant.weight.effective_bits)

@@ -151,3 +151,12 @@ def test_trm_task_configuration_follows_its_source():
     assert recursion(loader.load_model("ouro-1.4b")) is None
     with pytest.raises(ConfigError, match="unknown; known: arc-agi"):
         task_model(trm, tasks, "chess")
+
+
+def test_last_k_takes_the_quality_of_the_policy_it_equals():
+    ouro = loader.load_model("ouro-1.4b")
+    last_one = quality_columns(configure_model(ouro, kv_policy="last_k", kv_last_k=1))
+    assert last_one["quality.math500"] == 80.40                      # Table 14, last-step only
+    every = quality_columns(configure_model(ouro, kv_policy="last_k", kv_last_k=4))
+    assert every["quality.math500"] == 82.40
+    assert math.isnan(quality_columns(configure_model(ouro, kv_policy="last_k", kv_last_k=2))["quality.math500"])
