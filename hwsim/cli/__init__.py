@@ -77,3 +77,6 @@ from hwsim.cli import chip  # noqa: E402  (hwsim.chip: hypothetical chips and th
 main.add_command(chip.chip)
 from hwsim.cli import capture  # noqa: E402
 validate.add_command(capture.validate_capture)
+from hwsim.cli.quality import quality_command  # noqa: E402
+
+main.add_command(quality_command)

@@ -69,12 +69,18 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
 @click.option("--search-batch", help="Batch sizes to search, comma-separated (default: --batch).")
 @click.option("--search-context", help="Prompt lengths to search, comma-separated (default: --prompt-len).")
 @click.option("--no-search", is_flag=True, help="Only check the given configuration.")
+@click.option("--allow-depth-change", is_flag=True,
+              help="Let the search change the loop count (default: keep --loops, or the model's own).")
+@click.option("--quality-group", help="Comparable group of the quality.* values (default: the model's first; "
+                                      "see configs/quality/models.yaml).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
 def feasibility_command(model_name, hardware_name, target_texts, quant, loops, kv_policy, batch, prompt_len,
-                        gen_len, policy, sets, search_quant, search_batch, search_context, no_search, jobs) -> None:
+                        gen_len, policy, sets, search_quant, search_batch, search_context, no_search,
+                        allow_depth_change, quality_group, jobs) -> None:
     """Check a deployment against targets (exit 0 when all pass, 1 when one fails) and search the
     cheapest configuration that passes (fewest weight bits, then loops, then footprint)."""
     from hwsim.cli.options import text_table
+    from hwsim.quality import quality_columns
     from hwsim.report import feasibility as F
     from hwsim.report.table import fmt
     from hwsim.sim import simulate
@@ -89,7 +95,8 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
     phase = "e2e" if model.has_decode else "prefill"
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine="des")
-    verdict = F.check(result.totals, targets)
+    totals = {**result.totals, **quality_columns(model, quality_group)}
+    verdict = F.check(totals, targets)
     loops_text = f" x{model.loop.count}" if model.is_looped else ""
     click.echo(f"{model.name}{loops_text} {model.quant.name} on {hardware.name} ({phase}, batch {batch}, "
                f"prompt {prompt_len}, {gen_len} generated, event simulation)")
@@ -99,25 +106,43 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
     if not result.totals["fits"]:
         click.echo(f"does not fit: footprint {fmt('memory_footprint_bytes', result.totals['memory_footprint_bytes'])}"
                    f" > capacity {fmt('memory_capacity_bytes', result.totals['memory_capacity_bytes'])}")
+    click.echo(_quality_line(totals, targets))
     binding = verdict.binding
     click.echo(f"binding constraint: {binding.target.text} (margin {100 * binding.margin:+.1f} %)")
     if not no_search:
-        space = F.default_space(base, quant, loops, batch, prompt_len)
+        space = F.default_space(base, quant, loops, batch, prompt_len, allow_depth_change)
         space = F.SearchSpace(
             _split(search_quant, str) or space.quants, space.loops, space.kv_policies,
             _split(search_batch, int) or space.batches, _split(search_context, int) or space.contexts)
         found = F.cheapest(model_name, hardware_name, targets, space, gen_len=gen_len, policy=policy,
-                           hardware_sets=hardware_sets, jobs=jobs)
+                           hardware_sets=hardware_sets, jobs=jobs, quality_group=quality_group)
         click.echo(f"\nsearch: {found.points} configurations, {found.pruned} ruled out by the roofline bound "
                    f"or capacity, {found.simulated} simulated")
+        if space.loops and len(space.loops) == 1:
+            click.echo(f"loop count kept at {space.loops[0]} (--allow-depth-change to search others)")
         if found.best is None:
-            click.echo("cheapest passing configuration: none in the searched space")
+            click.echo("cheapest passing configuration: none in the searched space, because:")
+            for line in found.why:
+                click.echo(f"  {line}")
         else:
             labels = ", ".join(f"{k.removeprefix('model.')}={v}" for k, v in found.best.items())
             values = ", ".join(f"{t.metric}={_show(fmt, t.metric, found.totals[t.metric])}" for t in targets)
             click.echo(f"cheapest passing configuration: {labels} ({values})")
+            click.echo("  " + _quality_line(found.totals, targets))
     click.echo("PASS" if verdict.passed else "FAIL")
     sys.exit(0 if verdict.passed else 1)
+
+
+def _quality_line(totals: dict, targets) -> str:
+    """`quality (published: ouro_base_lmeval): quality.avg 68.7, quality.gsm8k 78.9`: the quality of
+    a configuration next to its speed (the average and every quality target)."""
+    import math
+
+    keys = dict.fromkeys(["quality.avg", *(t.metric for t in targets if t.metric.startswith(("quality.",
+                                                                                             "checkpoint_quality.")))])
+    values = ", ".join(f"{k} {'unknown' if not math.isfinite(totals.get(k, math.nan)) else f'{totals[k]:.2f}'}"
+                       for k in keys)
+    return f"quality ({totals.get('quality_source') or 'no published rows'}): {values}"
 
 
 def _show(fmt, metric: str, value: float) -> str:

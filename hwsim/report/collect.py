@@ -45,6 +45,13 @@ class ReportData:
     residency_label: str = ""
     sources: dict[str, Any] = field(default_factory=dict)   # inputs echoed in the manifest
     notes: list[str] = field(default_factory=list)
+    iso: Any = None                            # IsoQualitySpec: compare at equal quality
+    comparison: Any = None                     # its ComparisonSet
+    quality_table: pd.DataFrame | None = None  # published scores of the set's members
+    context: pd.DataFrame | None = None        # members' decode speed against context length
+    sensitivity: pd.DataFrame | None = None    # members under each knob value (`knob`, `knob_value`)
+    errors: dict[str, float] = field(default_factory=dict)   # hardware name -> measured decode error
+    error_source: str = ""
 
 
 def design_label(model_name: str, loops: int | None) -> str:
@@ -60,7 +67,8 @@ def point_columns(points: list[Point]) -> pd.DataFrame:
         model, hardware = point.model, point.hardware
         loops = int(model.loop.count) if model.is_looped and model.loop.count else None
         rows.append({"design": design_label(model.name, loops), "model": model.name, "loops": loops,
-                     "quant": model.quant.name, "hardware": hardware.name, "has_decode": bool(model.has_decode),
+                     "quant": model.quant.name, "hardware": hardware.name,
+                     "hardware_class": hardware.device_class, "has_decode": bool(model.has_decode),
                      "kv_policy": model.loop.kv_policy if model.is_looped else None,
                      "batch": point.run.batch, "prompt_len": point.run.prompt_len,
                      "gen_len": point.run.gen_len, "phase": point.run.phase})
@@ -93,6 +101,77 @@ def _single_point_spec(base: dict[str, Any], labels: dict[str, Any], objectives:
     data = {**base, **run, "name": name, "axes": axes, "objectives": objectives}
     data.pop("constraints", None)
     return loader.validate(SweepSpec, data, f"report point {name}")
+
+
+def _member_specs(report, name: str, hardware: str, axes: dict[str, list], gen_len: int,
+                  looped_only: bool = False, only: set[str] | None = None) -> list[SweepSpec]:
+    """Sweeps of the comparison set's members with a model preset (decode phase, the iso table's
+    format): one per looped member at its loop count, one for the standard members together."""
+    from hwsim.quality.comparisons import member_model
+
+    comparison, iso = report.comparison(), report.iso_quality
+    base = {**report.run.model_dump(), "phase": "decode", "gen_len": gen_len, "hardware": hardware,
+            "constraints": ["fits == True"], "objectives": report.pareto,
+            "quality_group": comparison.quality_group}
+    standard, specs = [], []
+    for i, member in enumerate(comparison.members):
+        model = member_model(member)
+        if model is None or (only is not None and member.preset not in only):
+            continue
+        if not model.is_looped:
+            standard.append(member.preset)
+            continue
+        fixed = {"model.quant": iso.quant, **({"model.loop.count": member.loops} if member.loops else {})}
+        specs.append(loader.validate(SweepSpec, {**base, "name": f"{name}-{i}", "model": member.preset,
+                                                 "set": fixed, "axes": axes}, f"report {name}"))
+    if standard:
+        # a loop-only knob leaves the standard members at the base configuration
+        own = {"batch": [report.run.batch]} if looped_only else axes
+        specs.append(loader.validate(SweepSpec, {**base, "name": f"{name}-standard", "set": {"model.quant": iso.quant},
+                                                 "axes": {"model": standard, **own}}, f"report {name}"))
+    return specs
+
+
+def iso_peers(table: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """The set's looped member (first row) and the members with a preset whose published average
+    is at least the looped one's minus `tolerance` (equal or better quality); if none, the best."""
+    looped, others = table.iloc[0], table.iloc[1:]
+    others = others[others["preset"].notna()]
+    peers = others[others["avg"] >= looped["avg"] - tolerance]
+    if peers.empty and len(others):
+        peers = others.loc[[others["avg"].idxmax()]]
+    return pd.concat([table.iloc[[0]], peers])
+
+
+def _iso_quality(report, data: ReportData, out_dir: Path, jobs: int | None, progress: bool) -> None:
+    """The comparison set's quality table, the context-length sweep, the sensitivity knobs and
+    the measured error of each chip's class."""
+    from hwsim.quality.comparisons import quality_table
+
+    data.iso, data.comparison = report.iso_quality, report.comparison()
+    data.quality_table = quality_table(data.comparison)
+    if report.context is not None:
+        ctx = report.context
+        frames = [_run(spec, out_dir / spec.name, report.engine, jobs, progress)
+                  for spec in _member_specs(report, "context", ctx.hardware, {"prompt_len": ctx.prompt_len},
+                                            ctx.gen_len)]
+        data.context = pd.concat(frames, ignore_index=True)
+    if report.sensitivity is not None:
+        sens, frames = report.sensitivity, []
+        peers = set(iso_peers(data.quality_table, report.iso_quality.tolerance)["preset"])
+        for k, knob in enumerate(report.sensitivity.knobs):
+            for spec in _member_specs(report, f"knob{k}", sens.hardware, {knob.path: knob.values}, sens.gen_len,
+                                      knob.looped_only, peers):
+                frame = _run(spec, out_dir / spec.name, report.engine, jobs, progress)
+                value = frame[knob.path].astype(str) if knob.path in frame else None
+                frames.append(frame.assign(knob=knob.label, knob_value=value))
+        data.sensitivity = pd.concat(frames, ignore_index=True)
+    if report.uncertainty is not None:
+        data.error_source = report.uncertainty.source
+        frames = [f for f in (data.results, data.context, data.sensitivity) if f is not None]
+        chips = dict(zip(pd.concat([f["hardware"] for f in frames]), pd.concat([f["hardware_class"] for f in frames])))
+        data.errors = {chip: report.uncertainty.decode_error[cls] for chip, cls in chips.items()
+                       if cls in report.uncertainty.decode_error}
 
 
 def _focus(spec: SweepSpec, out_dir: Path):
@@ -155,6 +234,9 @@ def from_preset(name_or_path: str, out_dir: Path, jobs: int | None = None, progr
                       sources={"report": origin, "sweeps": {k: s.model_dump(mode="json", by_alias=True)
                                                             for k, s in specs.items()},
                                "focus": report.focus, "engine": report.engine})
+    if report.iso_quality is not None:
+        _iso_quality(report, data, sweeps_dir, jobs, progress)
+        data.sources["iso_quality"] = report.iso_quality.model_dump()
     if report.residency is not None:
         r = report.residency
         data.residency, text = _residency(run, report.focus, point, r.sram, r.loops, r.gen_len, r.policy,

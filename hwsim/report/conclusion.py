@@ -38,12 +38,13 @@ class Conclusion:
 class Citer:
     """Quotes table cells: `cite(row, metric)` returns the cell's text and remembers it."""
 
-    def __init__(self, rows: pd.DataFrame, table: str, citations: list):
+    def __init__(self, rows: pd.DataFrame, table: str, citations: list, formatter=fmt, namer=header):
         self.rows, self.table, self.citations = rows, table, citations
+        self.formatter, self.namer = formatter, namer
 
     def cite(self, index, metric: str) -> str:
-        text = fmt(metric, self.rows.at[index, metric])
-        self.citations.append((self.table, index, header(metric), text))
+        text = self.formatter(metric, self.rows.at[index, metric])
+        self.citations.append((self.table, index, self.namer(metric), text))
         return text
 
 
@@ -57,17 +58,21 @@ def _best(rows: pd.DataFrame, metric: str, sense: str):
 
 
 def write_conclusion(results: pd.DataFrame, objective: tuple[str, str],
-                     residency: pd.DataFrame | None = None, residency_chip: str = "") -> Conclusion:
-    """Paragraphs: the answer, one per chip, the looped model, the residency curve, prefill-only
-    models, and what was left out. `residency` is `table.residency_rows(...)` output."""
+                     residency: pd.DataFrame | None = None, residency_chip: str = "", iso=None) -> Conclusion:
+    """Paragraphs: the answer at equal quality (with `iso`, hwsim.report.iso.tables output), the
+    answer by the objective alone, one per chip, the looped model, the residency curve,
+    prefill-only models, and what was left out. `residency` is `table.residency_rows(...)`."""
     metric, sense = objective
     rows = ranked(results, objective)
     citations: list = []
     cite = Citer(rows, SUMMARY, citations).cite
     paragraphs = []
+    if iso is not None:
+        paragraphs += iso_paragraphs(iso, citations)
     decoding = rows[rows["has_decode"].astype(bool)]
     if len(decoding):
-        paragraphs.append(_answer(decoding, metric, sense, cite))
+        paragraphs.append(("By the objective alone (ignoring quality): " if iso is not None else "")
+                          + _answer(decoding, metric, sense, cite))
     for chip, chip_rows in decoding.groupby("hardware", sort=False):
         paragraphs.append(_chip_paragraph(chip, chip_rows, metric, cite))
     looped = _looped_paragraph(decoding, metric, cite)
@@ -82,7 +87,10 @@ def write_conclusion(results: pd.DataFrame, objective: tuple[str, str],
         parts = [f"{_name(tasks.loc[i])} on {tasks.at[i, 'hardware']} takes {cite(i, 'ttft_s')} per task "
                  f"({cite(i, 'energy_per_token_j')} per position, {tasks.at[i, 'bound']}-bound)"
                  for i in tasks.index]
-        paragraphs.append("Prefill-only reasoning models (no decode, ranked apart): " + "; ".join(parts) + ".")
+        paragraphs.append("Prefill-only reasoning models (no decode, ranked apart): " + "; ".join(parts)
+                          + ". A task here is one forward of one test input over all supervision steps; the "
+                            "published ARC-AGI scores vote over a thousand augmented variants of each input "
+                            "(workloads/tasks/trm.yaml), which this per-task cost excludes.")
     paragraphs.append(_left_out(results, rows))
     return Conclusion(paragraphs, citations)
 
@@ -206,3 +214,139 @@ def _left_out(results: pd.DataFrame, usable: pd.DataFrame) -> str:
         return "Capacity binds nothing here: every design fits every chip's memory and met its constraints."
     names = sorted({f"{r.design} ({r.quant}) on {r.hardware}" for r in excluded.itertuples()})
     return "Left out (did not fit memory, broke a constraint or failed): " + ", ".join(names) + "."
+
+
+# ----------------------------------------------------------------------------- equal quality
+
+
+def iso_paragraphs(iso, citations: list) -> list[str]:
+    """The answer at equal quality, what depth buys, context length, and what would flip it."""
+    from hwsim.report import iso as I
+    from hwsim.report.table import RATIO, fmt_extra, header_extra
+
+    def citer(name):
+        return Citer(iso.rows[name], name, citations, fmt_extra, header_extra).cite
+
+    paragraphs = [_iso_answer(iso, citer(I.QUALITY_TABLE), citer(I.ISO), RATIO)]
+    depth = _depth_paragraph(iso.rows[I.DEPTH], citer(I.DEPTH))
+    if depth:
+        paragraphs.append(depth)
+    if I.CONTEXT in iso.rows:
+        text = _context_paragraph(iso, citer(I.CONTEXT))
+        if text:
+            paragraphs.append(text)
+    if I.SENSITIVITY in iso.rows:
+        paragraphs.append(_sensitivity_paragraph(iso.rows[I.SENSITIVITY], citer(I.SENSITIVITY), RATIO))
+    return paragraphs
+
+
+def _iso_answer(iso, cite_quality, cite_iso, ratio: str) -> str:
+    from hwsim.report import iso as I
+
+    quality, rows = iso.rows[I.QUALITY_TABLE], iso.rows[I.ISO]
+    looped = quality.index[0]
+    peers = [i for i in quality.index[1:] if quality.at[i, "member"] in iso.peers]
+    text = (f"Answer at equal quality: {iso.looped} averages {cite_quality(looped, 'quality.avg')} "
+            f"({quality.at[looped, 'quality_source']})")
+    if peers:
+        text += "; its equal-quality peers (within the set's tolerance or better): " + ", ".join(f"{quality.at[i, 'member']} ({cite_quality(i, 'quality.avg')})"
+                                             for i in peers)
+        peer = peers[0]
+        benchmarks = [c for c in quality.columns if c.startswith("quality.") and c != "quality.avg"]
+        leads = [b for b in benchmarks if quality.at[looped, b] > quality.at[peer, b] + 1.0]
+        trails = [b for b in benchmarks if quality.at[looped, b] < quality.at[peer, b] - 1.0]
+        if leads:
+            text += (f"; against {quality.at[peer, 'member']} it leads on "
+                     + ", ".join(f"{b.removeprefix('quality.')} ({cite_quality(looped, b)} vs "
+                                 f"{cite_quality(peer, b)})" for b in leads))
+        if trails:
+            text += (" and trails on " + ", ".join(f"{b.removeprefix('quality.')} ({cite_quality(looped, b)} vs "
+                                                    f"{cite_quality(peer, b)})" for b in trails))
+    text += ". Scores are the published unquantised checkpoints (one comparable group; no quantisation penalty is " \
+            "published for these models)."
+    parts = []
+    for chip, group in rows.groupby("hardware", sort=False):
+        mine = group.index[0]
+        equal = [i for i in group.index[1:] if rows.at[i, "design"] in iso.peers]
+        if not equal:
+            continue
+        best = max(equal, key=lambda i: rows.at[i, "tokens_per_s"])
+        parts.append(f"on {chip} {cite_iso(mine, 'tokens_per_s')} against {rows.at[best, 'design']}'s "
+                     f"{cite_iso(best, 'tokens_per_s')} ({cite_iso(best, ratio)}, {rows.at[best, 'verdict']}; "
+                     f"measured error of the chip's class {cite_iso(best, 'error')} %)")
+    if parts:
+        text += f" Speed at {rows['quant'].iloc[0]} (decode-heavy run): {iso.looped} reaches " + "; ".join(parts) + "."
+    return text
+
+
+def _depth_paragraph(rows: pd.DataFrame, cite) -> str:
+    """What depth buys: quality and speed at each loop count on the first chip, trained depth marked."""
+    from hwsim.quality.model import trained_loops
+
+    if rows.empty or rows["loops"].nunique() < 2:
+        return ""
+    chip = rows["hardware"].iloc[0]
+    mine = rows[rows["hardware"] == chip]
+    trained = trained_loops(mine["model"].iloc[0])
+    parts = [f"{mine.at[i, 'design']} {cite(i, 'quality')} at {cite(i, 'tokens_per_s')}"
+             + (" (trained depth)" if trained is not None and mine.at[i, "loops"] == trained else "")
+             + (f" ({mine.at[i, 'quality_source'].split(':')[0]})" if trained is not None
+                and mine.at[i, "loops"] > trained else "")
+             for i in mine.index]
+    text = f"Loop depth on {chip} (quality average against tokens/s): " + ", ".join(parts) + "."
+    at_trained = mine[mine["loops"] == trained]
+    deeper = mine[mine["loops"] > (trained or mine["loops"].max())]
+    if len(at_trained) and len(deeper):
+        falls = deeper["quality"].max() < at_trained["quality"].iloc[0]
+        text += (" Past the trained depth the published quality " + ("falls" if falls else "does not rise")
+                 + " while every extra loop costs another pass over the shared block.")
+    return text
+
+
+def _context_paragraph(iso, cite) -> str:
+    from hwsim.report import iso as I
+
+    rows = iso.rows[I.CONTEXT]
+    mine = rows[rows["design"] == iso.looped].sort_values("prompt_len")
+    peers = rows[rows["design"].isin(iso.peers)]
+    if mine.empty or peers.empty:
+        return ""
+    peer = peers["design"].iloc[0]
+    theirs = peers[peers["design"] == peer].set_index("prompt_len", drop=False)
+    fitting = mine[mine["fits"]]
+    text = f"Context length (decode on {mine['hardware'].iloc[0]}): "
+    if len(fitting):
+        last = fitting.index[-1]
+        length = mine.at[last, "prompt_len"]
+        other = rows.index[(rows["design"] == peer) & (rows["prompt_len"] == length)]
+        text += f"at {cite(last, 'prompt_len')} tokens {iso.looped} decodes {cite(last, 'tokens_per_s')}"
+        if len(other):
+            text += f" against {peer}'s {cite(other[0], 'tokens_per_s')}"
+        text += f" (footprint {cite(last, 'memory_footprint_bytes')})"
+    over = mine[~mine["fits"]]
+    if len(over):
+        first = over.index[0]
+        text += (f"; from {cite(first, 'prompt_len')} tokens it needs {cite(first, 'memory_footprint_bytes')} "
+                 f"of {cite(first, 'memory_capacity_bytes')} and does not fit (one KV cache per loop iteration)")
+        longest = theirs[theirs["fits"]]
+        if len(longest):
+            i = rows.index[(rows["design"] == peer) & (rows["prompt_len"] == longest["prompt_len"].max())][0]
+            text += f", while {peer} still fits at {cite(i, 'prompt_len')} tokens ({cite(i, 'tokens_per_s')})"
+    return text + "."
+
+
+def _sensitivity_paragraph(rows: pd.DataFrame, cite, ratio: str) -> str:
+    low, high = rows[ratio].idxmin(), rows[ratio].idxmax()
+    chip = rows["hardware"].iloc[0]
+    text = (f"What would flip it (sensitivity on {chip}, one knob at a time, looped tokens/s over the fastest "
+            f"equal-quality peer's): the ratio runs from {cite(low, ratio)} ({rows.at[low, 'knob']} "
+            f"{cite(low, 'knob_value')}) to {cite(high, ratio)} ({rows.at[high, 'knob']} {cite(high, 'knob_value')})")
+    faster = rows[rows["verdict"] == "looped faster"]
+    if len(faster):
+        i = faster.index[0]
+        text += f"; the looped model wins at {rows.at[i, 'knob']} {cite(i, 'knob_value')} ({cite(i, ratio)})."
+    else:
+        text += ("; no setting in these ranges makes the looped model faster than the chip class's measured error"
+                 " band, so the answer holds for SRAM size, DRAM bandwidth, datapath peak, LM-head precision and KV "
+                 "policy as studied.")
+    return text

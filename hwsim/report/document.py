@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from hwsim.report import figures as fig
+from hwsim.report import iso as iso_tables
 from hwsim.report.collect import ReportData
 from hwsim.report.conclusion import Conclusion, write_conclusion
 from hwsim.report.manifest import build_manifest
@@ -33,6 +34,7 @@ class WrittenReport:
     conclusion: Conclusion
     manifest: dict
     residency: pd.DataFrame | None = None     # the residency curve's table (display strings)
+    iso: object = None                        # hwsim.report.iso.IsoTables of an equal-quality report
 
 
 def write_report(data: ReportData, out_dir: Path, command: list[str] | None = None,
@@ -49,13 +51,14 @@ def write_report(data: ReportData, out_dir: Path, command: list[str] | None = No
     table = summary_table(data.results, data.objective)
     curve = residency_rows(data.residency)
     chip = data.focus_hardware.name if data.focus_hardware is not None else ""
-    conclusion = write_conclusion(data.results, data.objective, curve, chip)
+    tables = iso_tables.tables(data)
+    conclusion = write_conclusion(data.results, data.objective, curve, chip, iso=tables)
     manifest = build_manifest(data.sources, command)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     data.results.drop(columns=[], errors="ignore").to_csv(out_dir / "results.csv", index=False)
     focus_rows = _focus_rows(data)
     report = WrittenReport(out_dir, written, skipped, table, conclusion, manifest,
-                           residency_table(curve) if curve is not None else None)
+                           residency_table(curve) if curve is not None else None, tables)
     (out_dir / "report.md").write_text(_markdown(data, report, sections, focus_rows))
     (out_dir / "index.html").write_text(_html(data, report, sections, focus_rows, embed))
     return report
@@ -81,6 +84,28 @@ def _focus_rows(data: ReportData) -> list[list[str]]:
     return rows
 
 
+_ISO_NOTES = {
+    iso_tables.QUALITY_TABLE: "Published scores of the comparison set (one comparable group, unquantised "
+                              "checkpoints); avg = the group's aggregate benchmarks.",
+    iso_tables.ISO: "Each chip, the looped model first; tokens/s low/high = tokens/s times one minus/plus the "
+                    "measured decode error of the chip's class; looped / this = the looped model's tokens/s over "
+                    "the row's.",
+    iso_tables.DEPTH: "The looped model at each loop count (quality: published, or marked past the trained depth).",
+    iso_tables.CONTEXT: "Decode speed and footprint against context length.",
+    iso_tables.SENSITIVITY: "One chip parameter at a time; peer = the fastest standard model of equal or better "
+                            "published quality.",
+}
+
+
+def _iso_sections(data: ReportData, report: WrittenReport) -> list[tuple[str, str, pd.DataFrame]]:
+    """(heading, note, table) of each equal-quality table, in reading order."""
+    if report.iso is None:
+        return []
+    note = f" Measured error: {data.error_source}." if data.error_source else ""
+    return [(f"Equal quality: {name}", _ISO_NOTES[name] + (note if name == iso_tables.ISO else ""), shown)
+            for name, shown in report.iso.shown.items()]
+
+
 def _inputs_lines(manifest: dict) -> list[str]:
     return [f"hwsim {manifest['hwsim_version']}, git {manifest['git_sha'] or 'unknown'}",
             f"command: {manifest['command']}", f"created (UTC): {manifest['created_utc']}"]
@@ -103,6 +128,8 @@ def _markdown(data: ReportData, report: WrittenReport, sections, focus_rows) -> 
     lines += [f"- winner picked by `{metric}` ({sense}); Pareto objectives: "
               + ", ".join(f"`{k}` ({v})" for k, v in data.pareto.items()),
               f"- {_engines_note(data)}", "- full inputs: `manifest.json`; every number: `results.csv`", "",
+              *[line for heading, note, shown in _iso_sections(data, report)
+                for line in (f"## {heading}", "", note, "", to_markdown(shown), "")],
               "## Summary table", "", "Usable design points by chip, best first; *winner's lead* = the chip's best "
               "value over this row's.", "", to_markdown(report.table), ""]
     if focus_rows:
@@ -177,6 +204,8 @@ def _html(data: ReportData, report: WrittenReport, sections, focus_rows, embed: 
              + f"<li>{html.escape(_engines_note(data))}</li></ul>"
              + "<details><summary>manifest.json (specs, version, command)</summary><pre>"
              + html.escape(json.dumps(report.manifest, indent=2, default=str)) + "</pre></details>",
+             *[f"<h2>{html.escape(heading)}</h2><p>{html.escape(note)}</p>" + _html_table(shown, (), 3)
+               for heading, note, shown in _iso_sections(data, report)],
              "<h2>Summary table</h2><p>Usable design points by chip, best first (bold: best on its chip); "
              "<i>winner's lead</i> = the chip's best value over this row's.</p>" + _html_table(report.table, best)]
     if focus_rows:

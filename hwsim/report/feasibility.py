@@ -2,13 +2,17 @@
 target binds, and what is the cheapest configuration that meets them all.
 
 Targets are strict one-comparison strings, `METRIC OP VALUE`: METRIC a numeric SimResult total
-(or `memory_bytes`, short for memory_footprint_bytes), OP one of <= >= < >, VALUE a number or a
+(or `memory_bytes`, short for memory_footprint_bytes) or a quality column of hwsim.quality
+(`quality.gsm8k`, `quality.avg`, `checkpoint_quality.mmlu`: published scores in percent; an
+unmeasured or unknown score never passes), OP one of <= >= < >, VALUE a number or a
 quantity in the metric's unit ("8 GB", "500 mJ", "15 W", "1 s"). The margin is relative slack:
 (actual - limit) / |limit| for a lower limit, (limit - actual) / |limit| for an upper one;
 negative means the target is missed. The binding target is the one with the smallest margin.
 
 "Cheapest" orders passing configurations by, in turn: fewest effective weight bits, fewest
-loop iterations, smallest memory footprint (then the search order). The search runs the grid
+loop iterations, smallest memory footprint (then the search order). The loop depth is kept as
+asked (a shallower loop is a different, weaker model) unless the search may change it
+(`allow_depth_change`); when nothing passes, `SearchResult.why` says what each candidate missed. The search runs the grid
 through the sweep machinery on the roofline floor (a true lower bound on the simulator's times
 under every residency policy), drops points whose floor already misses a target the floor
 decides (a time ceiling, a tokens/s minimum, the footprint) or that do not fit, and simulates
@@ -26,11 +30,12 @@ from typing import Any
 
 from hwsim import units
 from hwsim.errors import ConfigError
+from hwsim.quality import is_quality_key
 from hwsim.result import TOTAL_KEYS
 
 ALIASES = {"memory_bytes": "memory_footprint_bytes"}
 METRICS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))
-_PATTERN = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S(?:.*\S)?)\s*$")
+_PATTERN = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_+-]+)?)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S(?:.*\S)?)\s*$")
 
 
 def metric_dimension(metric: str) -> str | None:
@@ -60,6 +65,9 @@ class Target:
         return self.op in (">=", ">")
 
     def margin(self, actual: float) -> float:
+        """Relative slack; -inf for an unknown (NaN) actual value, which binds first."""
+        if actual is None or not math.isfinite(actual):
+            return -math.inf
         slack = actual - self.limit if self.lower else self.limit - actual
         return slack / abs(self.limit) if self.limit else slack
 
@@ -83,8 +91,13 @@ def parse_target(text: str) -> Target:
                           "e.g. 'tokens_per_s>=10' or 'memory_bytes<=8 GB'")
     name = match["metric"]
     metric = ALIASES.get(name, name)
-    if metric not in METRICS:
-        known = ", ".join([*ALIASES, *METRICS])
+    if "." in metric:
+        from hwsim.quality import benchmark_key
+
+        prefix, _, benchmark = metric.partition(".")
+        metric = f"{prefix}.{benchmark_key(benchmark)}"
+    if metric not in METRICS and not is_quality_key(metric):
+        known = ", ".join([*ALIASES, *METRICS, "quality.<benchmark>"])
         raise ConfigError(f"--target {text!r}: unknown metric {name!r}; known: {known}")
     raw = match["value"]
     dimension = metric_dimension(metric)
@@ -129,7 +142,7 @@ def check(totals: dict[str, Any], targets: list[Target]) -> Verdict:
         raise ConfigError("give at least one --target")
     results = []
     for target in targets:
-        actual = float(totals[target.metric])
+        actual = float(totals.get(target.metric, math.nan))
         results.append(TargetResult(target, actual, target.passes(actual), target.margin(actual)))
     return Verdict(results)
 
@@ -149,15 +162,19 @@ class SearchSpace:
 DEFAULT_QUANTS = ("int4-g128", "int8", "bf16")
 
 
-def default_space(model, quant: str | None, loops: int | None, batch: int, prompt_len: int) -> SearchSpace:
-    """Edge quantisations (plus the one asked for), loop counts 1, 2, 4, ... up to the larger of
-    the model's and the asked count, every KV policy; the asked batch and context."""
+def default_space(model, quant: str | None, loops: int | None, batch: int, prompt_len: int,
+                  allow_depth_change: bool = False) -> SearchSpace:
+    """Edge quantisations (plus the one asked for), every KV policy, the asked batch and context,
+    and the asked loop count (default: the model's); with `allow_depth_change`, loop counts
+    1, 2, 4, ... up to the larger of the model's and the asked count."""
     from hwsim.spec.variants import KV_POLICIES
 
     quants = list(dict.fromkeys([*DEFAULT_QUANTS, *([quant] if quant else [])]))
     if not model.is_looped:
         return SearchSpace(quants, batches=[batch], contexts=[prompt_len])
     top = max(loops or 1, int(model.loop.count or 1))
+    if not allow_depth_change:
+        return SearchSpace(quants, [loops or int(model.loop.count)], list(KV_POLICIES), [batch], [prompt_len])
     counts = sorted({2 ** i for i in range(int(math.log2(top)) + 1)} | {top})
     return SearchSpace(quants, counts, list(KV_POLICIES), [batch], [prompt_len])
 
@@ -176,6 +193,7 @@ class SearchResult:
     points: int                           # grid size
     pruned: int                           # dropped on the roofline floor
     simulated: int                        # DES runs until the answer
+    why: list[str] = field(default_factory=list)   # what each candidate missed (when none passes)
 
 
 def _bits(quant: str) -> float:
@@ -186,7 +204,7 @@ def _bits(quant: str) -> float:
 
 def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpace, *, gen_len: int = 128,
              policy: str = "lru", hardware_sets: dict[str, Any] | None = None, jobs: int | None = 1,
-             out_dir: Path | None = None) -> SearchResult:
+             out_dir: Path | None = None, quality_group: str | None = None) -> SearchResult:
     """Search `space` for the cheapest configuration meeting every target (see module doc)."""
     from hwsim.spec import loader
     from hwsim.sweep import SweepSpec, resolve_points, run_sweep
@@ -202,7 +220,7 @@ def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpac
     axes["prompt_len"] = list(space.contexts)
     data = {"name": "feasibility", "model": model, "hardware": hardware, "gen_len": gen_len, "policy": policy,
             "set": {f"hardware.{k}": v for k, v in (hardware_sets or {}).items()}, "axes": axes,
-            "objectives": {"memory_footprint_bytes": "min", "tpot_s": "min"}}
+            "objectives": {"memory_footprint_bytes": "min", "tpot_s": "min"}, "quality_group": quality_group}
     spec = loader.validate(SweepSpec, data, "feasibility search")
     plan = resolve_points(spec)
     with tempfile.TemporaryDirectory() as scratch:
@@ -211,19 +229,52 @@ def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpac
     decided = [t for t in targets if parse_constraint(t.constraint).prunable]
     candidates = []
     pruned = 0
+    why = []
     for point, (_, row) in zip(plan.points, frame.iterrows()):
         if row["status"] != "ok":
+            why.append(f"{_describe(point)}: {row['error']}")
             continue
-        if not all(t.passes(float(row[t.metric])) for t in decided) or not bool(row["fits"]):
+        missed = [t for t in decided if not t.passes(float(row.get(t.metric, math.nan)))]
+        if missed or not bool(row["fits"]):
             pruned += 1
+            why.append(f"{_describe(point)}: " + _missed(point, missed, dict(row), "at best (roofline bound)")
+                       if missed else f"{_describe(point)}: does not fit memory")
             continue
         loops = int(point.model.loop.count) if point.model.is_looped else 1
         key = (_bits(point.labels["model.quant"]), loops, float(row["memory_footprint_bytes"]), point.index)
         candidates.append((key, point))
     simulated = 0
     for _, point in sorted(candidates, key=lambda item: item[0]):
-        totals = simulate_totals(point, "des")
+        totals = {**simulate_totals(point, "des"), **point.quality}
         simulated += 1
-        if check(totals, targets).passed and totals["fits"]:
+        verdict = check(totals, targets)
+        if verdict.passed and totals["fits"]:
             return SearchResult(dict(point.labels), totals, len(plan.points), pruned, simulated)
-    return SearchResult(None, None, len(plan.points), pruned, simulated)
+        missed = [r.target for r in verdict.results if not r.passed]
+        why.append(f"{_describe(point)}: " + (_missed(point, missed, totals, "(event simulation)") if missed
+                                               else "does not fit memory"))
+    if any("is unknown" in line for line in why):
+        why.append("quality is unknown where no source publishes the score at that format, depth or KV policy; a "
+                   "checkpoint_quality.<benchmark> target accepts the unquantised checkpoint's published score instead")
+    return SearchResult(None, None, len(plan.points), pruned, simulated, why)
+
+
+def _describe(point) -> str:
+    return ", ".join(f"{k.removeprefix('model.')}={v}" for k, v in point.labels.items())
+
+
+def _missed(point, targets: list[Target], totals: dict[str, Any], how: str) -> str:
+    """`tokens_per_s 6.1 at best (roofline bound) misses >= 10`, or for a quality target the
+    reason its score is unknown."""
+    from hwsim.quality import model_quality
+
+    parts = []
+    for target in targets:
+        actual = float(totals.get(target.metric, math.nan))
+        if math.isfinite(actual):
+            shown = how if not is_quality_key(target.metric) else "(published)"
+            parts.append(f"{target.metric} {actual:.4g} {shown} misses {target.op} {target.limit:g}")
+        else:
+            score = model_quality(point.model, point.quality.get("quality_group")).get(target.metric)
+            parts.append(f"{target.metric} is unknown ({score.note if score is not None else 'no published rows'})")
+    return "; ".join(parts)

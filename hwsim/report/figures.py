@@ -9,6 +9,7 @@ says so instead of showing an empty chart.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,10 @@ def loop_depth(data: ReportData):
     rows = rows[rows["loops"].notna()]
     if rows.empty:
         return None
+    from hwsim.quality.model import trained_loops
+
+    rows = rows[rows["model"] == rows["model"].iloc[0]]          # one looped model per figure
+    trained = trained_loops(rows["model"].iloc[0])
     metrics = ("ttft_s", "tpot_s", "tokens_per_s")
     figure = _figure(13, 4.2, f"Latency and throughput against loop depth ({rows['model'].iloc[0]})")
     axes = figure.subplots(1, len(metrics))
@@ -104,6 +109,8 @@ def loop_depth(data: ReportData):
         ax.set_ylabel(f"{header(metric)} ({METRICS[metric][1]})")
         ax.set_title(header(metric))
         ax.grid(True, which="both", alpha=0.3)
+        if trained is not None:
+            ax.axvline(trained, color="gray", linestyle=":", linewidth=1.5, label=f"trained depth ({trained})")
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside right center", fontsize=9, title="chip, quantisation")
     return figure
@@ -239,7 +246,10 @@ _PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, 
 
 def display_scale(metric: str, values) -> tuple[float, str]:
     """(divisor, unit) that shows `metric`'s values with an SI prefix fitting their median
-    (energy per token in mJ rather than 0.05 J); tokens/s stays in tok/s."""
+    (energy per token in mJ rather than 0.05 J); tokens/s stays in tok/s, a published quality
+    score (`quality.<benchmark>`) in points."""
+    if metric not in METRICS:
+        return 1.0, "points"
     unit = METRICS[metric][1]
     if unit in ("tok/s", "%"):
         return 1.0, unit
@@ -465,9 +475,145 @@ def _mark_loop_iterations(ax, ops: pd.DataFrame, lines: pd.DataFrame, origin: fl
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
+# ----------------------------------------------------------------------------- equal quality
+
+
+def quality_pareto(data: ReportData):
+    """Per chip: published quality against tokens/s (and energy/token as marker size) of every
+    decoding design with a known quality; looped designs joined by loop count, the trained depth
+    starred, depths past it hollow; the quality-speed Pareto front drawn as a step line."""
+    from hwsim.quality.model import trained_loops
+
+    if data.iso is None:
+        return None
+    metric = data.iso.quality
+    rows = _decoding(data)
+    rows = rows[np.isfinite(pd.to_numeric(rows[metric], errors="coerce"))]
+    if rows.empty:
+        return None
+    chips = _chips(data)
+    figure = _figure(5.2 * min(len(chips), 2), 4.6 * math.ceil(len(chips) / 2),
+                     "Published quality against decode speed, per chip",
+                     f"quality = {metric} ({rows['quality_group'].iloc[0]}); upper right is better")
+    axes = np.atleast_1d(figure.subplots(math.ceil(len(chips) / 2), min(len(chips), 2), squeeze=False)).ravel()
+    designs = list(dict.fromkeys(rows["model"]))
+    for ax, chip in zip(axes, chips):
+        on_chip = rows[rows["hardware"] == chip].sort_values("tokens_per_s")
+        for model, group in on_chip.groupby("model", sort=False):
+            color = _color(designs, model)
+            group = group.sort_values("loops")
+            if group["loops"].notna().any():
+                trained = trained_loops(model)
+                ax.plot(group["tokens_per_s"], group[metric], color=color, linewidth=1, alpha=0.6)
+                for _, row in group.iterrows():
+                    past = trained is not None and row["loops"] > trained
+                    marker = "*" if row["loops"] == trained else "o"
+                    ax.scatter(row["tokens_per_s"], row[metric], marker=marker, s=160 if marker == "*" else 40,
+                               facecolors="none" if past else color, edgecolors=color, zorder=3)
+                    ax.annotate(f"x{int(row['loops'])}", (row["tokens_per_s"], row[metric]), fontsize=8,
+                                xytext=(4, 4), textcoords="offset points")
+            else:
+                ax.scatter(group["tokens_per_s"], group[metric], color=color, marker="s", s=40, zorder=3)
+            ax.scatter([], [], color=color, marker="o" if group["loops"].notna().any() else "s", label=model)
+        front = _front(on_chip, metric)
+        ax.step(front["tokens_per_s"], front[metric], where="post", color="black", linewidth=1, alpha=0.5)
+        ax.set_xscale("log")
+        _plain_log(ax, "x")
+        ax.set_title(chip, fontsize=10)
+        ax.set_xlabel("tokens/s (log scale)")
+        ax.set_ylabel("quality (points)")
+        ax.grid(True, alpha=0.3)
+    axes[0].scatter([], [], marker="*", s=120, color="gray", label="trained depth")
+    axes[0].scatter([], [], marker="o", facecolors="none", edgecolors="gray", label="past trained depth")
+    axes[0].legend(fontsize=7.5, loc="lower left")
+    for ax in axes[len(chips):]:
+        ax.set_visible(False)
+    return figure
+
+
+def _front(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Designs no other beats on both quality and tokens/s, by speed."""
+    from hwsim.sweep.analysis import non_dominated
+
+    costs = -rows[["tokens_per_s", metric]].to_numpy(dtype=float)
+    return rows[non_dominated(costs)].sort_values("tokens_per_s")
+
+
+def context_length(data: ReportData):
+    """Decode tokens/s against context length for the comparison's members; points that do not
+    fit the chip's memory are crossed."""
+    rows = data.context
+    if rows is None:
+        return None
+    rows = rows[rows["status"] == "ok"]
+    if rows.empty:
+        return None
+    figure = _figure(9.5, 5.5, f"Decode speed against context length on {rows['hardware'].iloc[0]}",
+                     f"{data.iso.quant}; x = does not fit memory")
+    ax = figure.subplots()
+    designs = list(dict.fromkeys(rows["design"]))
+    for design, group in rows.groupby("design", sort=False):
+        group = group.sort_values("prompt_len")
+        color = _color(designs, design)
+        fits = group["fits"].astype(bool)
+        ax.plot(group["prompt_len"], group["tokens_per_s"], color=color, linewidth=1.5, label=design,
+                linestyle="-" if "x" not in design.split()[-1] else "--")
+        ax.scatter(group.loc[fits, "prompt_len"], group.loc[fits, "tokens_per_s"], color=color, s=25)
+        ax.scatter(group.loc[~fits, "prompt_len"], group.loc[~fits, "tokens_per_s"], color=color, marker="x", s=70)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    _plain_log(ax, "x", "y")
+    ax.set_xlabel("context (prompt tokens, log scale)")
+    ax.set_ylabel("decode tokens/s (log scale)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9)
+    return figure
+
+
+def sensitivity(data: ReportData):
+    """Looped tokens/s over the fastest equal-quality peer's, per knob value; the band is the
+    chip class's measured decode error around 1."""
+    from hwsim.report import iso as I
+
+    tables = I.tables(data)
+    if tables is None or I.SENSITIVITY not in tables.rows:
+        return None
+    rows = tables.rows[I.SENSITIVITY]
+    knobs = list(dict.fromkeys(rows["knob"]))
+    figure = _figure(min(3.2 * len(knobs), 14.0), 4.2, f"What would flip the answer on {rows['hardware'].iloc[0]}",
+                     f"{tables.looped} tokens/s over the fastest equal-quality peer's; above 1 the looped model wins")
+    axes = np.atleast_1d(figure.subplots(1, len(knobs), sharey=True, squeeze=False)).ravel()
+    error = data.errors.get(rows["hardware"].iloc[0])
+    for ax, knob in zip(axes, knobs):
+        group = rows[rows["knob"] == knob]
+        ax.plot(range(len(group)), group["looped_ratio"], marker="o", color=_COLORS[0])
+        ax.set_xticks(range(len(group)), group["knob_value"], fontsize=8, rotation=20)
+        ax.axhline(1.0, color="black", linewidth=1)
+        if error:
+            ax.axhspan(1 - error, 1 + error, color="gray", alpha=0.15, label="measured error")
+        ax.set_title(knob, fontsize=9)
+        ax.set_xlabel("setting (as swept)", fontsize=8)
+        ax.set_ylabel("looped / peer tokens/s (ratio)", fontsize=8)
+        ax.grid(True, alpha=0.3)
+    if error:
+        axes[0].legend(fontsize=8)
+    return figure
+
+
 FIGURES: tuple[FigureDef, ...] = (
+    FigureDef("quality_pareto", "Quality against speed, per chip",
+              "Every decoding design with a published quality: the looped model at each loop count (joined, "
+              "trained depth starred, depths past it hollow) and the standard models (squares); the step line "
+              "is the front of designs no other beats on both quality and speed.", quality_pareto),
+    FigureDef("context", "Decode speed against context length",
+              "Decode tokens/s of the comparison set's models from short to long context on one chip; a cross "
+              "marks a context whose footprint exceeds the chip's memory.", context_length),
+    FigureDef("sensitivity", "Sensitivity: what would flip the answer",
+              "The looped model's tokens/s over the fastest equal-quality standard model's as one chip parameter "
+              "changes at a time; the grey band is the chip class's measured decode error.", sensitivity),
     FigureDef("loop_depth", "Latency and throughput against loop depth",
-              "TTFT, TPOT and tokens/s of the looped model at each loop depth, one line per chip and quantisation.",
+              "TTFT, TPOT and tokens/s of the looped model at each loop depth, one line per chip and quantisation; "
+              "the dotted line is the depth the model was trained at (published quality drops past it).",
               loop_depth),
     FigureDef("energy", "Energy per token by component",
               "Energy per generated token split into compute, SRAM, DRAM and static energy, per design on each chip.",
@@ -493,9 +639,14 @@ FIGURES: tuple[FigureDef, ...] = (
 )
 
 
+EQUAL_QUALITY = frozenset({"quality_pareto", "context", "sensitivity"})   # drawn by equal-quality reports only
+
+
 def build_all(data: ReportData) -> list[tuple[FigureDef, object]]:
-    """(definition, Figure or None) for every registered figure."""
-    return [(definition, definition.build(data)) for definition in FIGURES]
+    """(definition, Figure or None) for every registered figure (an equal-quality report draws
+    quality_pareto instead of the plain Pareto front; the others skip the equal-quality ones)."""
+    skip = {"pareto"} if data.iso is not None else EQUAL_QUALITY
+    return [(definition, definition.build(data)) for definition in FIGURES if definition.name not in skip]
 
 
 def save(figure, path: Path) -> Path:

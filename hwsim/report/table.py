@@ -111,3 +111,58 @@ def to_markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- equal quality
+
+QUALITY = "quality"            # a design's published quality (the report's iso_quality.quality column)
+RATIO = "looped_ratio"         # the looped design's tokens/s over this row's, same chip
+EXTRA_HEADERS = {QUALITY: "quality", "quality_source": "quality source", RATIO: "looped / this",
+                 "tokens_low": "tokens/s low", "tokens_high": "tokens/s high", "verdict": "verdict",
+                 "prompt_len": "context", "fits": "fits", "knob": "knob", "knob_value": "value",
+                 "peer": "peer", "peer_tokens_per_s": "peer tokens/s", "error": "measured error (%)",
+                 "member": "model", "design": "design", "hardware": "hardware", "quant": "quant"}
+ISO_COLUMNS = ("hardware", "design", "quant", QUALITY, "quality_source", "tokens_per_s", "error", "tokens_low",
+               "tokens_high", "energy_per_token_j", "memory_footprint_bytes", RATIO, "verdict", "bound")
+DEPTH_COLUMNS = ("hardware", "design", "loops", QUALITY, "quality_source", "tokens_per_s", "energy_per_token_j",
+                 "dram_bytes_per_token")
+CONTEXT_COLUMNS = ("design", "prompt_len", "tokens_per_s", "memory_footprint_bytes", "memory_capacity_bytes", "fits")
+SENSITIVITY_COLUMNS = ("knob", "knob_value", "design", "tokens_per_s", "peer", "peer_tokens_per_s", RATIO, "verdict")
+
+
+def fmt_extra(metric: str, value) -> str:
+    """`fmt` plus the equal-quality tables' columns (quality in points, ratios, bands, context)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if metric == QUALITY or metric.startswith(("quality.", "checkpoint_quality.")):
+        return f"{float(value):.2f}"
+    if metric == RATIO:
+        return f"{float(value):.2f}x"
+    if metric in ("tokens_low", "tokens_high", "peer_tokens_per_s"):
+        return human(float(value), "tok/s")
+    if metric == "prompt_len":
+        return str(int(value))
+    if metric == "error":
+        return f"{100 * float(value):.1f}"
+    return fmt(metric, value)
+
+
+def header_extra(metric: str) -> str:
+    if metric.startswith("quality."):
+        return metric.removeprefix("quality.")
+    return EXTRA_HEADERS.get(metric) or header(metric)
+
+
+def display(rows: pd.DataFrame, columns) -> pd.DataFrame:
+    """Rows as display strings under their headers (what a conclusion quotes), index kept."""
+    return pd.DataFrame({header_extra(c): [fmt_extra(c, v) for v in rows[c]] for c in columns}, index=rows.index)
+
+
+def verdict(ratio: float, error: float | None) -> str:
+    """`looped faster` / `looped slower`, or `within error` when the ratio is within the chip
+    class's measured relative error of 1."""
+    if ratio is None or not math.isfinite(ratio):
+        return "-"
+    if error is not None and abs(ratio - 1.0) <= error:
+        return "within error"
+    return "looped faster" if ratio > 1 else "looped slower"

@@ -158,6 +158,10 @@ class ExitPolicySpec(Spec):
     threshold: float = Field(1.0, gt=0, le=1)
     gate_probs: list[float] | None = None
     min_count: int = Field(1, ge=1)
+    check: Literal["gate", "kl"] = Field("gate", description=(
+        "what deciding to exit costs per decode iteration: `gate`, the schedule's exit gate (Ouro's "
+        "Linear(h->1), cheap); `kl`, Huginn's KL criterion (arXiv 2502.05171, adaptive compute), which "
+        "runs the steps after the loop (coda) and the LM head after every iteration but the last"))
 
 
 class LoopSpec(Spec):

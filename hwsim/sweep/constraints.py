@@ -1,6 +1,7 @@
 """Validity constraints of a sweep: one comparison each, over SimResult totals and literals.
 
-A constraint is text like `fits == True` or `tpot_s <= 0.05`, parsed once (no eval) so a typo
+A constraint is text like `fits == True`, `tpot_s <= 0.05` or `quality.gsm8k >= 72.86` (a
+quality column of hwsim.quality: NaN when unmeasured or unknown, which never passes), parsed once (no eval) so a typo
 fails before any work. Some constraints can be decided without the event simulation, from the
 roofline floor (`roofline_totals(..., bound="floor")`), so a point that breaks one is skipped
 (pruned) without running the DES:
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hwsim.chip.budget import HARDWARE_TOTALS
+from hwsim.quality import is_quality_key
 from hwsim.result import TOTAL_KEYS
 
 ENGINE_INDEPENDENT = frozenset({"fits", "memory_footprint_bytes", "memory_capacity_bytes",
@@ -35,7 +37,7 @@ _MIRROR = {"<=": ">=", ">=": "<=", "<": ">", ">": "<", "==": "==", "!=": "!="}
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
               "<": operator.lt, ">": operator.gt}
 _PATTERN = re.compile(r"^\s*(?P<lhs>.+?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<rhs>.+?)\s*$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)?$")
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,11 @@ class Constraint:
 
     @property
     def prunable(self) -> bool:
-        """Whether a roofline-floor result that breaks this constraint proves the DES breaks it."""
-        if all(o.name in ENGINE_INDEPENDENT or o.name in HARDWARE_TOTALS for o in (self.lhs, self.rhs) if o.name is not None):
+        """Whether a roofline-floor result that breaks this constraint proves the DES breaks it
+        (quality columns come from published scores and hardware budgets from the chip, not from
+        the engine)."""
+        names = [o.name for o in (self.lhs, self.rhs) if o.name is not None]
+        if all(name in ENGINE_INDEPENDENT or name in HARDWARE_TOTALS or is_quality_key(name) for name in names):
             return True
         return floor_decides(*self.metric_first())
 
@@ -121,7 +126,8 @@ def _operand(token: str, text: str) -> Operand:
         except ValueError:
             pass
     if _NAME.match(token):
-        if token not in TOTAL_KEYS and token not in HARDWARE_TOTALS:
-            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS + HARDWARE_TOTALS)}")
+        if token not in TOTAL_KEYS and token not in HARDWARE_TOTALS and not is_quality_key(token):
+            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS + HARDWARE_TOTALS)} "
+                             "or quality.<benchmark> (e.g. quality.gsm8k, quality.avg)")
         return Operand(name=token)
     raise ValueError(f"{text!r}: cannot read {token!r} (a result total, number, True/False or 'text')")

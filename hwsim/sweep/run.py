@@ -79,12 +79,12 @@ def _evaluate_point(point: Point, engine: str, prune_by: list[Constraint], evalu
                               "pruned_by": None, "error": None, "totals": {}}
     try:
         if engine == "des" and prune_by:
-            bound = evaluate(point, PRUNE_ENGINE)
+            bound = {**evaluate(point, PRUNE_ENGINE), **point.quality}
             broken = [c.text for c in prune_by if not c.holds(bound)]
             if broken:
                 return {**record, "status": "pruned", "engine": PRUNE_ENGINE, "pruned_by": "; ".join(broken),
                         "totals": bound}
-        record["totals"] = evaluate(point, engine)
+        record["totals"] = {**evaluate(point, engine), **point.quality}
     except Exception as exc:  # the point fails, the sweep goes on
         record.update(status="error", error=f"{type(exc).__name__}: {' '.join(str(exc).split())}", totals={})
     return record

@@ -12,6 +12,11 @@ dotted paths with a list of values or a range. Points are the cartesian product 
       batch: [1, 4]
     constraints: ["fits == True"]
     objectives: {tpot_s: min, energy_per_token_j: min}
+    quality_group: ouro_base_lmeval                 # optional: which published scores
+
+Every point carries the quality columns of its model configuration (hwsim.quality:
+`quality.<benchmark>`, `checkpoint_quality.<benchmark>`, `quality.avg`, `quality_source`), so
+constraints and objectives may name them (`quality.gsm8k >= 72.86`, `quality.avg: max`).
 
 Axis roots: `model` / `hardware` (a list of presets), `model.<path>` / `hardware.<path>` (a field
 of the spec, applied to the raw YAML like `--set`), and the run settings `phase`, `batch`,
@@ -32,6 +37,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from hwsim import units
 from hwsim.errors import ConfigError
+from hwsim.quality import is_quality_key, quality_columns
 from hwsim.result import TOTAL_KEYS
 from hwsim.spec import loader
 from hwsim.spec._base import Spec
@@ -94,6 +100,8 @@ class SweepSpec(Spec):
     axes: dict[str, list[Any] | RangeSpec] = Field(min_length=1)
     constraints: list[str] = Field(default_factory=list)
     objectives: dict[str, Literal["min", "max"]] = Field(min_length=1)
+    quality_group: str | None = Field(None, description="comparable group of the quality columns "
+                                                         "(default: each model's first; see configs/quality)")
 
     _origin: str | None = PrivateAttr(None)
 
@@ -125,7 +133,7 @@ class SweepSpec(Spec):
         from hwsim.chip.budget import HARDWARE_TOTALS  # area_mm2, tdp_w, idle_w: hardware budget axes
 
         for name in objectives:
-            if name in HARDWARE_TOTALS:
+            if name in HARDWARE_TOTALS or is_quality_key(name):
                 continue
             if name not in TOTAL_KEYS or name in ("fits", "bound"):
                 numeric = [k for k in TOTAL_KEYS if k not in ("fits", "bound")]
@@ -315,6 +323,7 @@ class Point:
     hardware: HardwareSpec
     run: RunSpec
     si: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)   # hwsim.quality columns of the model
 
 
 @dataclass(frozen=True)
@@ -340,6 +349,7 @@ def resolve_points(spec: SweepSpec) -> SweepPlan:
         if dimension:
             si_columns[path] = f"{path}_{dimension}"
     builder = _SpecBuilder(spec)
+    qualities: dict[int, dict[str, Any]] = {}
     points = []
     for index, combo in enumerate(itertools.product(*expanded.values())):
         chosen = dict(zip(expanded, combo))
@@ -348,9 +358,12 @@ def resolve_points(spec: SweepSpec) -> SweepPlan:
             model, hardware, run = builder.build({**fixed, **chosen})
         except ConfigError as exc:
             raise ConfigError(f"{origin}: point [{key}]: {exc}") from None
+        if id(model) not in qualities:
+            qualities[id(model)] = quality_columns(model, spec.quality_group)
         points.append(Point(index=index, key=key, labels={p: v.label for p, v in chosen.items()},
                             model=model, hardware=hardware, run=run,
-                            si={si_columns[p]: v.si for p, v in chosen.items() if p in si_columns}))
+                            si={si_columns[p]: v.si for p, v in chosen.items() if p in si_columns},
+                            quality=qualities[id(model)]))
     return SweepPlan(spec=spec, points=points, axes=list(expanded), si_columns=si_columns,
                      fingerprint=builder.fingerprint())
 

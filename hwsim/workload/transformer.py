@@ -304,7 +304,6 @@ class _Builder:
             return 0
         return min(self.keys, window)
 
-
     def iteration_runs(self) -> list[tuple[int, int]]:
         """(first iteration, length) ranges of loop iterations with the same sequence counts.
         The counts change only where some sequence's depth d starts, ends or enters its last-k
@@ -321,11 +320,43 @@ class _Builder:
                 runs.append((first, end - first))
         return runs
 
+    def exit_check(self, tail: list[Step], loop_iter: int, active: int) -> None:
+        """Huginn's KL exit check after iteration `loop_iter` of a decode step: the steps after
+        the loop (coda layers read the KV cache but write none: their output is discarded unless
+        the token exits) and the LM head, over the active sequences."""
+        for step in tail:
+            if step.kind == "layer":
+                columns = self.cached(("layer", step.layer, active, 0), lambda: _columnar(
+                    self.layer_rows(step.block, step.layer, active, 0)))
+            else:
+                columns = self.cached((step.kind, step.inject, active), lambda: _columnar(self.step_rows(step, active)))
+            self.blocks.append((columns, loop_iter, 1))
+        model, rows, tokens = self.model, [], active * self.seq_tokens
+        repeat = loop_repeat(model)
+        if model.final_norm and not (repeat is not None and repeat.final_norm):   # as output_rows
+            self.vector(rows, (-1, _LOOP_BLOCK, tokens), "norm", "exit_check.final_norm", tokens * model.hidden_size,
+                        FLOPS_PER_ELEMENT["norm"], self._existing("final_norm"))
+        self.gemm(rows, (-1, _LOOP_BLOCK, tokens), "lm_head", "exit_check.lm_head", tokens, model.vocab_size,
+                  model.hidden_size, lm_head_tensor(model).weight_id)
+        self.add(rows, loop_iter)
+
     def build(self, compress_loops: bool = False) -> None:
         self.add(self.embedding_rows(), -1)
         counts = {-1: (self.batch, self.batch)}
-        runs = self.iteration_runs() if compress_loops else None
-        for step in expand(self.model, max(self.depths), runs):
+        policy = self.model.loop.exit_policy
+        kl_check = policy is not None and policy.check == "kl" and self.phase == "decode"
+        # A KL check follows every iteration, so its rows are per iteration: no compression then.
+        runs = self.iteration_runs() if compress_loops and not kl_check else None
+        steps = expand(self.model, max(self.depths), runs)
+        tail = []
+        if kl_check:
+            last = max(i for i, s in enumerate(steps) if s.loop_iter >= 0)
+            tail = [s for s in steps[last + 1:] if s.kind in ("layer", "final_norm")]
+        previous = -1
+        for step in steps:
+            if tail and step.loop_iter > previous >= 0:   # iteration `previous` ended, another follows
+                self.exit_check(tail, previous, counts[previous][0])
+            previous = step.loop_iter
             if step.loop_iter not in counts:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]

@@ -109,3 +109,42 @@ def test_search_prunes_exactly_where_the_floor_misses(factor, pruned):
     assert found.pruned == pruned and found.simulated == 1 - pruned
     if found.totals is not None:
         assert found.totals["tpot_s"] >= floor
+
+
+def test_quality_targets_parse_to_quality_columns():
+    target = F.parse_target("quality.GSM8K >= 72.86")
+    assert (target.metric, target.limit) == ("quality.gsm8k", 72.86)
+    assert F.parse_target("checkpoint_quality.avg>60").metric == "checkpoint_quality.avg"
+    unknown = F.check({"quality.gsm8k": float("nan"), "tokens_per_s": 20.0},
+                      [target, F.parse_target("tokens_per_s>=10")])
+    assert not unknown.passed and unknown.binding.target is target
+
+
+def test_search_keeps_the_asked_depth_and_says_why_nothing_passes(load_model):
+    kept = F.default_space(load_model("ouro-1.4b"), None, 4, 1, 64)
+    assert kept.loops == [4]
+    assert F.default_space(load_model("ouro-1.4b"), None, 4, 1, 64, allow_depth_change=True).loops == [1, 2, 4]
+    # Qwen3-4B's GSM8K in Ouro's Table 7 is 72.86; Ouro-1.4B x4 publishes 78.92 at bf16 only.
+    targets = [F.parse_target("quality.gsm8k >= 72.86"), F.parse_target("tokens_per_s >= 1e6")]
+    space = F.SearchSpace(quants=["int4-g128", "bf16"], loops=[4], kv_policies=["per_loop"], contexts=[64])
+    found = F.cheapest("ouro-1.4b", "jetson-orin-nano", targets, space, gen_len=4)
+    assert found.best is None and found.simulated == 0
+    assert any("int4-g128" in line and "quality.gsm8k is unknown" in line for line in found.why)
+    assert any("bf16" in line and "tokens_per_s" in line and "roofline bound" in line for line in found.why)
+    reachable = F.cheapest("ouro-1.4b", "jetson-orin-nano", [targets[0], F.parse_target("tokens_per_s >= 0.1")],
+                           space, gen_len=4)
+    assert reachable.best == {"model.quant": "bf16", "model.loop.count": 4, "model.loop.kv_policy": "per_loop",
+                              "batch": 1, "prompt_len": 64}
+    assert reachable.totals["quality.gsm8k"] == 78.92
+
+
+def test_cli_keeps_depth_states_quality_and_explains_none():
+    result = CliRunner().invoke(main, ["feasibility", "--model", "ouro-1.4b", "--loops", "4", "--hardware",
+                                       "jetson-orin-nano", "--prompt-len", "64", "--gen-len", "8",
+                                       "--search-quant", "int4-g128,bf16", "--target", "tokens_per_s>=1e6",
+                                       "--target", "quality.gsm8k >= 72.86"])
+    assert result.exit_code == 1, result.output
+    assert "quality (published: ouro_base_lmeval): quality.avg 68.72, quality.gsm8k 78.92" in result.output
+    assert "loop count kept at 4" in result.output and "loop.count=2" not in result.output
+    assert "cheapest passing configuration: none in the searched space, because:" in result.output
+    assert "quality.gsm8k is unknown (no published GSM8K score of Ouro-1.4B at int4-g128)" in result.output

@@ -124,3 +124,20 @@ def test_shipped_sweeps_resolve():
         spec = load_sweep(name)
         assert spec.origin == f"workloads/sweeps/{name}.yaml"
         assert resolve_points(spec).points
+
+
+def test_quality_constraints_and_objectives():
+    """Quality columns are published scores: a constraint on them is decided without the engine."""
+    from hwsim.sweep.constraints import parse_constraint
+
+    constraint = parse_constraint("quality.gsm8k >= 72.86")
+    assert constraint.prunable and constraint.lhs.name == "quality.gsm8k"
+    assert not constraint.holds({"quality.gsm8k": float("nan")})
+    assert constraint.holds({"quality.gsm8k": 78.92})
+    with pytest.raises(ValueError, match="quality.<benchmark>"):
+        parse_constraint("quality.GSM8K >= 1")
+    spec = SweepSpec(name="q", model="ouro-1.4b", hardware="edge-npu", axes={"model.loop.count": [2, 4]},
+                     objectives={"tokens_per_s": "max", "quality.avg": "max"}, quality_group="ouro_base_lmeval")
+    points = resolve_points(spec).points
+    assert [p.quality["quality.mmlu"] for p in points] == [60.43, 67.35]
+    assert points[1].quality["quality_source"] == "published: ouro_base_lmeval"

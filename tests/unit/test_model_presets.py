@@ -171,12 +171,14 @@ NORMS_AND_ROPE = {
     "gemma-3-1b": ("sandwich", 1e-6, 1e6), "phi-3.5-mini": ("pre", 1e-5, 10_000),
     "deepseek-r1-distill-qwen-14b": ("pre", 1e-5, 1e6),
     "hrm-text-1b": ("pre", 1e-6, 10_000),
+    "qwen3-8b": ("pre", 1e-6, 1e6), "gemma-3-4b": ("sandwich", 1e-6, 1e6),
 }
 NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
                    "mixtral-8x7b": True}
 EMBEDDING_SCALE = {"huginn-0125": 5280 ** 0.5, "trm": 512 ** 0.5, "hrm": 512 ** 0.5,
                    "gemma-2-2b": 2304 ** 0.5, "gemma-2-9b": 3584 ** 0.5, "gemma-3-1b": 1152 ** 0.5,
-                   "hrm-text-1b": 1 / 0.02}   # HrmTextConfig: 1 / initializer_range
+                   "hrm-text-1b": 1 / 0.02,   # HrmTextConfig: 1 / initializer_range
+                   "gemma-3-4b": 2560 ** 0.5}
 
 
 def test_every_preset_has_its_norms_and_rope_tested():

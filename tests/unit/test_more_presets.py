@@ -20,6 +20,9 @@ PUBLISHED = {
     "phi-3.5-mini": (3.82e9, 32, 32, 96),
     "llama-2-13b": (13.0e9, 40, 40, 128),
     "deepseek-r1-distill-qwen-14b": (14.77e9, 48, 8, 128),
+    "qwen3-8b": (8.19e9, 36, 8, 128),
+    # text stack only: Google's 4.3B count includes the ~0.4B SigLIP vision encoder
+    "gemma-3-4b": (3.88e9, 34, 4, 256),
 }
 
 
@@ -56,7 +59,8 @@ def test_gemma_2_2b_parameters_by_hand(load_model):
     assert model_figures(load_model("gemma-2-2b"))["params_unique"] == vocab * h + layers * per_layer + h
 
 
-@pytest.mark.parametrize("name,hidden", [("gemma-2-2b", 2304), ("gemma-2-9b", 3584), ("gemma-3-1b", 1152)])
+@pytest.mark.parametrize("name,hidden", [("gemma-2-2b", 2304), ("gemma-2-9b", 3584), ("gemma-3-1b", 1152),
+                                                ("gemma-3-4b", 2560)])
 def test_gemma_scales_embeddings_and_wraps_both_branches_in_norms(load_model, name, hidden):
     model = load_model(name)
     assert model.embedding_scale == pytest.approx(hidden ** 0.5, rel=1e-12)
