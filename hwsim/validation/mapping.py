@@ -175,12 +175,15 @@ class Unmapped:
 
 def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
     """Split the rows of a measured CSV into simulatable cases and unmapped rows (with reasons)."""
-    from hwsim.validation.measured import parse_row
+    from hwsim.validation.measured import POWER_REASON, parse_row
 
     cases: list[Case] = []
     unmapped: list[Unmapped] = []
     for record in frame.to_dict("records"):
         parsed = parse_row(record)
+        if parsed == POWER_REASON:  # another model's rows: no need to say what else they lack
+            unmapped.append(Unmapped(record["id"], record["hardware"], record["model"], record["metric"], parsed))
+            continue
         reasons = [parsed] if isinstance(parsed, str) else []
         presets = []
         model_lookup = mapping.model_preset

@@ -1,0 +1,90 @@
+"""Leave-one-device-out without leakage, runtimes on runs, and where `calibrate measured` writes."""
+
+import dataclasses
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from hwsim.cli import main
+from hwsim.errors import ConfigError
+from hwsim.spec import loader
+from hwsim.spec.runtime import DEFAULT_RUNTIME, Runtime, parse_runtime
+from hwsim.validation.fit import Fitter
+from hwsim.validation.mapping import load_mapping, map_rows
+from hwsim.validation.measured import load_measured
+from hwsim.validation.run import calibrated_hardware
+from hwsim.validation.predict import case_hardware, predict_seconds
+
+# Four Apple chips on one model: decode and prefill rows, enough for a class slope.
+DEVICES = ("apple-m1-pro-14c", "apple-m2-ultra-76c", "apple-m4-pro-16c", "apple-m4-max-40c")
+HELD_OUT = "apple-m4-max-40c"
+
+
+@pytest.fixture(scope="module")
+def cases():
+    found, _ = map_rows(load_measured(loader.REPO_ROOT / "validation" / "measured.csv"), load_mapping())
+    return [c for c in found if c.hardware in DEVICES and c.model == "llama-2-7b"]
+
+
+def _scaled(case, factor):
+    return dataclasses.replace(case, row=dataclasses.replace(case.row, value=case.row.value * factor))
+
+
+def _predictions(cases, calibration):
+    hardware_for = calibrated_hardware(calibration)
+    return {c.row.id: predict_seconds(c, hardware_for(c)) for c in cases if c.hardware == HELD_OUT}
+
+
+def test_held_out_device_does_not_influence_its_own_prediction(cases):
+    """Every measured figure of the held-out device scaled by 0.6: its held-out predictions (from
+    a fit without it) stay exactly the same, while the in-sample fit moves (so the test can fail)."""
+    own = [c for c in cases if c.hardware == HELD_OUT]
+    assert {c.row.spec.group for c in own} == {"decode", "prefill"}
+    perturbed = [_scaled(c, 0.6) if c.hardware == HELD_OUT else c for c in cases]
+    base, moved = Fitter(cases), Fitter(perturbed)
+    assert _predictions(cases, base.fit(exclude=(HELD_OUT,))) == _predictions(perturbed, moved.fit(exclude=(HELD_OUT,)))
+    in_sample = _predictions(cases, base.fit()), _predictions(perturbed, moved.fit())
+    assert all(abs(in_sample[1][k] / in_sample[0][k] - 1) > 0.1 for k in in_sample[0])
+
+
+def test_fold_has_no_entry_for_the_held_out_device(cases):
+    fitter = Fitter(cases)
+    full, fold = fitter.fit(), fitter.fit(exclude=(HELD_OUT,))
+    assert HELD_OUT in full.presets and HELD_OUT not in fold.presets
+    assert set(fold.presets) == set(DEVICES) - {HELD_OUT}
+
+
+def test_parse_runtime_names_and_aliases():
+    assert parse_runtime("Ollama") is Runtime.LLAMA_CPP
+    assert parse_runtime("trt-llm") is Runtime.TENSORRT_LLM
+    assert parse_runtime("mlx") is Runtime.MLX
+    with pytest.raises(ConfigError, match="--runtime: unknown runtime 'cuda'; known: llama.cpp"):
+        parse_runtime("cuda", "--runtime")
+    assert set(DEFAULT_RUNTIME) >= {"datacenter_gpu", "apple_gpu", "mobile_npu", "edge_npu", "cpu"}
+
+
+def test_load_hardware_runtime_selects_the_calibration():
+    by_default = loader.load_hardware("h100-sxm")
+    with_llama = loader.load_hardware("h100-sxm", runtime="llama.cpp")
+    assert "runtime tensorrt-llm" in by_default.calibration
+    assert "runtime llama.cpp" in with_llama.calibration
+    with pytest.raises(ConfigError, match="unknown runtime"):
+        loader.load_hardware("h100-sxm", runtime="cuda")
+
+
+def test_calibrate_writes_under_cwd_unless_write(tmp_path, cases):
+    """Without --write the tracked file is left alone: the output lands in ./calibration.yaml."""
+    csv = tmp_path / "rows.csv"
+    frame = load_measured(loader.REPO_ROOT / "validation" / "measured.csv")
+    frame[frame["id"].str.startswith("lcpp4167-m4-")].to_csv(csv, index=False)
+    tracked = (loader.REPO_ROOT / "configs" / "calibration.yaml").read_bytes()
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        result = runner.invoke(main, ["calibrate", "measured", "--csv", str(csv)])
+        assert result.exit_code == 0, result.output
+        assert os.path.exists("calibration.yaml") and "presets:" in open("calibration.yaml").read()
+        assert "Tokens/s MAPE (held_out)" in result.output
+    assert (loader.REPO_ROOT / "configs" / "calibration.yaml").read_bytes() == tracked
+    result = runner.invoke(main, ["calibrate", "measured", "--csv", str(csv), "--out", "-"])
+    assert result.exit_code == 0 and "format_offsets:" in result.output
