@@ -1,7 +1,7 @@
 """Leave-one-device-out without leakage, runtimes on runs, and where `calibrate measured` writes."""
 
 import dataclasses
-import os
+import json
 
 import pytest
 from click.testing import CliRunner
@@ -73,18 +73,51 @@ def test_load_hardware_runtime_selects_the_calibration():
         loader.load_hardware("h100-sxm", runtime="cuda")
 
 
-def test_calibrate_writes_under_cwd_unless_write(tmp_path, cases):
+def test_calibrate_writes_under_cwd_unless_write(tmp_path, monkeypatch):
     """Without --write the tracked file is left alone: the output lands in ./calibration.yaml."""
     csv = tmp_path / "rows.csv"
     frame = load_measured(loader.REPO_ROOT / "validation" / "measured.csv")
     frame[frame["id"].str.startswith("lcpp4167-m4-")].to_csv(csv, index=False)
     tracked = (loader.REPO_ROOT / "configs" / "calibration.yaml").read_bytes()
     runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        result = runner.invoke(main, ["calibrate", "measured", "--csv", str(csv)])
-        assert result.exit_code == 0, result.output
-        assert os.path.exists("calibration.yaml") and "presets:" in open("calibration.yaml").read()
-        assert "Tokens/s MAPE (held_out)" in result.output
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["calibrate", "measured", "--csv", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert "presets:" in (tmp_path / "calibration.yaml").read_text()
+    assert "Tokens/s MAPE (held_out)" in result.output
     assert (loader.REPO_ROOT / "configs" / "calibration.yaml").read_bytes() == tracked
     result = runner.invoke(main, ["calibrate", "measured", "--csv", str(csv), "--out", "-"])
     assert result.exit_code == 0 and "format_offsets:" in result.output
+
+
+def test_simulate_runtime_option_changes_the_calibration():
+    from hwsim.spec.runtime import Runtime
+
+    runner = CliRunner()
+    args = ["simulate", "--model", "llama-2-7b", "--hardware", "h100-sxm", "--quant", "q4_0", "--phase", "decode",
+            "--prompt", "16", "--gen", "4", "--engine", "roofline", "--json"]
+    tps = {}
+    for runtime in ("llama.cpp", "tensorrt-llm"):
+        result = runner.invoke(main, args + ["--runtime", runtime])
+        assert result.exit_code == 0, result.output
+        tps[runtime] = json.loads(result.output)["totals"]["tokens_per_s"]
+    assert tps["llama.cpp"] != tps["tensorrt-llm"]
+    bad = runner.invoke(main, args + ["--runtime", "cuda"])
+    assert bad.exit_code == 2 and "--runtime: unknown runtime 'cuda'" in bad.output
+    assert {r.value for r in Runtime} >= {"llama.cpp", "tensorrt-llm"}
+
+
+def test_runtime_is_a_sweep_axis():
+    from hwsim.sweep.spec import SweepSpec, resolve_points
+
+    spec = loader.validate(SweepSpec, {"name": "rt", "model": "llama-2-7b", "hardware": "h100-sxm",
+                                       "axes": {"runtime": ["llama.cpp", "tensorrt-llm"]},
+                                       "objectives": {"tpot_s": "min"}}, "test")
+    points = resolve_points(spec).points
+    assert [p.labels["runtime"] for p in points] == ["llama.cpp", "tensorrt-llm"]
+    assert "runtime llama.cpp" in points[0].hardware.calibration
+    assert "runtime tensorrt-llm" in points[1].hardware.calibration
+    bad = loader.validate(SweepSpec, {"name": "rt", "model": "llama-2-7b", "hardware": "h100-sxm",
+                                      "axes": {"runtime": ["cuda"]}, "objectives": {"tpot_s": "min"}}, "test")
+    with pytest.raises(ConfigError, match=r"point \[runtime=cuda\]: runtime: unknown runtime"):
+        resolve_points(bad)
