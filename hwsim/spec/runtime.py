@@ -53,9 +53,6 @@ DEFAULT_RUNTIME: dict[str, Runtime] = {
     "sram_accelerator": Runtime.GROQ,
 }
 
-NAMES = tuple(r.value for r in Runtime) + tuple(ALIASES)
-
-
 def parse_runtime(text: str | Runtime, where: str = "runtime") -> Runtime:
     """A Runtime from its name or an alias (case-insensitive); ConfigError naming `where` else."""
     if isinstance(text, Runtime):

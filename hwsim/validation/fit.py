@@ -76,10 +76,6 @@ class Implied:
     size: float = 0.0              # kernel rows: multiply-accumulates of the GEMM
 
     @property
-    def runtime(self) -> Runtime:
-        return self.case.runtime
-
-    @property
     def unit(self) -> tuple[str, Runtime]:
         return self.device, self.case.runtime
 
@@ -172,12 +168,6 @@ class Fitter:
         prefill = [self._prefill(c, decode_fit) for c in kept if c.row.spec.group == "prefill"]
         kernel = self._kernel([c for c in kept if c.row.spec.group == "kernel"], decode_fit)
         return fit_calibration(decode + prefill + kernel, self.hardware, provenance=provenance)
-
-    def implied(self) -> list[Implied]:
-        """Every implied efficiency of the all-device fit (decode at every launch, prefill, kernel)."""
-        decode_fit = fit_calibration(self.decode, self.hardware)
-        return (self.decode + [self._prefill(c, decode_fit) for c in self.cases if c.row.spec.group == "prefill"]
-                + self._kernel([c for c in self.cases if c.row.spec.group == "kernel"], decode_fit))
 
     def _key(self, case: Case, calibration: Calibration) -> str:
         figures = efficiencies_for(case_hardware(case.hardware), calibration, case.runtime) or {}

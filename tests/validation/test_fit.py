@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hwsim.calibration import DECODE_ROWS, PREFILL_ROWS, Calibration, GroupModel, apply_calibration, group_figures
+from hwsim.calibration import DECODE_ROWS, PREFILL_ROWS, GroupModel, apply_calibration, group_figures
 from hwsim.spec import loader
 from hwsim.spec.runtime import Runtime
 from hwsim.validation.fit import Implied, _additive_fit, _kernel_curve, _line, choose_launch, solve_efficiency

@@ -14,7 +14,7 @@ from hwsim.validation.fit import Fitter
 from hwsim.validation.mapping import load_mapping, map_rows
 from hwsim.validation.measured import load_measured
 from hwsim.validation.run import calibrated_hardware
-from hwsim.validation.predict import case_hardware, predict_seconds
+from hwsim.validation.predict import predict_seconds
 
 # Four Apple chips on one model: decode and prefill rows, enough for a class slope.
 DEVICES = ("apple-m1-pro-14c", "apple-m2-ultra-76c", "apple-m4-pro-16c", "apple-m4-max-40c")
@@ -121,3 +121,13 @@ def test_runtime_is_a_sweep_axis():
                                       "axes": {"runtime": ["cuda"]}, "objectives": {"tpot_s": "min"}}, "test")
     with pytest.raises(ConfigError, match=r"point \[runtime=cuda\]: runtime: unknown runtime"):
         resolve_points(bad)
+
+
+def test_calibration_does_not_import_the_loader():
+    """The loader applies the calibration at load time; the calibration reads its file through
+    hwsim.spec.documents, so the two modules do not import each other."""
+    import subprocess
+    import sys
+
+    code = "import sys, hwsim.calibration; assert 'hwsim.spec.loader' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
