@@ -39,7 +39,7 @@ def _cases(csv_path, mapping_path, subset):
 
 
 def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
-    from hwsim.validation.report import format_table, headline, mape_table, rows_table
+    from hwsim.validation.report import format_table, headline, mape_table, rows_table, worst_rows
 
     if show_rows:
         click.echo(f"Predicted vs measured ({show_rows}):")
@@ -54,6 +54,8 @@ def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
         click.echo(f"  {row.id}: {row.reason}")
     click.echo(f"\nTokens/s MAPE ({headline_mode}), overall and per class x runtime:")
     click.echo(format_table(headline(frame, headline_mode)))
+    click.echo(f"\nLargest {headline_mode} errors:")
+    click.echo(format_table(worst_rows(frame, headline_mode)))
 
 
 @click.command("measured")

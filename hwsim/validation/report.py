@@ -62,6 +62,17 @@ def mape_table(frame, by: list[str]):
     return wide.join(counts).reset_index()
 
 
+def worst_rows(frame, mode: str = "held_out", count: int = 10):
+    """The decode / prefill rows with the largest tokens/s error under `mode`, with their share
+    of the summed absolute error of their phase: the rows a MAPE figure is made of."""
+    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    ape = part["error_tps"].abs()
+    share = ape / ape.groupby(part["group"]).transform("sum")
+    table = part.assign(**{"tokens/s error %": part["error_tps"] * 100, "share of phase %": share * 100})
+    table = table.loc[ape.sort_values(ascending=False).index[:count]]
+    return table[["id", "preset", "runtime", "group", "tokens/s error %", "share of phase %"]]
+
+
 def format_table(table, float_format: str = "{:.1f}") -> str:
     """Fixed-width text for a DataFrame (no index), floats with one decimal."""
     text = table.copy()

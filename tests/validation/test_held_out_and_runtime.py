@@ -131,3 +131,22 @@ def test_calibration_does_not_import_the_loader():
 
     code = "import sys, hwsim.calibration; assert 'hwsim.spec.loader' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_headline_and_worst_rows_use_tokens_per_s_errors():
+    import pandas as pd
+
+    from hwsim.validation.report import add_errors, headline, worst_rows
+
+    # A TTFT predicted at half the measured time is a tokens/s error of +100% (measured/predicted - 1).
+    frame = add_errors(pd.DataFrame([
+        {"id": "a", "preset": "p", "class": "c", "runtime": "r", "metric": "tg_tokens_per_s", "group": "decode",
+         "measured": 10.0, "predicted": 11.0, "mode": "held_out"},
+        {"id": "b", "preset": "q", "class": "c", "runtime": "r", "metric": "ttft_ms", "group": "prefill",
+         "measured": 100.0, "predicted": 50.0, "mode": "held_out"}]))
+    table = headline(frame).set_index("class")
+    assert table.loc["all", "decode MAPE %"] == pytest.approx(10.0)
+    assert table.loc["all", "prefill MAPE %"] == pytest.approx(100.0)
+    assert table.loc["c", "decode devices"] == 1
+    worst = worst_rows(frame)
+    assert list(worst["id"]) == ["b", "a"] and list(worst["share of phase %"]) == [100.0, 100.0]
