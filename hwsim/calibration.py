@@ -1,15 +1,19 @@
 """Apply fitted efficiencies and launch overheads (configs/calibration.yaml) to a hardware preset.
 
-`hwsim calibrate measured` writes the file: per preset, the DRAM-bandwidth fraction per weight
-format, the matrix-engine fraction the runtime reaches in prefill, and (where kernel timings
-exist) a measured size-dependent efficiency curve; per device class, a default for presets with
-no measurements (DRAM fraction as a function of the preset's bandwidth, since the largest chips
-reach a smaller fraction of peak at batch 1), the prefill matrix fraction, and the per-op launch
-overhead where the class's decode rows pin it down. Presets the file does not know and classes
-with no data are returned unchanged.
+`hwsim calibrate measured` writes the file (schema: `Calibration` below, shared by writer and
+reader, so a renamed or unknown key is an error naming the file and field). A run's figures come
+from the most specific level that has them, per figure:
+
+    pooled model (all classes)  <  class model  <  class x runtime model  <  preset x runtime fit
+
+A model gives the DRAM fraction as a function of the preset's bandwidth (ln e = intercept +
+slope * log2(bw / 100 GB/s), the largest chips reaching a smaller fraction at batch 1), plus a
+per-weight-format offset; the prefill matrix fraction; the per-op launch overhead where the
+decode rows pin it down. A preset x runtime fit has the device's own figures per weight format.
+Presets the file does not know and classes with no data fall through to the next level.
 
 The prefill fraction becomes a two-point `rows` efficiency curve on the matrix engine: the
-preset's own scalar efficiency at M <= DECODE_ROWS (llama.cpp decodes with GEMV-style kernels
+preset's own scalar efficiency at M <= DECODE_ROWS (runtimes decode with GEMV-style kernels
 that stay bandwidth-bound) and the fitted fraction at M >= PREFILL_ROWS (tiled GEMM kernels),
 linear in log2(M) between.
 """
@@ -17,11 +21,16 @@ linear in log2(M) between.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hwsim.spec.hardware import EfficiencyCurve, HardwareSpec
-from hwsim.spec.loader import REPO_ROOT, read_document
+from pydantic import Field
+
+from hwsim.spec._base import Spec
+from hwsim.spec.documents import REPO_ROOT, _display, read_document, validate
+from hwsim.spec.hardware import DeviceClass, EfficiencyCurve, HardwareSpec
+from hwsim.spec.runtime import Runtime, default_runtime, parse_runtime
 
 CALIBRATION_PATH = REPO_ROOT / "configs" / "calibration.yaml"
 
@@ -39,53 +48,153 @@ PREFILL_ROWS = 256
 FIGURES = ("dram_efficiency", "dram_efficiency_by_format", "matrix_efficiency", "op_launch")
 
 
-def load_calibration(path: Path | str = CALIBRATION_PATH) -> dict[str, Any]:
-    """The calibration document, or an empty one when no calibration has been generated."""
+class DramLine(Spec):
+    """ln dram_eff = intercept + slope * log2(bandwidth / 100 GB/s) (+ the format's offset)."""
+
+    intercept: float
+    slope: float = 0.0
+    devices: list[str] = Field(default_factory=list)
+
+
+class MatrixLevel(Spec):
+    """ln prefill matrix_eff = intercept."""
+
+    intercept: float
+    devices: list[str] = Field(default_factory=list)
+
+
+class LaunchFit(Spec):
+    op_launch_s: float = Field(gt=0)
+    devices: list[str] = Field(default_factory=list)
+
+
+class GroupModel(Spec):
+    """The model of a group of devices (all of them, a class, or a class under one runtime)."""
+
+    dram: DramLine | None = None
+    matrix: MatrixLevel | None = None
+    launch: LaunchFit | None = None
+
+
+class ClassEntry(GroupModel):
+    runtimes: dict[Runtime, GroupModel] = Field(default_factory=dict)
+
+
+class PresetFit(Spec):
+    """One preset's own figures under one runtime."""
+
+    dram_efficiency: float | None = Field(None, gt=0, le=1)
+    dram_efficiency_by_format: dict[str, float] = Field(default_factory=dict)
+    prefill_efficiency: float | None = Field(None, gt=0, le=1)
+    efficiency_curve: dict[str, EfficiencyCurve] = Field(default_factory=dict)
+    op_launch_s: float | None = Field(None, gt=0, description="the launch its efficiencies were solved under")
+    kernel_overhead_s: float | None = Field(None, ge=0, description="benchmark harness time per GEMM call")
+    rows: int = 0
+    saturated_rows: int = 0
+    provenance: str = ""
+
+
+class PresetEntry(Spec):
+    device_class: DeviceClass = Field(alias="class")
+    runtimes: dict[Runtime, PresetFit] = Field(default_factory=dict)
+
+
+class Calibration(Spec):
+    """configs/calibration.yaml."""
+
+    provenance: str = ""
+    method: str = ""
+    format_offsets: dict[str, float] = Field(default_factory=dict)
+    pooled: GroupModel = GroupModel()
+    classes: dict[DeviceClass, ClassEntry] = Field(default_factory=dict)
+    presets: dict[str, PresetEntry] = Field(default_factory=dict)
+
+    def preset_fit(self, name: str, runtime: Runtime) -> PresetFit | None:
+        entry = self.presets.get(name)
+        return entry.runtimes.get(runtime) if entry else None
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.model_dump(mode="json", by_alias=True, exclude_none=True,
+                                              exclude_defaults=False), sort_keys=False, width=110)
+
+
+def load_calibration(path: Path | str = CALIBRATION_PATH) -> Calibration:
+    """The calibration file, validated (an empty Calibration when none has been generated).
+    Parsed once per file version, however many presets load it."""
     path = Path(path)
     if not path.exists():
-        return {}
-    return read_document(path)
+        return Calibration()
+    return _load_cached(str(path), path.stat().st_mtime_ns)
 
 
-def efficiencies_for(hardware: HardwareSpec, calibration: dict[str, Any]) -> dict[str, Any] | None:
+@lru_cache(maxsize=4)
+def _load_cached(path: str, _mtime_ns: int) -> Calibration:
+    return validate(Calibration, read_document(path), _display(Path(path)))
+
+
+def as_calibration(calibration: Calibration | dict | None) -> Calibration:
+    """A Calibration from a document (validated) or the tracked file when None."""
+    if calibration is None:
+        return load_calibration()
+    if isinstance(calibration, Calibration):
+        return calibration
+    return validate(Calibration, calibration, "calibration")
+
+
+def efficiencies_for(hardware: HardwareSpec, calibration: Calibration,
+                     runtime: Runtime) -> dict[str, Any] | None:
     """{dram_efficiency, dram_efficiency_by_format, prefill_efficiency, efficiency_curve,
-    op_launch, provenance} for this preset: its own fit, completed by its class default, else
-    None when neither exists."""
-    own = (calibration.get("presets") or {}).get(hardware.name)
-    cls = (calibration.get("classes") or {}).get(hardware.device_class)
-    if not own and not cls:
+    op_launch, provenance} for this preset under `runtime`, each figure from the most specific
+    level that has it (see the module doc), or None when no level has any."""
+    bandwidth = hardware.main_memory.bandwidth_bytes_per_s
+    cls = hardware.device_class
+    levels: list[tuple[str, GroupModel]] = [("pooled model", calibration.pooled)]
+    entry = calibration.classes.get(cls)
+    if entry is not None:
+        levels.append((f"class {cls}", entry))
+        if runtime in entry.runtimes:
+            levels.append((f"class {cls} x {runtime}", entry.runtimes[runtime]))
+    figures: dict[str, Any] = {}
+    provenance = ""
+    for label, model in levels:
+        found = group_figures(model, calibration.format_offsets, bandwidth)
+        if found:
+            figures.update(found)
+            provenance = label
+    own = calibration.preset_fit(hardware.name, runtime)
+    if own is not None:
+        if own.dram_efficiency is not None:
+            figures["dram_efficiency"] = own.dram_efficiency
+            figures["dram_efficiency_by_format"] = dict(own.dram_efficiency_by_format)
+        if own.prefill_efficiency is not None:
+            figures["prefill_efficiency"] = own.prefill_efficiency
+        if own.efficiency_curve:
+            figures["efficiency_curve"] = dict(own.efficiency_curve)
+        if own.op_launch_s is not None:
+            figures["op_launch"] = own.op_launch_s
+        provenance = own.provenance or f"{hardware.name} x {runtime} fit"
+    if not figures:
         return None
-    figures = (class_efficiencies(cls, calibration.get("format_offsets") or {},
-                                  hardware.main_memory.bandwidth_bytes_per_s,
-                                  f"class default {hardware.device_class}")
-               if cls else {"provenance": "fitted"})
-    if own:
-        if own.get("dram_efficiency") is not None:
-            figures["dram_efficiency"] = own["dram_efficiency"]
-            figures["dram_efficiency_by_format"] = dict(own.get("dram_efficiency_by_format") or {})
-        for key in ("prefill_efficiency", "efficiency_curve"):
-            if own.get(key) is not None:
-                figures[key] = own[key]
-        figures["provenance"] = own.get("provenance", "fitted")
+    figures["provenance"] = f"{provenance} (runtime {runtime})"
     return figures
 
 
-def class_efficiencies(cls: dict[str, Any], format_offsets: dict[str, float], bandwidth_bytes_per_s: float,
-                       provenance: str) -> dict[str, Any]:
-    """Evaluate a class model: ln(dram eff) = intercept + slope * log2(bw / 100 GB/s) + offset(format);
-    the prefill matrix fraction exp(matrix.intercept); the op launch where the class fitted one."""
-    dram = cls.get("dram") or {}
-    result: dict[str, Any] = {"provenance": provenance}
-    if dram:
-        base = dram["intercept"] + dram.get("slope", 0.0) * math.log2(
+def group_figures(model: GroupModel, format_offsets: dict[str, float], bandwidth_bytes_per_s: float) -> dict[str, Any]:
+    """Evaluate a group model at a bandwidth: ln(dram eff) = intercept + slope * log2(bw / 100 GB/s)
+    + offset(format); the prefill matrix fraction exp(matrix.intercept); the op launch."""
+    result: dict[str, Any] = {}
+    if model.dram is not None:
+        base = model.dram.intercept + model.dram.slope * math.log2(
             bandwidth_bytes_per_s / REFERENCE_BANDWIDTH_BYTES_PER_S)
         result["dram_efficiency"] = clamp_fraction(math.exp(base))
         result["dram_efficiency_by_format"] = {fmt: clamp_fraction(math.exp(base + off))
                                                for fmt, off in format_offsets.items()}
-    if cls.get("matrix"):
-        result["prefill_efficiency"] = clamp_fraction(math.exp(cls["matrix"]["intercept"]))
-    if (cls.get("launch") or {}).get("op_launch_s") is not None:
-        result["op_launch"] = cls["launch"]["op_launch_s"]
+    if model.matrix is not None:
+        result["prefill_efficiency"] = clamp_fraction(math.exp(model.matrix.intercept))
+    if model.launch is not None:
+        result["op_launch"] = model.launch.op_launch_s
     return result
 
 
@@ -132,14 +241,14 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
     return hardware.model_copy(update=update)
 
 
-def apply_calibration(hardware: HardwareSpec, calibration: dict[str, Any] | None = None,
-                      written: set[str] = frozenset()) -> HardwareSpec:
-    """`hardware` with the figures of configs/calibration.yaml (or of `calibration`), except
-    those named in `written` (stated by the preset itself, so they win; see FIGURES:
-    `matrix_efficiency` covers the scalar, the prefill fraction and the curves)."""
-    if calibration is None:
-        calibration = load_calibration()
-    figures = efficiencies_for(hardware, calibration)
+def apply_calibration(hardware: HardwareSpec, calibration: Calibration | dict | None = None,
+                      written: set[str] = frozenset(), runtime: Runtime | str | None = None) -> HardwareSpec:
+    """`hardware` with the figures of configs/calibration.yaml (or of `calibration`) for
+    `runtime` (default: the class's, see hwsim.spec.runtime), except those named in `written`
+    (stated by the preset itself, so they win; see FIGURES: `matrix_efficiency` covers the
+    scalar, the prefill fraction and the curves)."""
+    runtime = parse_runtime(runtime) if runtime is not None else default_runtime(hardware.device_class)
+    figures = efficiencies_for(hardware, as_calibration(calibration), runtime)
     if figures is None:
         return hardware
     blocked = set(written) | ({"prefill_efficiency", "efficiency_curve"} if "matrix_efficiency" in written else set())

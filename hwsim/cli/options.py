@@ -52,3 +52,17 @@ set_option = click.option(
     "--set", "sets", multiple=True, metavar="PATH=VALUE",
     help="Override a hardware field by dotted path, e.g. --set memory.sram.capacity='8 MiB' "
          "(aliases: sram, dram, bandwidth).")
+
+
+def _check_runtime(ctx, param, value):
+    if value is None:
+        return None
+    from hwsim.spec.runtime import parse_runtime
+
+    return parse_runtime(value, "--runtime").value
+
+
+runtime_option = click.option(
+    "--runtime", callback=_check_runtime, metavar="NAME",
+    help="Inference runtime whose calibration applies (llama.cpp, tensorrt-llm, mlc, qnn, rkllm, ...; "
+         "ollama = llama.cpp). Default: the hardware class's (see docs/validation.md).")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from hwsim.cli.options import parse_sets, set_option
+from hwsim.cli.options import parse_sets, runtime_option, set_option
 
 
 @click.command("report")
@@ -64,6 +64,7 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
 @click.option("--gen-len", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--policy", type=click.Choice(["lru", "stream", "belady", "pin"]), default="lru", show_default=True)
 @set_option
+@runtime_option
 @click.option("--search-quant", help="Quantisations to search, comma-separated (default: int4-g128,int8,bf16 "
                                      "and --quant).")
 @click.option("--search-batch", help="Batch sizes to search, comma-separated (default: --batch).")
@@ -75,7 +76,7 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
                                       "see configs/quality/models.yaml).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
 def feasibility_command(model_name, hardware_name, target_texts, quant, loops, kv_policy, batch, prompt_len,
-                        gen_len, policy, sets, search_quant, search_batch, search_context, no_search,
+                        gen_len, policy, sets, runtime, search_quant, search_batch, search_context, no_search,
                         allow_depth_change, quality_group, jobs) -> None:
     """Check a deployment against targets (exit 0 when all pass, 1 when one fails) and search the
     cheapest configuration that passes (fewest weight bits, then loops, then footprint)."""
@@ -89,7 +90,7 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
 
     targets = [F.parse_target(text) for text in target_texts]
     hardware_sets = parse_sets(sets)
-    hardware = loader.load_hardware(hardware_name, hardware_sets or None)
+    hardware = loader.load_hardware(hardware_name, hardware_sets or None, runtime=runtime)
     base = loader.load_model(model_name)
     model = configure_model(base, loops=loops, quant=quant, kv_policy=kv_policy)
     phase = "e2e" if model.has_decode else "prefill"
@@ -115,7 +116,7 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
             _split(search_quant, str) or space.quants, space.loops, space.kv_policies,
             _split(search_batch, int) or space.batches, _split(search_context, int) or space.contexts)
         found = F.cheapest(model_name, hardware_name, targets, space, gen_len=gen_len, policy=policy,
-                           hardware_sets=hardware_sets, jobs=jobs, quality_group=quality_group)
+                           hardware_sets=hardware_sets, jobs=jobs, quality_group=quality_group, runtime=runtime)
         click.echo(f"\nsearch: {found.points} configurations, {found.pruned} ruled out by the roofline bound "
                    f"or capacity, {found.simulated} simulated")
         if space.loops and len(space.loops) == 1:

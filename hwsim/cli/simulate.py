@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hwsim.cli.options import parse_sets, set_option
+from hwsim.cli.options import parse_sets, runtime_option, set_option
 
 _ROWS = [  # (totals key, label, display unit or None for plain values)
     ("latency_s", "latency", "s"), ("ttft_s", "time to first token", "s"),
@@ -41,6 +41,7 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--policy", type=click.Choice(["stream", "lru", "belady", "pin"]), default="lru",
               show_default=True, help="SRAM residency policy.")
 @set_option
+@runtime_option
 @click.option("--engine", type=click.Choice(["des", "roofline"]), default="des", show_default=True)
 @click.option("--full-loops", is_flag=True, help="Simulate every loop iteration instead of extrapolating "
               "from the warm-up and one steady iteration.")
@@ -50,7 +51,7 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--capture", is_flag=True, help="Capture --model (a Hugging Face config) from the transformers "
               "model code instead of a hwsim schedule: one --phase prefill or decode step (capture extra).")
 def simulate_cmd(model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
-                 policy, sets, engine, full_loops, as_json, chrome_trace, capture) -> None:
+                 policy, sets, runtime, engine, full_loops, as_json, chrome_trace, capture) -> None:
     """Simulate a model on a device: latency, energy, DRAM traffic by cause, memory fit."""
     from hwsim.sim import simulate
     from hwsim.spec import loader
@@ -61,7 +62,7 @@ def simulate_cmd(model_name, hardware_name, phase, prompt_len, gen_len, batch, l
                            kv_policy=kv_policy, full_loops=full_loops)
     if model is None:
         model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy)
-    hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None)
+    hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None, runtime=runtime)
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine=engine, full_loops=full_loops)
     if chrome_trace:

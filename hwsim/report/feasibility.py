@@ -204,7 +204,7 @@ def _bits(quant: str) -> float:
 
 def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpace, *, gen_len: int = 128,
              policy: str = "lru", hardware_sets: dict[str, Any] | None = None, jobs: int | None = 1,
-             out_dir: Path | None = None, quality_group: str | None = None) -> SearchResult:
+             out_dir: Path | None = None, quality_group: str | None = None, runtime: str | None = None) -> SearchResult:
     """Search `space` for the cheapest configuration meeting every target (see module doc)."""
     from hwsim.spec import loader
     from hwsim.sweep import SweepSpec, resolve_points, run_sweep
@@ -221,6 +221,8 @@ def cheapest(model: str, hardware: str, targets: list[Target], space: SearchSpac
     data = {"name": "feasibility", "model": model, "hardware": hardware, "gen_len": gen_len, "policy": policy,
             "set": {f"hardware.{k}": v for k, v in (hardware_sets or {}).items()}, "axes": axes,
             "objectives": {"memory_footprint_bytes": "min", "tpot_s": "min"}, "quality_group": quality_group}
+    if runtime is not None:
+        data["runtime"] = runtime
     spec = loader.validate(SweepSpec, data, "feasibility search")
     plan = resolve_points(spec)
     with tempfile.TemporaryDirectory() as scratch:

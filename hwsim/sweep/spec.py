@@ -48,6 +48,9 @@ from hwsim.spec.variants import configure_model
 from hwsim.sweep.constraints import Constraint, parse_constraint
 
 RUN_AXES = ("phase", "batch", "prompt_len", "gen_len", "policy")
+# The inference runtime: chooses the hardware's calibration (hwsim/spec/runtime.py), so it is
+# applied when the hardware is loaded, not passed to `simulate`.
+RUNTIME_AXIS = "runtime"
 # Model fields that go through configure_model, so e.g. a loop count on a model without a
 # loop is refused instead of silently ignored.
 VARIANT_AXES = {"model.loop.count": "loops", "model.loop.kv_policy": "kv_policy",
@@ -95,6 +98,7 @@ class SweepSpec(Spec):
     prompt_len: int = Field(512, ge=1)
     gen_len: int = Field(128, ge=1)
     policy: Literal["lru", "stream", "belady", "pin"] = "lru"
+    runtime: str | None = Field(None, description="inference runtime (default: the hardware class's)")
     fixed: dict[str, Any] = Field(default_factory=dict, alias="set",
                                   description="overrides applied to every point (same paths as axes)")
     axes: dict[str, list[Any] | RangeSpec] = Field(min_length=1)
@@ -160,12 +164,12 @@ class SweepSpec(Spec):
 
 def _check_path(path: str) -> None:
     root, _, rest = path.partition(".")
-    if path in RUN_AXES or (root in ("model", "hardware") and (rest or path == root)):
+    if path in RUN_AXES or path == RUNTIME_AXIS or (root in ("model", "hardware") and (rest or path == root)):
         if rest and not all(part for part in rest.split(".")):
             raise ValueError(f"{path}: empty part in the dotted path")
         return
     raise ValueError(f"unknown axis {path!r}: use model, hardware, model.<field path>, "
-                     f"hardware.<field path> or one of {', '.join(RUN_AXES)}")
+                     f"hardware.<field path> or one of {', '.join(RUN_AXES + (RUNTIME_AXIS,))}")
 
 
 def load_sweep(name_or_path: str) -> SweepSpec:
@@ -393,10 +397,13 @@ class _SpecBuilder:
         variant = {VARIANT_AXES[p]: v for p, v in values.items() if p in VARIANT_AXES}
         model_overrides = _sub_overrides(values, "model", exclude=VARIANT_AXES)
         hardware_overrides = _sub_overrides(values, "hardware")
+        runtime = values.get(RUNTIME_AXIS, self.spec.runtime)
         model = self._memo(self.models, (model_name, model_overrides, variant),
                            lambda: self._model(model_name, model_overrides, variant))
-        hardware = self._memo(self.hardware, (hardware_name, hardware_overrides),
-                              lambda: loader.load_hardware(_text(hardware_name, "hardware"), hardware_overrides or None))
+        hardware_key = (hardware_name, hardware_overrides) + ((runtime,) if runtime is not None else ())
+        hardware = self._memo(self.hardware, hardware_key,
+                              lambda: loader.load_hardware(_text(hardware_name, "hardware"), hardware_overrides or None,
+                                                           runtime=runtime))
         return model, hardware, run_spec
 
     def _model(self, name: Any, overrides: dict[str, Any], variant: dict[str, Any]) -> ModelSpec:

@@ -1,53 +1,62 @@
-"""Fit efficiencies and launch overheads from measured rows, per device and per device class,
-and judge them on devices left out of the fit.
+"""Fit efficiencies and launch overheads from measured rows, per device x runtime and per device
+class (x runtime), and judge them on devices left out of the fit.
 
 For each row, the figure that makes the simulator reproduce the measurement is solved for
 ("implied efficiency"): decode rows imply the achievable DRAM-bandwidth fraction (at each
 candidate per-op launch overhead), prefill rows the matrix-engine fraction the runtime reaches
 at prefill sizes (given the decode fit), GEMM kernel rows one point of a measured size-dependent
-efficiency curve. Then, in log space:
+efficiency curve. A "unit" is one device under one runtime. Then, in log space:
 
-    decode:   ln e(device, format) = u(device) + g(format)          (g(q4_0) = 0)
-              u(device)            = a(class) + b(class) * log2(bandwidth / 100 GB/s)
-    launch:   op_launch(class)     = the grid value whose implied e are most consistent
-    prefill:  ln c(device)         = v(device),  v(device) = a'(class)
+    decode:   ln e(unit, format) = u(unit) + g(format)               (g(q4_0) = 0)
+              u(unit)            = a(group) + b(group) * log2(bandwidth / 100 GB/s)
+    launch:   op_launch(class x runtime) = the grid value whose implied e are most consistent
+    prefill:  ln c(unit)         = v(unit),  v(unit) = a'(group)
 
-A preset with measurements gets its own u / v; one without takes its class model evaluated at
-its bandwidth, or the model pooled over all classes when its class has no data. Leave-one-
-device-out refits everything without the device and predicts it from its class model only:
-that error, not the in-sample one, says how well the calibration transfers.
+with group = class x runtime, class, or all devices (see hwsim/calibration.py for the fallback).
+A unit with measurements gets its own u / v. `fit_calibration(..., exclude=(device,))` refits
+everything without the device: the launch choice, format offsets and class models, and the
+prefill and kernel solves (which depend on the fold's decode fit). Only the decode solves are
+shared across folds, since each depends on its own row and the uncalibrated preset alone.
+Leave-one-device-out predicts each device from such a fit: that error, not the in-sample one,
+says how well the calibration transfers.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
-from hwsim.calibration import (MIN_EFFICIENCY, REFERENCE_BANDWIDTH_BYTES_PER_S, apply_calibration,
-                               clamp_fraction, with_efficiencies)
+from hwsim.calibration import (MIN_EFFICIENCY, REFERENCE_BANDWIDTH_BYTES_PER_S, Calibration, ClassEntry,
+                               DramLine, GroupModel, LaunchFit, MatrixLevel, PresetEntry, PresetFit,
+                               apply_calibration, clamp_fraction, efficiencies_for, with_efficiencies)
 from hwsim.spec.hardware import HardwareSpec
+from hwsim.spec.runtime import Runtime
 from hwsim.validation.mapping import GEMM_SHAPE, Case
 from hwsim.validation.predict import case_hardware, case_model, predict_seconds
 
 REFERENCE_FORMAT = "q4_0"
-# A class slope needs this many devices spanning at least a doubling of bandwidth; with fewer,
-# the class keeps one intercept (a slope from two points would memorise them).
+# A group slope needs this many devices spanning at least a doubling of bandwidth; with fewer,
+# the group keeps one intercept (a slope from two points would memorise them).
 MIN_DEVICES_FOR_SLOPE = 3
 FIT_GROUPS = ("decode", "prefill", "kernel")
 # Candidate per-op launch overheads. The floor, 1 us, is a modelling choice: below it the fit
 # would trade launch time against bandwidth on noise (a CUDA-graph or Metal kernel boundary still
 # drains one kernel's tail and fills the next).
 LAUNCH_GRID_S = tuple(x * 1e-6 for x in (1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32))
-# A class's launch is fitted only where it binds: the best grid value must lower the spread of
-# the class's implied ln e (sum of squares) by this much against the presets' own values.
+# A group's launch is fitted only where it binds: the best grid value must lower the spread of
+# the group's implied ln e (sum of squares) by this much against the presets' own values.
 LAUNCH_MIN_GAIN = 0.01
 # Kernel rows time fp16 GEMMs (validation/measured.csv quant column); their curve is keyed so.
 KERNEL_DTYPE = "fp16"
 # Kernel-curve points within this many octaves of GEMM size are averaged into one.
 CURVE_BIN_OCTAVES = 1.0
+METHOD = ("ln dram_eff = a(group) + b(group)*log2(bw/100 GB/s) + g(format); ln prefill matrix_eff = a'(group); "
+          "op_launch(class x runtime) where decode pins it; kernel rows: a measured matrix efficiency curve "
+          "by GEMM size; per preset x runtime: its own fit; group = class x runtime, else class, else pooled")
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,14 @@ class Implied:
     preset_launch: bool = True     # launch_s is the preset's own value
     excess: float = 0.0            # ln(simulated / measured time) at efficiency 1 when saturated
     size: float = 0.0              # kernel rows: multiply-accumulates of the GEMM
+
+    @property
+    def unit(self) -> tuple[str, Runtime]:
+        return self.device, self.case.runtime
+
+    @property
+    def cohort(self) -> tuple[str, Runtime]:
+        return self.device_class, self.case.runtime
 
     @property
     def needed(self) -> float:
@@ -106,13 +123,15 @@ def with_launch(hardware: HardwareSpec, launch_s: float) -> HardwareSpec:
     return hardware.model_copy(update={"overhead": hardware.overhead.model_copy(update={"op_launch": launch_s})})
 
 
-def implied_efficiencies(cases: list[Case], engine: str = "roofline") -> list[Implied]:
-    """Solve every decode row for its DRAM fraction at every candidate launch, then every
-    prefill row for its matrix fraction, and every kernel row for its point on the size curve,
-    both under the decode fit of its device."""
-    fit_cases = [c for c in cases if c.row.spec.group in FIT_GROUPS and fit_eligible(c)]
+def fit_cases(cases: list[Case]) -> list[Case]:
+    return [c for c in cases if c.row.spec.group in FIT_GROUPS and fit_eligible(c)]
+
+
+def decode_implied(cases: list[Case], engine: str = "roofline") -> list[Implied]:
+    """Solve every decode row for its DRAM fraction at every candidate launch. Each solve uses
+    the row and its uncalibrated preset only, so folds may share them without leaking."""
     implied: list[Implied] = []
-    for case in (c for c in fit_cases if c.row.spec.group == "decode"):
+    for case in (c for c in fit_cases(cases) if c.row.spec.group == "decode"):
         preset = case_hardware(case.hardware)
         for launch_s in sorted(set(LAUNCH_GRID_S) | {preset.overhead.op_launch_s}):
             hardware = with_launch(preset, launch_s)
@@ -124,36 +143,74 @@ def implied_efficiencies(cases: list[Case], engine: str = "roofline") -> list[Im
             excess = max(0.0, math.log(seconds_at(1.0) / case.row.seconds)) if saturated and e == 1.0 else 0.0
             implied.append(_implied(case, preset, e, saturated, launch_s=launch_s, excess=excess,
                                     preset_launch=launch_s == preset.overhead.op_launch_s))
-    decode_fit = fit_calibration(implied, {c.hardware: case_hardware(c.hardware) for c in fit_cases})
-    for case in (c for c in fit_cases if c.row.spec.group == "prefill"):
-        base = apply_calibration(case_hardware(case.hardware), decode_fit)
-        c_eff, clamped = solve_efficiency(
-            lambda eff: predict_seconds(case, with_efficiencies(base, {"prefill_efficiency": eff}), engine),
-            case.row.seconds)
-        implied.append(_implied(case, base, c_eff, clamped))
-    implied += _kernel_points([c for c in fit_cases if c.row.spec.group == "kernel"], decode_fit, engine)
     return implied
 
 
-def _kernel_points(cases: list[Case], decode_fit: dict, engine: str) -> list[Implied]:
-    """Points of a measured efficiency curve from single-GEMM timings. A benchmark harness adds a
-    fixed time per call (the smallest GEMMs take ~30 us whatever their size); it is taken as the
-    excess of the smallest GEMM over its time at full peak and zero launch, and subtracted."""
-    points = []
-    for device in sorted({c.hardware for c in cases}):
-        own = [c for c in cases if c.hardware == device]
-        base = apply_calibration(case_hardware(device), decode_fit)
-        matrix = base.matrix.model_copy(update={"efficiency": 1.0, "efficiency_curve": {}})
-        base = base.model_copy(update={"compute": {**base.compute, base.matrix_name: matrix}})
-        smallest = min(own, key=lambda c: _gemm_macs(c))
-        floor = max(0.0, smallest.row.seconds - predict_seconds(smallest, with_launch(base, 0.0), engine))
-        at_floor = with_launch(base, floor)
-        for case in own:
-            e, saturated = solve_efficiency(
-                lambda eff: predict_seconds(case, with_efficiencies(at_floor, {"matrix_efficiency": eff}), engine),
+class Fitter:
+    """Fits a Calibration from measured cases, for all devices or without some (a fold).
+
+    Solves that depend on a fold's decode fit (prefill, kernel) are memoised on the row and the
+    exact figures it was solved under, so a fold that leaves those figures unchanged reuses the
+    solve and one that changes them re-solves: no fold sees a solve made under another fold's fit.
+    """
+
+    def __init__(self, cases: list[Case], engine: str = "roofline", decode: list[Implied] | None = None):
+        self.cases = fit_cases(cases)
+        self.engine = engine
+        self.hardware = {c.hardware: case_hardware(c.hardware) for c in cases}
+        self.decode = decode if decode is not None else decode_implied(cases, engine)
+        self._solves: dict[tuple, Implied] = {}
+
+    def fit(self, exclude: tuple[str, ...] = (), provenance: str = "") -> Calibration:
+        decode = [i for i in self.decode if i.device not in exclude]
+        decode_fit = fit_calibration(decode, self.hardware, provenance=provenance)
+        kept = [c for c in self.cases if c.hardware not in exclude]
+        prefill = [self._prefill(c, decode_fit) for c in kept if c.row.spec.group == "prefill"]
+        kernel = self._kernel([c for c in kept if c.row.spec.group == "kernel"], decode_fit)
+        return fit_calibration(decode + prefill + kernel, self.hardware, provenance=provenance)
+
+    def _key(self, case: Case, calibration: Calibration) -> str:
+        figures = efficiencies_for(case_hardware(case.hardware), calibration, case.runtime) or {}
+        return json.dumps({k: v for k, v in figures.items() if k != "provenance"}, sort_keys=True, default=str)
+
+    def _prefill(self, case: Case, decode_fit: Calibration) -> Implied:
+        key = ("prefill", case.row.id, self._key(case, decode_fit))
+        if key not in self._solves:
+            base = apply_calibration(case_hardware(case.hardware), decode_fit, runtime=case.runtime)
+            c_eff, clamped = solve_efficiency(
+                lambda eff: predict_seconds(case, with_efficiencies(base, {"prefill_efficiency": eff}), self.engine),
                 case.row.seconds)
-            points.append(_implied(case, base, e, saturated, launch_s=floor, preset_launch=False,
-                                   size=_gemm_macs(case)))
+            self._solves[key] = _implied(case, base, c_eff, clamped)
+        return self._solves[key]
+
+    def _kernel(self, cases: list[Case], decode_fit: Calibration) -> list[Implied]:
+        points = []
+        for device in sorted({c.hardware for c in cases}):
+            own = [c for c in cases if c.hardware == device]
+            key = ("kernel", device, tuple(c.row.id for c in own), self._key(own[0], decode_fit))
+            if key not in self._solves:
+                self._solves[key] = _kernel_points(own, decode_fit, self.engine)
+            points += self._solves[key]
+        return points
+
+
+def _kernel_points(own: list[Case], decode_fit: Calibration, engine: str) -> list[Implied]:
+    """Points of a measured efficiency curve from one device's single-GEMM timings. A benchmark
+    harness adds a fixed time per call (the smallest GEMMs take ~30 us whatever their size); it is
+    taken as the excess of the smallest GEMM over its time at full peak and zero launch, and
+    subtracted."""
+    base = apply_calibration(case_hardware(own[0].hardware), decode_fit, runtime=own[0].runtime)
+    matrix = base.matrix.model_copy(update={"efficiency": 1.0, "efficiency_curve": {}})
+    base = base.model_copy(update={"compute": {**base.compute, base.matrix_name: matrix}})
+    smallest = min(own, key=_gemm_macs)
+    floor = max(0.0, smallest.row.seconds - predict_seconds(smallest, with_launch(base, 0.0), engine))
+    at_floor = with_launch(base, floor)
+    points = []
+    for case in own:
+        e, saturated = solve_efficiency(
+            lambda eff: predict_seconds(case, with_efficiencies(at_floor, {"matrix_efficiency": eff}), engine),
+            case.row.seconds)
+        points.append(_implied(case, base, e, saturated, launch_s=floor, preset_launch=False, size=_gemm_macs(case)))
     return points
 
 
@@ -174,9 +231,9 @@ def _implied(case: Case, hardware: HardwareSpec, efficiency: float, saturated: b
                    efficiency, saturated, **extra)
 
 
-def choose_launch(decode: list[Implied], hardware: dict[str, HardwareSpec]) -> dict[str, float]:
-    """Per class, the grid launch under which the class's decode rows imply the most consistent
-    DRAM fraction (least squares around the class line, plus the squared shortfall of rows no
+def choose_launch(decode: list[Implied], hardware: dict[str, HardwareSpec]) -> dict[tuple[str, Runtime], float]:
+    """Per class x runtime, the grid launch under which its decode rows imply the most consistent
+    DRAM fraction (least squares around the group's line, plus the squared shortfall of rows no
     fraction can reproduce), where it beats the presets' own launch values by LAUNCH_MIN_GAIN."""
     def spread(rows: list[Implied]) -> float:
         points = [(_log2_bw(hardware[i.device]), i.needed) for i in rows]
@@ -185,14 +242,14 @@ def choose_launch(decode: list[Implied], hardware: dict[str, HardwareSpec]) -> d
         return residual + sum(max(0.0, i.needed) ** 2 for i in rows)
 
     chosen = {}
-    for cls in sorted({i.device_class for i in decode}):
-        rows = [i for i in decode if i.device_class == cls]
+    for cohort in sorted({i.cohort for i in decode}):
+        rows = [i for i in decode if i.cohort == cohort]
         own = spread([i for i in rows if i.preset_launch])
         by_launch = {s: spread([i for i in rows if i.launch_s == s])
                      for s in LAUNCH_GRID_S if any(i.launch_s == s for i in rows)}
         best = min(by_launch, key=lambda s: (by_launch[s], s))
         if own - by_launch[best] > LAUNCH_MIN_GAIN:
-            chosen[cls] = best
+            chosen[cohort] = best
     return chosen
 
 
@@ -200,88 +257,90 @@ def _log2_bw(hardware: HardwareSpec) -> float:
     return math.log2(hardware.main_memory.bandwidth_bytes_per_s / REFERENCE_BANDWIDTH_BYTES_PER_S)
 
 
-def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec],
-                    exclude: tuple[str, ...] = (), provenance: str = "") -> dict:
-    """The calibration document (see hwsim/calibration.py) from implied efficiencies, leaving
-    out the devices in `exclude`."""
-    rows = [i for i in implied if i.device not in exclude]
-    all_decode = [r for r in rows if r.group == "decode"]
+def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], provenance: str = "") -> Calibration:
+    """The calibration (see hwsim/calibration.py) from implied efficiencies: decode rows at every
+    candidate launch, and prefill / kernel rows solved under a decode fit of the same devices."""
+    all_decode = [r for r in implied if r.group == "decode"]
     launch = choose_launch(all_decode, hardware)
-    used_decode = [i for i in all_decode
-                   if (i.launch_s == launch[i.device_class] if i.device_class in launch else i.preset_launch)]
+    used_decode = [i for i in all_decode if (i.launch_s == launch[i.cohort] if i.cohort in launch else i.preset_launch)]
     decode = defaultdict(list)
     for i in used_decode:
-        decode[(i.device, i.weight_format)].append(math.log(i.efficiency))
+        decode[(i.unit, i.weight_format)].append(math.log(i.efficiency))
     cell = {key: sum(v) / len(v) for key, v in decode.items()}
-    device_effect, format_offset = _additive_fit(cell)
+    unit_effect, format_offset = _additive_fit(cell)
     # A prefill row the solver could only meet at a bound of [MIN_EFFICIENCY, 1] is one the cost
     # model cannot explain (e.g. a runtime's fixed per-prompt cost): fitting the bound would spread
     # that error to every other prompt length, so such rows stay out of the fit (they are still
     # scored).
     prefill = defaultdict(list)
-    for i in (r for r in rows if r.group == "prefill" and not r.saturated):
-        prefill[i.device].append(math.log(i.efficiency))
-    matrix_effect = {d: sum(v) / len(v) for d, v in prefill.items()}
+    for i in (r for r in implied if r.group == "prefill" and not r.saturated):
+        prefill[i.unit].append(math.log(i.efficiency))
+    matrix_effect = {u: sum(v) / len(v) for u, v in prefill.items()}
     kernel = defaultdict(list)
-    for i in (r for r in rows if r.group == "kernel"):
-        kernel[i.device].append(i)
+    for i in (r for r in implied if r.group == "kernel"):
+        kernel[i.unit].append(i)
 
-    def log2_bw(device):
-        return _log2_bw(hardware[device])
+    def cls_of(unit):
+        return hardware[unit[0]].device_class
 
-    presets = {}
-    for device in sorted(set(device_effect) | set(matrix_effect) | set(kernel)):
-        entry: dict = {"class": hardware[device].device_class}
-        if device in device_effect:
-            u = device_effect[device]
+    presets: dict[str, dict[Runtime, PresetFit]] = defaultdict(dict)
+    for unit in sorted(set(unit_effect) | set(matrix_effect) | set(kernel)):
+        device, runtime = unit
+        entry: dict = {}
+        if unit in unit_effect:
+            u = unit_effect[unit]
             entry["dram_efficiency"] = clamp_fraction(math.exp(u))
             by_format = {f: clamp_fraction(math.exp(u + g)) for f, g in format_offset.items()}
-            by_format.update({f: clamp_fraction(math.exp(v)) for (d, f), v in cell.items() if d == device})
+            by_format.update({f: clamp_fraction(math.exp(v)) for (un, f), v in cell.items() if un == unit})
             entry["dram_efficiency_by_format"] = by_format
-        if device in matrix_effect:
-            entry["prefill_efficiency"] = clamp_fraction(math.exp(matrix_effect[device]))
-        if device in kernel:
-            entry.update(_kernel_curve(kernel[device]))
-        used = [i for i in rows if i.device == device and (i.group != "decode" or i in used_decode)]
-        entry["rows"] = len(used)
-        entry["saturated_rows"] = sum(i.saturated for i in used)
-        entry["provenance"] = f"fitted from {len(used)} measured rows ({', '.join(sorted({i.case.row.id for i in used})[:3])}, ...)"
-        presets[device] = entry
+            if (cls_of(unit), runtime) in launch:
+                entry["op_launch_s"] = launch[(cls_of(unit), runtime)]
+        if unit in matrix_effect:
+            entry["prefill_efficiency"] = clamp_fraction(math.exp(matrix_effect[unit]))
+        if unit in kernel:
+            entry.update(_kernel_curve(kernel[unit]))
+        used = [i for i in implied if i.unit == unit and (i.group != "decode" or i in used_decode)]
+        ids = sorted({i.case.row.id for i in used})
+        entry.update(rows=len(used), saturated_rows=sum(i.saturated for i in used),
+                     provenance=f"{device} x {runtime}: fitted from {len(used)} measured rows ({', '.join(ids[:3])}, ...)")
+        presets[device][runtime] = PresetFit(**entry)
+
+    def group(units_dram: list, units_matrix: list, launch_s: float | None, launch_units: list) -> GroupModel:
+        dram = _line([(_log2_bw(hardware[u[0]]), unit_effect[u]) for u in units_dram], allow_slope=True)
+        return GroupModel(
+            dram=DramLine(**dram, devices=_devices(units_dram)) if dram else None,
+            matrix=MatrixLevel(intercept=round(_mean([matrix_effect[u] for u in units_matrix]), 4),
+                               devices=_devices(units_matrix)) if units_matrix else None,
+            launch=LaunchFit(op_launch_s=float(f"{launch_s:.4g}"), devices=_devices(launch_units))
+            if launch_s is not None else None)
 
     classes = {}
-    all_classes = {h.device_class for h in hardware.values()} | {
-        "apple_gpu", "datacenter_gpu", "consumer_gpu", "edge_gpu", "mobile_npu", "edge_npu", "cpu",
-        "sram_accelerator"}
-    pooled_dram = _line([(log2_bw(d), u) for d, u in device_effect.items()], allow_slope=False)
-    pooled_matrix = _mean(list(matrix_effect.values()))
-    for cls in sorted(all_classes):
-        members = [d for d in device_effect if hardware[d].device_class == cls]
-        dram = _line([(log2_bw(d), device_effect[d]) for d in members], allow_slope=True)
-        m_members = [d for d in matrix_effect if hardware[d].device_class == cls]
-        entry = {}
-        if dram is not None:
-            entry["dram"] = {**dram, "devices": sorted(members)}
-        elif pooled_dram is not None:
-            entry["dram"] = {**pooled_dram, "devices": [], "pooled": True}
-        if m_members:
-            entry["matrix"] = {"intercept": round(_mean([matrix_effect[d] for d in m_members]), 4),
-                               "devices": sorted(m_members)}
-        elif pooled_matrix is not None:
-            entry["matrix"] = {"intercept": round(pooled_matrix, 4), "devices": [], "pooled": True}
-        if cls in launch:
-            entry["launch"] = {"op_launch_s": float(f"{launch[cls]:.4g}"),
-                               "devices": sorted({i.device for i in used_decode if i.device_class == cls})}
-        if entry:
-            classes[cls] = entry
-    return {
-        "provenance": provenance or f"hwsim calibrate measured, {date.today().isoformat()}",
-        "method": "ln dram_eff = a(class) + b(class)*log2(bw/100 GB/s) + g(format); "
-                  "ln prefill matrix_eff = a'(class); op_launch(class) where decode pins it; "
-                  "kernel rows: a measured matrix efficiency curve by GEMM size; per preset: its own fit",
-        "format_offsets": {f: round(g, 4) for f, g in sorted(format_offset.items())},
-        "classes": classes,
-        "presets": presets,
-    }
+    for cls in sorted({cls_of(u) for u in set(unit_effect) | set(matrix_effect)}):
+        dram_units = [u for u in unit_effect if cls_of(u) == cls]
+        matrix_units = [u for u in matrix_effect if cls_of(u) == cls]
+        runtimes = {}
+        for runtime in sorted({u[1] for u in dram_units + matrix_units}):
+            cohort_launch = launch.get((cls, runtime))
+            runtimes[runtime] = group([u for u in dram_units if u[1] == runtime],
+                                      [u for u in matrix_units if u[1] == runtime], cohort_launch,
+                                      [i.unit for i in used_decode if i.cohort == (cls, runtime)])
+        whole = group(dram_units, matrix_units, None, [])
+        classes[cls] = ClassEntry(dram=whole.dram, matrix=whole.matrix, runtimes=runtimes)
+    pooled_dram = _line([(_log2_bw(hardware[u[0]]), e) for u, e in unit_effect.items()], allow_slope=False)
+    pooled = GroupModel(
+        dram=DramLine(**pooled_dram, devices=_devices(list(unit_effect))) if pooled_dram else None,
+        matrix=MatrixLevel(intercept=round(_mean(list(matrix_effect.values())), 4), devices=_devices(list(matrix_effect)))
+        if matrix_effect else None)
+    return Calibration(
+        provenance=provenance or f"hwsim calibrate measured, {date.today().isoformat()}",
+        method=METHOD,
+        format_offsets={f: round(g, 4) for f, g in sorted(format_offset.items())},
+        pooled=pooled, classes=classes,
+        presets={d: PresetEntry(device_class=hardware[d].device_class, runtimes=r) for d, r in sorted(presets.items())})
+
+
+def _devices(units) -> list[str]:
+    return sorted({u[0] for u in units})
 
 
 def _kernel_curve(points: list[Implied]) -> dict:
@@ -298,11 +357,13 @@ def _kernel_curve(points: list[Implied]) -> dict:
     curve = [[float(f"{math.exp(_mean([math.log(i.size) for i in b])):.4g}"),
               clamp_fraction(math.exp(_mean([math.log(i.efficiency) for i in b])))] for b in bins]
     ids = sorted(i.case.row.id for i in points)
-    return {"efficiency_curve": {KERNEL_DTYPE: {
+    overhead = {"kernel_overhead_s": float(f"{points[0].launch_s:.4g}")}
+    if not curve:
+        return overhead
+    return {**overhead, "efficiency_curve": {KERNEL_DTYPE: {
                 "size": "macs", "points": curve,
                 "source": f"hwsim calibrate measured: {len(usable)} of {len(points)} GEMM kernel rows "
-                          f"({ids[0]}, ...), harness time per call subtracted"}},
-            "kernel_overhead_s": float(f"{points[0].launch_s:.4g}")}
+                          f"({ids[0]}, ...), harness time per call subtracted"}}}
 
 
 def _additive_fit(cell: dict[tuple[str, str], float], iterations: int = 50):

@@ -15,6 +15,7 @@ from pathlib import Path
 from hwsim.errors import ConfigError
 from hwsim.spec.loader import HARDWARE_DIR, MODELS_DIR, REPO_ROOT, read_document
 from hwsim.spec.quant import QUANT_PRESETS
+from hwsim.spec.runtime import Runtime, parse_runtime
 
 if TYPE_CHECKING:
     from hwsim.validation.measured import MeasuredRow
@@ -43,11 +44,28 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class RuntimeRule:
+    """Rows whose id or source contains `match` ran on `runtime` (first matching rule wins)."""
+
+    match: str
+    runtime: Runtime
+
+
+@dataclass(frozen=True)
 class Mapping:
     hardware: dict[str, Entry]
     models: dict[str, Entry]
     quant: dict[str, Entry]
     source: str
+    runtimes: tuple[RuntimeRule, ...] = ()
+
+    def runtime_for(self, row_id: str, source: str) -> tuple[Runtime | None, str]:
+        """(runtime, reason if None) of a row: the first rule matching its id, else its source."""
+        for text in (row_id, source):
+            for rule in self.runtimes:
+                if rule.match in text:
+                    return rule.runtime, ""
+        return None, f"source {source[:60]!r}... has no runtime in {self.source} (section runtimes)"
 
     def hardware_preset(self, text: str) -> tuple[str | None, str]:
         """(preset, reason if None) for a hardware string."""
@@ -95,10 +113,22 @@ def load_mapping(path: Path | str = MAPPING_PATH) -> Mapping:
         if not isinstance(raw, dict):
             raise ConfigError(f"{shown}: {section}: expected a mapping of string -> preset")
         sections[section] = {str(k).strip(): _entry(v, f"{shown}: {section}.{k}") for k, v in raw.items()}
-    unknown = set(data) - set(sections)
+    unknown = set(data) - set(sections) - {"runtimes"}
     if unknown:
         raise ConfigError(f"{shown}: unknown sections: {', '.join(sorted(unknown))}")
-    return Mapping(source=shown, **sections)
+    return Mapping(source=shown, runtimes=_runtime_rules(data.get("runtimes") or [], shown), **sections)
+
+
+def _runtime_rules(raw, shown: str) -> tuple[RuntimeRule, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{shown}: runtimes: expected a list of {{match: TEXT, runtime: NAME}}")
+    rules = []
+    for index, item in enumerate(raw):
+        where = f"{shown}: runtimes[{index}]"
+        if not isinstance(item, dict) or set(item) != {"match", "runtime"} or not str(item["match"]).strip():
+            raise ConfigError(f"{where}: expected {{match: TEXT, runtime: NAME}}")
+        rules.append(RuntimeRule(str(item["match"]), parse_runtime(item["runtime"], f"{where}.runtime")))
+    return tuple(rules)
 
 
 def _entry(value, where: str) -> Entry:
@@ -129,6 +159,7 @@ class Case:
     hardware: str
     model: str
     quant: str
+    runtime: Runtime = Runtime.LLAMA_CPP
 
 
 @dataclass(frozen=True)
@@ -144,12 +175,15 @@ class Unmapped:
 
 def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
     """Split the rows of a measured CSV into simulatable cases and unmapped rows (with reasons)."""
-    from hwsim.validation.measured import parse_row
+    from hwsim.validation.measured import POWER_REASON, parse_row
 
     cases: list[Case] = []
     unmapped: list[Unmapped] = []
     for record in frame.to_dict("records"):
         parsed = parse_row(record)
+        if parsed == POWER_REASON:  # another model's rows: no need to say what else they lack
+            unmapped.append(Unmapped(record["id"], record["hardware"], record["model"], record["metric"], parsed))
+            continue
         reasons = [parsed] if isinstance(parsed, str) else []
         presets = []
         model_lookup = mapping.model_preset
@@ -162,11 +196,14 @@ def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
             presets.append(preset)
             if reason:
                 reasons.append(reason)
+        runtime, reason = mapping.runtime_for(record["id"], record["source"])
+        if reason:
+            reasons.append(reason)
         if reasons:
             unmapped.append(Unmapped(record["id"], record["hardware"], record["model"],
                                      record["metric"], "; ".join(reasons)))
         else:
-            cases.append(Case(parsed, *presets))
+            cases.append(Case(parsed, *presets, runtime=runtime))
     return cases, unmapped
 
 

@@ -12,9 +12,39 @@ COLUMNS = ["id", "preset", "class", "model", "quant", "metric", "group", "measur
 
 
 def add_errors(frame):
+    """`error` in the row's own unit, and `error_tps` on tokens/s (a latency row's error as a
+    throughput: measured / predicted - 1), the figure the headline MAPE is quoted in."""
+    from hwsim.validation.measured import METRICS
+
     frame = frame.copy()
     frame["error"] = frame["predicted"] / frame["measured"] - 1.0
+    latency = ~frame["metric"].map(lambda m: METRICS[m].throughput).astype(bool)
+    frame["error_tps"] = frame["error"].where(~latency, frame["measured"] / frame["predicted"] - 1.0)
     return frame
+
+
+HEADLINE_GROUPS = ("decode", "prefill")
+
+
+def headline(frame, mode: str = "held_out"):
+    """Tokens/s MAPE (%) of decode and prefill rows under `mode`: overall, then per class x
+    runtime, with row and device counts."""
+    import pandas as pd
+
+    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    part = part.assign(ape=part["error_tps"].abs() * 100)
+    scopes = [("all", "all", part)] + [(cls, runtime, sel) for (cls, runtime), sel
+                                        in part.groupby(["class", "runtime"], observed=True)]
+    records = []
+    for cls, runtime, sel in scopes:
+        record = {"class": cls, "runtime": runtime}
+        for group in HEADLINE_GROUPS:
+            rows = sel[sel["group"] == group]
+            record[f"{group} MAPE %"] = rows["ape"].mean() if len(rows) else float("nan")
+            record[f"{group} rows"] = len(rows)
+            record[f"{group} devices"] = rows["preset"].nunique()
+        records.append(record)
+    return pd.DataFrame.from_records(records)
 
 
 def mape_table(frame, by: list[str]):
@@ -30,6 +60,17 @@ def mape_table(frame, by: list[str]):
     wide.columns = [f"MAPE % {c}" for c in wide.columns]
     counts = table.groupby(by, observed=True)["rows"].max().rename("rows")
     return wide.join(counts).reset_index()
+
+
+def worst_rows(frame, mode: str = "held_out", count: int = 10):
+    """The decode / prefill rows with the largest tokens/s error under `mode`, with their share
+    of the summed absolute error of their phase: the rows a MAPE figure is made of."""
+    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    ape = part["error_tps"].abs()
+    share = ape / ape.groupby(part["group"]).transform("sum")
+    table = part.assign(**{"tokens/s error %": part["error_tps"] * 100, "share of phase %": share * 100})
+    table = table.loc[ape.sort_values(ascending=False).index[:count]]
+    return table[["id", "preset", "runtime", "group", "tokens/s error %", "share of phase %"]]
 
 
 def format_table(table, float_format: str = "{:.1f}") -> str:

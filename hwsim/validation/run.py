@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from hwsim.calibration import apply_calibration
+from hwsim.calibration import Calibration, apply_calibration
 from hwsim.spec.hardware import HardwareSpec
-from hwsim.validation.fit import fit_calibration, implied_efficiencies, with_launch
+from hwsim.validation.fit import Fitter, with_launch
 from hwsim.validation.mapping import Case
 from hwsim.validation.predict import case_hardware, predict_seconds, to_metric
 from hwsim.validation.report import add_errors
@@ -38,41 +38,43 @@ def predict_rows(cases: list[Case], hardware_for: Callable[[Case], HardwareSpec]
         seconds = predict_seconds(case, hardware, engine)
         row = case.row
         records.append({"id": row.id, "preset": case.hardware, "class": hardware.device_class,
+                        "runtime": str(case.runtime),
                         "model": case.model, "quant": case.quant, "metric": row.metric,
                         "group": row.spec.group, "measured": row.value,
                         "predicted": to_metric(row, seconds), "mode": mode})
     return add_errors(pd.DataFrame.from_records(records))
 
 
-def calibrated_hardware(calibration: dict) -> Callable[[Case], HardwareSpec]:
-    """The preset with `calibration` applied (the simulator picks the row's weight-format fraction).
-    A kernel-timing row also pays the benchmark harness's time per call that the fit found for
-    the device (a property of the measurement, not of the hardware, so it is not in the preset)."""
+def calibrated_hardware(calibration: Calibration) -> Callable[[Case], HardwareSpec]:
+    """The preset with `calibration` applied for the row's runtime (the simulator picks the row's
+    weight-format fraction). A kernel-timing row also pays the benchmark harness's time per call
+    that the fit found for the device (a property of the measurement, not of the hardware, so it
+    is not in the preset)."""
     def hardware_for(case: Case) -> HardwareSpec:
-        hardware = apply_calibration(case_hardware(case.hardware), calibration)
-        harness_s = ((calibration.get("presets") or {}).get(case.hardware) or {}).get("kernel_overhead_s")
-        if case.row.spec.group == "kernel" and harness_s is not None:
-            hardware = with_launch(hardware, harness_s)
+        hardware = apply_calibration(case_hardware(case.hardware), calibration, runtime=case.runtime)
+        own = calibration.preset_fit(case.hardware, case.runtime)
+        if case.row.spec.group == "kernel" and own is not None and own.kernel_overhead_s is not None:
+            hardware = with_launch(hardware, own.kernel_overhead_s)
         return hardware
     return hardware_for
 
 
-def validate(cases: list[Case], *, engine: str = "roofline", calibration: dict | None = None,
-             held_out: bool = False, implied=None):
-    """Predictions under `preset`, `calibrated` (the given calibration, or an in-sample fit) and,
-    with held_out, leave-one-device-out. Returns (frame, fitted calibration or None)."""
+def validate(cases: list[Case], *, engine: str = "roofline", calibration: Calibration | None = None,
+             held_out: bool = False, fitter: Fitter | None = None, fit_engine: str = "roofline"):
+    """Predictions (by `engine`) under `preset`, `calibrated` (the given calibration, or an
+    in-sample fit) and, with held_out, leave-one-device-out: each device predicted from a fit
+    (solved with `fit_engine`) that never saw its rows. Returns (frame, fitted calibration or None)."""
     import pandas as pd
 
     frames = [predict_rows(cases, lambda c: case_hardware(c.hardware), "preset", engine)]
-    hardware = {c.hardware: case_hardware(c.hardware) for c in cases}
     fitted = None
     if calibration is None or held_out:
-        implied = implied if implied is not None else implied_efficiencies(cases, engine)
-        fitted = fit_calibration(implied, hardware)
+        fitter = fitter or Fitter(cases, fit_engine)
+        fitted = fitter.fit()
     frames.append(predict_rows(cases, calibrated_hardware(calibration or fitted), "calibrated", engine))
     if held_out:
         for device in sorted({c.hardware for c in cases}):
-            without = fit_calibration(implied, hardware, exclude=(device,))
+            without = fitter.fit(exclude=(device,))
             own = [c for c in cases if c.hardware == device]
             frames.append(predict_rows(own, calibrated_hardware(without), "held_out", engine))
     return pd.concat(frames, ignore_index=True), fitted

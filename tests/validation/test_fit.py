@@ -5,8 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from hwsim.calibration import DECODE_ROWS, PREFILL_ROWS, apply_calibration, class_efficiencies
+from hwsim.calibration import DECODE_ROWS, PREFILL_ROWS, GroupModel, apply_calibration, group_figures
 from hwsim.spec import loader
+from hwsim.spec.runtime import Runtime
 from hwsim.validation.fit import Implied, _additive_fit, _kernel_curve, _line, choose_launch, solve_efficiency
 
 
@@ -45,9 +46,9 @@ def test_line_needs_three_devices_and_a_doubling_for_a_slope():
 
 def test_class_model_at_a_bandwidth():
     # ln e = -0.2 - 0.1 * log2(400/100) = -0.4 ; q8_0 offset +0.1 -> -0.3
-    cls = {"dram": {"intercept": -0.2, "slope": -0.1}, "matrix": {"intercept": math.log(0.6)},
-           "launch": {"op_launch_s": 2e-6}}
-    figures = class_efficiencies(cls, {"q8_0": 0.1}, 400e9, "test")
+    model = GroupModel.model_validate({"dram": {"intercept": -0.2, "slope": -0.1},
+                                      "matrix": {"intercept": math.log(0.6)}, "launch": {"op_launch_s": 2e-6}})
+    figures = group_figures(model, {"q8_0": 0.1}, 400e9)
     assert figures["dram_efficiency"] == pytest.approx(math.exp(-0.4), abs=1e-4)
     assert figures["dram_efficiency_by_format"]["q8_0"] == pytest.approx(math.exp(-0.3), abs=1e-4)
     assert figures["prefill_efficiency"] == pytest.approx(0.6, abs=1e-4)
@@ -56,19 +57,62 @@ def test_class_model_at_a_bandwidth():
 
 def test_apply_calibration_own_fit_then_class_default():
     h100 = loader.load_hardware("h100-sxm", calibrated=False)
-    own = {"presets": {"h100-sxm": {"dram_efficiency": 0.5, "dram_efficiency_by_format": {"q4_0": 0.4},
-                                    "prefill_efficiency": 0.3, "provenance": "test fit"}}}
-    fitted = apply_calibration(h100, own)
+    own = {"presets": {"h100-sxm": {"class": "datacenter_gpu", "runtimes": {"llama.cpp": {
+        "dram_efficiency": 0.5, "dram_efficiency_by_format": {"q4_0": 0.4}, "prefill_efficiency": 0.3,
+        "provenance": "test fit"}}}}}
+    fitted = apply_calibration(h100, own, runtime="llama.cpp")
     # The prefill fraction becomes a rows curve: the preset's scalar (1.0) for decode-sized GEMMs.
     curve = fitted.matrix.efficiency_curve["any"]
     assert curve.size == "rows" and curve.points == [(DECODE_ROWS, 1.0), (PREFILL_ROWS, 0.3)]
     assert fitted.dram.efficiency == 0.5 and fitted.matrix.efficiency == 1.0
-    assert fitted.dram_efficiency_by_format == {"q4_0": 0.4} and fitted.calibration == "test fit"
+    assert fitted.dram_efficiency_by_format == {"q4_0": 0.4} and fitted.calibration == "test fit (runtime llama.cpp)"
     assert h100.dram.efficiency == 1.0  # the preset itself is untouched
+    # Another runtime does not get this runtime's fit (and there is nothing else to fall back to).
+    assert apply_calibration(h100, own, runtime="tensorrt-llm") is h100
     by_class = apply_calibration(h100, {"classes": {"datacenter_gpu": {"dram": {"intercept": 0.0, "slope": -0.1}}}})
     expected = math.exp(-0.1 * math.log2(3350e9 / 100e9))
     assert by_class.dram.efficiency == pytest.approx(expected, abs=1e-4)
     assert apply_calibration(h100, {}) is h100
+
+
+def test_fallback_order_preset_runtime_then_class_runtime_then_class_then_pooled():
+    h100 = loader.load_hardware("h100-sxm", calibrated=False)
+    doc = {"pooled": {"dram": {"intercept": math.log(0.2)}, "matrix": {"intercept": math.log(0.1)}},
+           "classes": {"datacenter_gpu": {"dram": {"intercept": math.log(0.3)},
+                                          "runtimes": {"tensorrt-llm": {"dram": {"intercept": math.log(0.9)}}}},
+                       "cpu": {"dram": {"intercept": math.log(0.4)}}},
+           "presets": {"h100-sxm": {"class": "datacenter_gpu",
+                                    "runtimes": {"mlc": {"dram_efficiency": 0.7, "provenance": "own"}}}}}
+    def dram(runtime):
+        return apply_calibration(h100, doc, runtime=runtime).dram.efficiency
+    assert dram("mlc") == 0.7            # preset x runtime
+    assert dram("tensorrt-llm") == 0.9   # class x runtime
+    assert dram("llama.cpp") == 0.3      # class
+    # The prefill fraction only the pooled model has comes through at every level.
+    assert apply_calibration(h100, doc, runtime="mlc").matrix.efficiency_curve["any"].points[1][1] == 0.1
+    l4 = loader.load_hardware("l4", calibrated=False).model_copy(update={"device_class": "edge_gpu"})
+    assert apply_calibration(l4, doc, runtime="mlc").dram.efficiency == 0.2   # pooled
+
+
+def test_default_runtime_is_the_class_runtime():
+    h100 = loader.load_hardware("h100-sxm", calibrated=False)
+    doc = {"classes": {"datacenter_gpu": {"runtimes": {"tensorrt-llm": {"dram": {"intercept": math.log(0.9)}},
+                                                       "llama.cpp": {"dram": {"intercept": math.log(0.5)}}}}}}
+    assert apply_calibration(h100, doc).dram.efficiency == 0.9
+    assert apply_calibration(h100, doc, runtime="ollama").dram.efficiency == 0.5
+
+
+def test_calibration_schema_names_file_and_field(tmp_path):
+    from hwsim.calibration import load_calibration
+    from hwsim.errors import ConfigError
+
+    path = tmp_path / "cal.yaml"
+    path.write_text("classes:\n  datacenter_gpu:\n    dram: {intercept: -0.1, slop: 0.2}\n")
+    with pytest.raises(ConfigError, match=r"cal.yaml: classes.datacenter_gpu.dram.slop: unknown field"):
+        load_calibration(path)
+    path.write_text("presets:\n  h100-sxm: {class: datacenter_gpu, runtimes: {cuda: {}}}\n")
+    with pytest.raises(ConfigError, match=r"cal.yaml: presets.h100-sxm.runtimes.cuda"):
+        load_calibration(path)
 
 
 def test_apply_calibration_sets_launch_unless_the_preset_states_it():
@@ -88,7 +132,8 @@ def test_loader_treats_estimated_launch_as_open_and_stated_figures_as_written():
 
 
 def _decode(device, cls, launch_s, efficiency, excess=0.0, preset=False):
-    return Implied(None, device, cls, "q4_0", "decode", efficiency, excess > 0, launch_s=launch_s,
+    case = SimpleNamespace(runtime=Runtime.LLAMA_CPP)
+    return Implied(case, device, cls, "q4_0", "decode", efficiency, excess > 0, launch_s=launch_s,
                    preset_launch=preset, excess=excess)
 
 
@@ -99,7 +144,7 @@ def test_choose_launch_picks_the_value_that_makes_devices_agree():
     rows = [_decode("a", "consumer_gpu", 1e-6, math.exp(-0.1)), _decode("b", "consumer_gpu", 1e-6, math.exp(-0.1)),
             _decode("a", "consumer_gpu", 5e-6, 1.0, excess=0.2, preset=True),
             _decode("b", "consumer_gpu", 5e-6, 0.5, preset=True)]
-    assert choose_launch(rows, hardware) == {"consumer_gpu": 1e-6}
+    assert choose_launch(rows, hardware) == {("consumer_gpu", Runtime.LLAMA_CPP): 1e-6}
     # When the presets' launch already fits as well, nothing is fitted.
     flat = [_decode(d, "consumer_gpu", s, 0.8, preset=s == 5e-6) for d in ("a", "b") for s in (1e-6, 5e-6)]
     assert choose_launch(flat, hardware) == {}

@@ -6,7 +6,8 @@ from click.testing import CliRunner
 from hwsim.cli import main
 from hwsim.errors import ConfigError
 from hwsim.spec.loader import REPO_ROOT
-from hwsim.validation.mapping import Entry, Mapping, load_mapping, map_rows, match_apple
+from hwsim.spec.runtime import Runtime
+from hwsim.validation.mapping import Entry, Mapping, RuntimeRule, load_mapping, map_rows, match_apple
 from hwsim.validation.measured import REQUIRED_COLUMNS, load_measured, parse_row
 
 
@@ -40,7 +41,8 @@ def test_parse_row_fills_generated_tokens_and_converts_units():
 
 
 @pytest.mark.parametrize("changes, reason", [
-    ({"metric": "energy_j_per_token"}, "not modelled"),
+    ({"metric": "energy_j_per_token"}, "power rows: validated by the power model"),
+    ({"metric": "op_latency_ms"}, "not modelled"),
     ({"batch": "offline(max)"}, "batch"),
     ({"value": "abc"}, "not a number"),
     ({"metric": "pp_tokens_per_s", "prompt_tokens": ""}, "prompt_tokens >= 1"),
@@ -69,13 +71,14 @@ def test_unmapped_rows_are_listed_with_reasons(tmp_path):
                           _record(id="r4", metric="energy_j_per_token")], dtype=str)
     mapping = Mapping(hardware={}, models={"LLaMA-2 7B": Entry("llama-2-7b")},
                       quant={"Q4_0": Entry("q4_0"), "INT4/INT8 mixed (vendor)": Entry(None, "unstated split")},
-                      source="t.yaml")
+                      source="t.yaml", runtimes=(RuntimeRule("s", Runtime.LLAMA_CPP),))
     cases, unmapped = map_rows(frame, mapping)
     reasons = {u.id: u.reason for u in unmapped}
     assert set(reasons) >= {"r2", "r3", "r4"}
     assert "matches no chip pattern" in reasons["r2"]
     assert "unstated split" in reasons["r3"]
-    assert "not modelled" in reasons["r4"]
+    assert reasons["r4"] == "power rows: validated by the power model"
+    assert [c.runtime for c in cases] == [Runtime.LLAMA_CPP]
     assert len(cases) + len(unmapped) == 4
 
 
@@ -86,6 +89,26 @@ def test_repo_mapping_and_csv_are_consistent():
     cases, unmapped = map_rows(frame, mapping)
     assert len(cases) + len(unmapped) == len(frame)
     assert all(u.reason for u in unmapped)
+    # Every row that maps to presets has a runtime: no row is unmapped for want of one.
+    assert all(isinstance(c.runtime, Runtime) for c in cases)
+    assert not [u.id for u in unmapped if "has no runtime" in u.reason]
+    assert {c.runtime for c in cases} >= {Runtime.LLAMA_CPP, Runtime.TENSORRT_LLM, Runtime.QNN, Runtime.RKLLM,
+                                          Runtime.MLC}
+
+
+def test_runtime_rules_match_id_before_source():
+    mapping = Mapping(hardware={}, models={}, quant={}, source="t.yaml",
+                      runtimes=(RuntimeRule("-trtllm-", Runtime.TENSORRT_LLM), RuntimeRule("holohub", Runtime.LLAMA_CPP)))
+    assert mapping.runtime_for("x-trtllm-7b", "holohub issue")[0] == Runtime.TENSORRT_LLM
+    assert mapping.runtime_for("x-lcpp-7b", "holohub issue")[0] == Runtime.LLAMA_CPP
+    assert "has no runtime" in mapping.runtime_for("x", "elsewhere")[1]
+
+
+def test_unknown_runtime_in_mapping_is_an_error(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("runtimes:\n  - {match: foo, runtime: cuda}\n")
+    with pytest.raises(ConfigError, match=r"m.yaml: runtimes\[0\].runtime: unknown runtime 'cuda'"):
+        load_mapping(path)
 
 
 def test_unmapped_entry_needs_a_note(tmp_path):

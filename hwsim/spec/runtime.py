@@ -1,0 +1,71 @@
+"""The inference runtime (software stack) a run assumes: one list, with a default per device class.
+
+The same chip reaches very different fractions of its peak under different stacks (llama.cpp's
+batch-1 CUDA kernels on an H100 read weights at a smaller fraction of bandwidth than
+TensorRT-LLM's), so the calibration is keyed by hardware x runtime x weight format, and every run
+names its runtime: given (`--runtime`, a sweep axis), or the default of the hardware's class.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from hwsim.errors import ConfigError
+
+
+class Runtime(str, Enum):
+    """Runtimes seen in the measured rows (validation/mapping.yaml maps each source to one)."""
+
+    LLAMA_CPP = "llama.cpp"        # also Ollama, which runs llama.cpp
+    TENSORRT_LLM = "tensorrt-llm"
+    MLC = "mlc"                    # MLC LLM / TVM
+    QNN = "qnn"                    # Qualcomm QNN / Genie on the Hexagon NPU
+    RKLLM = "rkllm"                # Rockchip RKLLM on the RKNPU
+    PYTORCH = "pytorch"            # PyTorch eager: HF transformers, torch.matmul kernel timings
+    EXECUTORCH = "executorch"
+    MLX = "mlx"
+    EXLLAMA = "exllama"            # ExLlama v1 / v2
+    LMDEPLOY = "lmdeploy"
+    VLLM = "vllm"
+    TINYCHAT = "tinychat"          # llm-awq TinyChat
+    HAILO = "hailo"                # Hailo GenAI runtime
+    GROQ = "groq"                  # GroqWare compiler / runtime
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ALIASES = {"ollama": Runtime.LLAMA_CPP, "llamacpp": Runtime.LLAMA_CPP, "llama-cpp": Runtime.LLAMA_CPP,
+           "trt-llm": Runtime.TENSORRT_LLM, "trtllm": Runtime.TENSORRT_LLM, "mlc-llm": Runtime.MLC,
+           "genie": Runtime.QNN, "hf-eager": Runtime.PYTORCH, "transformers": Runtime.PYTORCH,
+           "exllamav2": Runtime.EXLLAMA}
+
+# The runtime a class is most often deployed with (and has measured rows for), used when a run
+# names none.
+DEFAULT_RUNTIME: dict[str, Runtime] = {
+    "datacenter_gpu": Runtime.TENSORRT_LLM,
+    "consumer_gpu": Runtime.LLAMA_CPP,
+    "edge_gpu": Runtime.MLC,
+    "apple_gpu": Runtime.LLAMA_CPP,
+    "mobile_npu": Runtime.QNN,
+    "edge_npu": Runtime.RKLLM,
+    "cpu": Runtime.LLAMA_CPP,
+    "sram_accelerator": Runtime.GROQ,
+}
+
+def parse_runtime(text: str | Runtime, where: str = "runtime") -> Runtime:
+    """A Runtime from its name or an alias (case-insensitive); ConfigError naming `where` else."""
+    if isinstance(text, Runtime):
+        return text
+    key = str(text).strip().lower()
+    if key in ALIASES:
+        return ALIASES[key]
+    try:
+        return Runtime(key)
+    except ValueError:
+        known = ", ".join(r.value for r in Runtime)
+        raise ConfigError(f"{where}: unknown runtime {text!r}; known: {known} (aliases: {', '.join(ALIASES)})") from None
+
+
+def default_runtime(device_class: str) -> Runtime:
+    return DEFAULT_RUNTIME.get(device_class, Runtime.LLAMA_CPP)
