@@ -16,12 +16,13 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from hwsim.errors import ConfigError
+from hwsim.resources import builtin_dir
 from hwsim.spec import loader
 from hwsim.spec._base import Spec
 from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.spec import RunSpec, SweepSpec
 
-REPORTS_DIR = loader.REPO_ROOT / "workloads" / "reports"
+REPORTS_DIR = builtin_dir("report")
 NUMERIC_TOTALS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))
 
 

@@ -175,4 +175,6 @@ def quant_preset(name: str) -> QuantSpec:
     for candidate in (wanted, wanted.replace("-", "_"), wanted.replace("_", "-")):
         if candidate in QUANT_PRESETS:
             return QUANT_PRESETS[candidate]
-    raise ValueError(f"unknown quantisation {name!r}; known: {', '.join(sorted(QUANT_PRESETS))}")
+    from hwsim.resources import unknown_name
+
+    raise ValueError(unknown_name("quantisation", name, sorted(QUANT_PRESETS)))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,6 @@ import pandas as pd
 from hwsim import __version__
 from hwsim.errors import ConfigError
 from hwsim.result import TOTAL_KEYS
-from hwsim.spec import loader
 from hwsim.sweep.analysis import pareto_front, pareto_mask, sensitivity
 from hwsim.sweep.constraints import Constraint
 from hwsim.sweep.journal import Journal
@@ -219,11 +217,13 @@ def _write_outputs(plan: SweepPlan, frame: pd.DataFrame, out_dir: Path, engine: 
     _atomic(out_dir / "results.parquet", lambda path: _parquet_safe(frame).to_parquet(path, index=False))
     for name, table in tables.items():
         _atomic(out_dir / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
+    from hwsim.report.manifest import git_sha
+
     manifest = {
         "sweep": plan.spec.name, "origin": plan.spec.origin, "engine": engine,
         "spec": plan.spec.model_dump(mode="json", by_alias=True), "points": len(plan.points),
         "status": frame["status"].value_counts().to_dict(), "fingerprint": plan.fingerprint,
-        "hwsim_version": __version__, "git_sha": _git_sha(), "files": list(RESULT_FILES),
+        "hwsim_version": __version__, "git_sha": git_sha(), "files": list(RESULT_FILES),
     }
     _atomic(out_dir / "manifest.json", lambda path: Path(path).write_text(json.dumps(manifest, indent=2) + "\n"))
 
@@ -245,12 +245,3 @@ def _atomic(path: Path, write) -> None:
     temporary = path.with_name(path.name + ".tmp")
     write(temporary)
     os.replace(temporary, path)
-
-
-def _git_sha() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=loader.REPO_ROOT, capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None

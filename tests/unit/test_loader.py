@@ -177,8 +177,10 @@ def test_spec_level_rule_is_reported(tmp_path):
 def test_missing_file_and_unknown_preset():
     with pytest.raises(ConfigError, match="no such file"):
         loader.load_hardware("nowhere/missing.yaml")
-    with pytest.raises(ConfigError, match="unknown hardware 'no-such-chip'; known: .*edge-npu"):
+    with pytest.raises(ConfigError, match="unknown hardware 'no-such-chip'; list them with `hwsim list hardware`"):
         loader.load_hardware("no-such-chip")
+    with pytest.raises(ConfigError, match=r"unknown hardware 'edge-npv' \(did you mean edge-npu\?\)$"):
+        loader.load_hardware("edge-npv")
 
 
 def test_preset_name_is_case_insensitive():
