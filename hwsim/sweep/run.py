@@ -26,7 +26,7 @@ from hwsim.errors import ConfigError
 from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.analysis import pareto_front, pareto_mask, sensitivity
 from hwsim.sweep.constraints import Constraint
-from hwsim.sweep.journal import Journal
+from hwsim.sweep.journal import DirectoryLock, Journal
 from hwsim.sweep.spec import Point, SweepPlan, SweepSpec, resolve_points
 
 Evaluate = Callable[[Point, str], dict[str, Any]]
@@ -100,10 +100,35 @@ def _run_inline(chunks, *args) -> Iterator[list[dict[str, Any]]]:
         yield evaluate_chunk(chunk, *args)
 
 
-def _run_processes(chunks, jobs: int, *args) -> Iterator[list[dict[str, Any]]]:
+PARENT_CHECK_S = 0.5  # how often a worker looks whether its parent still lives
+
+
+def _worker_init(parent_pid: int, lock_fd: int | None) -> None:
+    """Runs first in each pool worker: drop the inherited directory lock, and exit as soon as the
+    parent is gone. A killed parent (SIGKILL included) cannot shut its pool down, and orphaned
+    workers would compute for minutes; a daemon thread sees the re-parenting within
+    PARENT_CHECK_S and ends the process."""
+    import threading
+    import time
+
+    if lock_fd is not None:
+        try:
+            os.close(lock_fd)  # the flock stays with the parent's descriptor
+        except OSError:
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwsim-parent-watch", daemon=True).start()
+
+
+def _run_processes(chunks, jobs: int, lock_fd: int | None, *args) -> Iterator[list[dict[str, Any]]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    executor = ProcessPoolExecutor(max_workers=jobs)
+    executor = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(os.getpid(), lock_fd))
     try:
         futures = [executor.submit(evaluate_chunk, chunk, *args) for chunk in chunks]
         for future in as_completed(futures):
@@ -146,6 +171,8 @@ def run_sweep(spec: SweepSpec | str, out_dir: Path | str, jobs: int | None = Non
     """Run every point of `spec` and return one tidy row per point (same frame whatever the
     executor). Writes to `out_dir`: points.jsonl (the journal), results.parquet/.csv,
     pareto.csv, sensitivity.csv, manifest.json. `evaluate` replaces the simulator (tests)."""
+    from tqdm import tqdm
+
     from hwsim.sweep.spec import load_sweep
 
     if isinstance(spec, str):
@@ -155,30 +182,43 @@ def run_sweep(spec: SweepSpec | str, out_dir: Path | str, jobs: int | None = Non
     if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs: must be >= 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
-    plan = resolve_points(spec)  # every point validated before any work
     out_dir = Path(out_dir)
-    journal = Journal(out_dir, plan.fingerprint, engine)
-    done = journal.open(resume)
-    pending = [point for point in plan.points if point.index not in done]
-    prune_by = [c for c in spec.parsed_constraints if c.prunable]
-    args = (engine, prune_by, evaluate)
-    chunks = _chunks(pending, jobs, engine)
-    if dask:
-        batches = _run_dask(chunks, dask, jobs, *args)
-    elif jobs == 1 or len(chunks) <= 1:
-        batches = _run_inline(chunks, *args)
-    else:
-        batches = _run_processes(chunks, jobs, *args)
-    from tqdm import tqdm
-
-    with tqdm(total=len(plan.points), initial=len(plan.points) - len(pending), unit="pt", desc=spec.name,
-              disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
-        for records in batches:
-            journal.append(records)
-            bar.update(len(records))
-    frame = results_frame(plan, journal.records())
-    _write_outputs(plan, frame, out_dir, engine)
+    bar_options = {"disable": not progress, "file": sys.stderr, "dynamic_ncols": True}
+    with DirectoryLock(out_dir) as lock:
+        with tqdm(unit="pt", desc=f"{spec.name}: checking points", **bar_options) as bar:
+            plan = resolve_points(spec, on_point=_progress_callback(bar))  # every point validated before any work
+        journal = Journal(out_dir, plan.fingerprint, engine)
+        done = journal.open(resume)
+        pending = [point for point in plan.points if point.index not in done]
+        reused = len(plan.points) - len(pending)
+        if resume and progress:
+            print(f"{spec.name}: {reused} of {len(plan.points)} points reused from {journal.path}", file=sys.stderr)
+        prune_by = [c for c in spec.parsed_constraints if c.prunable]
+        args = (engine, prune_by, evaluate)
+        chunks = _chunks(pending, jobs, engine)
+        if dask:
+            batches = _run_dask(chunks, dask, jobs, *args)
+        elif jobs == 1 or len(chunks) <= 1:
+            batches = _run_inline(chunks, *args)
+        else:
+            batches = _run_processes(chunks, jobs, lock.fd, *args)
+        with tqdm(total=len(plan.points), initial=reused, unit="pt", desc=spec.name, **bar_options) as bar:
+            for records in batches:
+                journal.append(records)
+                bar.update(len(records))
+        frame = results_frame(plan, journal.records())
+        _write_outputs(plan, frame, out_dir, engine)
+    frame.attrs["points_reused"] = reused
     return frame
+
+
+def _progress_callback(bar) -> Callable[[int, int], None]:
+    """`resolve_points` reports (points checked, total); the bar learns the total on the first call."""
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+    return update
 
 
 def results_frame(plan: SweepPlan, records: dict[int, dict[str, Any]]) -> pd.DataFrame:

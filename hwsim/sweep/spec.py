@@ -24,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -325,8 +327,9 @@ class SweepPlan:
     fingerprint: str
 
 
-def resolve_points(spec: SweepSpec) -> SweepPlan:
-    """Build and validate the specs of every point before any simulation runs."""
+def resolve_points(spec: SweepSpec, on_point: Callable[[int, int], None] | None = None) -> SweepPlan:
+    """Build and validate the specs of every point before any simulation runs; `on_point(done,
+    total)` follows the progress (a large sweep takes a while to check)."""
     origin = spec.origin
     fixed = {path: AxisValue(label=_label(v), value=_resolve_fixed(path, v, origin)) for path, v in spec.fixed.items()}
     expanded = {path: axis_values(path, values, origin) for path, values in spec.axes.items()}
@@ -337,6 +340,7 @@ def resolve_points(spec: SweepSpec) -> SweepPlan:
             si_columns[path] = f"{path}_{dimension}"
     builder = _SpecBuilder(spec)
     points = []
+    total = math.prod(len(values) for values in expanded.values())
     for index, combo in enumerate(itertools.product(*expanded.values())):
         chosen = dict(zip(expanded, combo))
         key = ", ".join(f"{path}={value.label}" for path, value in chosen.items())
@@ -347,6 +351,8 @@ def resolve_points(spec: SweepSpec) -> SweepPlan:
         points.append(Point(index=index, key=key, labels={p: v.label for p, v in chosen.items()},
                             model=model, hardware=hardware, run=run,
                             si={si_columns[p]: v.si for p, v in chosen.items() if p in si_columns}))
+        if on_point is not None:
+            on_point(index + 1, total)
     return SweepPlan(spec=spec, points=points, axes=list(expanded), si_columns=si_columns,
                      fingerprint=builder.fingerprint())
 
