@@ -28,20 +28,13 @@ class _Group(click.Group):
             raise
         except HwsimError as exc:
             _fail(ctx, str(exc), exc)
-        except OSError as exc:
-            if exc.filename is None:
-                _internal(ctx, exc)
-            _fail(ctx, f"{exc.filename}: {exc.strerror or exc}", exc)  # a file that cannot be read or written
+        except OSError as exc:  # the environment, not a bug: a path that cannot be written, a full disk
+            _fail(ctx, f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc), exc)
         except KeyboardInterrupt:
             click.echo("hwsim: interrupted", err=True)
             sys.exit(130)
-        except Exception as exc:
-            _internal(ctx, exc)
-
-
-def _internal(ctx: click.Context, exc: BaseException):
-    """A bug: still one line, with the type, unless --debug."""
-    _fail(ctx, f"internal error ({type(exc).__name__}): {exc} (rerun with --debug for the traceback)", exc)
+        except Exception as exc:  # a bug: still one line, with the type, unless --debug
+            _fail(ctx, f"internal error ({type(exc).__name__}): {exc} (rerun with --debug for the traceback)", exc)
 
 
 def _fail(ctx: click.Context, message: str, exc: BaseException):
@@ -68,11 +61,8 @@ def main(ctx: click.Context, debug: bool, preset_dirs: tuple[Path, ...]) -> None
     if preset_dirs:
         from hwsim import resources
 
-        try:
-            for directory in reversed(preset_dirs):  # the first given is searched first
-                resources.add_user_dir(directory)
-        except HwsimError as exc:
-            _fail(ctx, str(exc), exc)
+        for directory in reversed(preset_dirs):  # the first given is searched first
+            resources.add_user_dir(directory)
 
 
 @main.group()
