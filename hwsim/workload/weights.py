@@ -205,7 +205,7 @@ def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> f
 
 def matmul_weight_elements_per_token(model: ModelSpec, loop_count: int | None = None) -> float:
     """Weight-matrix elements touched per token, LM head included, embedding lookup excluded;
-    2x this is the 'matmul FLOPs per token' of ../shared/data/models.md."""
+    2x this is the usual 'matmul FLOPs per token' (2 x matmul parameters)."""
     table = weight_table(model)
     total = sum(_step_matmul_elements(model, s, table) for s in expand(model, loop_count))
     if emb_proj := next((t for t in table.tensors if t.weight_id == "embed_proj"), None):
