@@ -63,8 +63,11 @@ def simulate_cmd(ctx, model_name, hardware_name, phase, prompt_len, gen_len, bat
         raise ConfigError("--gen does not apply to --phase prefill (it runs the prompt only)")
     if phase == "decode" and gen_len == 0:
         raise ConfigError("--gen 0: the decode phase needs at least 1 generated token")
-    if engine == "roofline" and (full_loops or chrome_trace):
-        raise ConfigError(f"{'--full-loops' if full_loops else '--chrome-trace'} applies to --engine des only")
+    if engine == "roofline":
+        given = [name for name, on in (("--full-loops", full_loops), ("--chrome-trace", chrome_trace),
+                                       ("--policy", explicit(ctx, "policy"))) if on]
+        if given:  # the roofline streams every operand and keeps no timeline
+            raise ConfigError(f"{given[0]} applies to --engine des only")
     model = load_cli_model(model_name, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
     check_positions(model, prompt_len, 0 if phase == "prefill" else gen_len, allow_beyond)
     hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None)

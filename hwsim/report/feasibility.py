@@ -84,8 +84,9 @@ def parse_target(text: str) -> Target:
     name = match["metric"]
     metric = ALIASES.get(name, name)
     if metric not in METRICS:
-        known = ", ".join([*ALIASES, *METRICS])
-        raise ConfigError(f"--target {text!r}: unknown metric {name!r}; known: {known}")
+        from hwsim.resources import unknown_name
+
+        raise ConfigError(f"--target {text!r}: {unknown_name('metric', name, [*ALIASES, *METRICS])}")
     raw = match["value"]
     dimension = metric_dimension(metric)
     try:

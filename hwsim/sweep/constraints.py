@@ -121,6 +121,8 @@ def _operand(token: str, text: str) -> Operand:
             pass
     if _NAME.match(token):
         if token not in TOTAL_KEYS:
-            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS)}")
+            from hwsim.resources import unknown_name
+
+            raise ValueError(f"{text!r}: {unknown_name('total', token, TOTAL_KEYS)}")
         return Operand(name=token)
     raise ValueError(f"{text!r}: cannot read {token!r} (a result total, number, True/False or 'text')")

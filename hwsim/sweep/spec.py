@@ -126,8 +126,10 @@ class SweepSpec(Spec):
     def _numeric_objectives(cls, objectives: dict[str, str]):
         for name in objectives:
             if name not in TOTAL_KEYS or name in ("fits", "bound"):
+                from hwsim.resources import unknown_name
+
                 numeric = [k for k in TOTAL_KEYS if k not in ("fits", "bound")]
-                raise ValueError(f"{name}: not a numeric result total; known: {', '.join(numeric)}")
+                raise ValueError(f"{name}: not a numeric result total; {unknown_name('total', name, numeric)}")
         return objectives
 
     @model_validator(mode="after")

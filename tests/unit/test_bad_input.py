@@ -168,6 +168,11 @@ def test_generated_tokens_do_not_apply_to_prefill():
             match="--gen does not apply to --phase prefill")
 
 
+def test_des_only_options_with_the_roofline_engine():
+    refused("simulate", *SMALL, "--engine", "roofline", "--policy", "belady",
+            match="--policy applies to --engine des only")
+
+
 def test_tokens_per_second_below_one_has_no_milli_prefix():
     result = hwsim("simulate", *SMALL, "--set", "bandwidth=1 GB/s", "--engine", "roofline")
     assert result.exit_code == 0, result.output
