@@ -102,6 +102,8 @@ def read_document(path: Path | str) -> dict[str, Any]:
         duplicates = loader.duplicates
     if duplicates:
         raise ConfigError(f"{path}: {'; '.join(duplicates)}")
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; expected a mapping of fields")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data

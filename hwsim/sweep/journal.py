@@ -109,12 +109,14 @@ class DirectoryLock:
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir) / LOCK_NAME
         self.fd: int | None = None
+        self.created_dir = False
 
     def acquire(self) -> DirectoryLock:
         try:
             import fcntl
         except ImportError:  # no flock on this platform: run unlocked
             return self
+        self.created_dir = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -137,5 +139,11 @@ class DirectoryLock:
     def __enter__(self) -> DirectoryLock:
         return self.acquire()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, *exc_info) -> None:
         self.release()
+        if exc_type is not None and self.created_dir:  # a sweep that failed before any result leaves nothing
+            self.path.unlink(missing_ok=True)
+            try:
+                self.path.parent.rmdir()
+            except OSError:  # not empty: it holds a journal
+                pass

@@ -144,9 +144,13 @@ def test_invalid_json_syntax(tmp_path):
     assert "invalid JSON at line 1" in _error(_write(tmp_path, '{"name": ', "bad.json"))
 
 
-@pytest.mark.parametrize("text,kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("", "NoneType"), ("42\n", "int")])
+@pytest.mark.parametrize("text,kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("42\n", "int")])
 def test_non_mapping_top_level(tmp_path, text, kind):
     assert f"expected a mapping at the top level, got {kind}" in _error(_write(tmp_path, text))
+
+
+def test_empty_file(tmp_path):
+    assert "bad.yaml: the file is empty; expected a mapping of fields" in _error(_write(tmp_path, ""))
 
 
 def test_unhashable_key(tmp_path):
