@@ -195,6 +195,11 @@ def test_a_misspelt_quantisation_suggests_the_close_names():
             match="(did you mean int4-g128")
 
 
+def test_a_misspelt_field_suggests_the_close_names():
+    refused("simulate", *SMALL, "--set", "memory.sram.capacty=8 MiB",
+            match="memory.sram.capacty: unknown field (did you mean capacity?)")
+
+
 def test_feasibility_takes_the_simulate_option_names():
     result = hwsim("feasibility", *SMALL, "--target", "tokens_per_s>=1", "--prompt", "64", "--gen", "8",
                    "--no-search")
