@@ -131,14 +131,28 @@ def bytes_for(num_elements: float, bits: float) -> float:
 
 _DISPLAY_PREFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
                      (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")]
+# Counted things take no prefix below one ("0.99 tok/s", not "987 mtok/s"); a fraction of a byte or
+# FLOP is rounding noise of a sum and reads as 0.
+_NO_SUBUNIT = ("B", "FLOP", "tok", "B/s", "FLOP/s", "tok/s")
+_WHOLE = ("B", "FLOP")
+# Times beyond a minute read in the units a person uses for them.
+_LONG_TIMES = [(365.25 * 86400, "years"), (86400, "days"), (3600, "h"), (60, "min")]
 
 
 def human(value: float, unit: str, digits: int = 3) -> str:
-    """Display form for CLI tables and reports only: 6.8e10, 'B/s' -> '68 GB/s'."""
-    if value == 0 or not math.isfinite(value):
+    """Display form for CLI tables and reports only: 6.8e10, 'B/s' -> '68 GB/s'; 0.987, 'tok/s'
+    -> '0.987 tok/s'; 7.2e6, 's' -> '83.3 days'."""
+    if not math.isfinite(value):
         return f"{value:g} {unit}"
     magnitude = abs(value)
+    if value == 0 or (unit in _WHOLE and magnitude < 0.5):
+        return f"0 {unit}"
+    if unit == "s" and magnitude >= 60:
+        factor, name = next((f, n) for f, n in _LONG_TIMES if magnitude >= f * 0.9995)
+        return f"{value / factor:.{digits}g} {name}"
     for factor, prefix in _DISPLAY_PREFIXES:
+        if unit in _NO_SUBUNIT and factor < 1:
+            break
         if magnitude >= factor * 0.9995:
             return f"{value / factor:.{digits}g} {prefix}{unit}"
     return f"{value:.{digits}g} {unit}"

@@ -53,4 +53,6 @@ class ChipParams(Spec):
     @property
     def rates(self) -> dict[str, float]:
         """MACs per unit per cycle by dtype (the native format at 1)."""
-        return {self.mac_format: 1.0, **self.formats}
+        rates: dict[str, float] = {self.mac_format: 1.0}
+        rates.update(self.formats)
+        return rates

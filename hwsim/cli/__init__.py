@@ -8,6 +8,7 @@ their functions, so `hwsim --help` stays fast.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,8 +24,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:  # output piped into `head`: click's main stops quietly
+            raise
         except HwsimError as exc:
             _fail(ctx, str(exc), exc)
+        except OSError as exc:  # the environment, not a bug: a path that cannot be written, a full disk
+            _fail(ctx, f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc), exc)
         except KeyboardInterrupt:
             click.echo("hwsim: interrupted", err=True)
             sys.exit(130)
@@ -42,13 +47,22 @@ def _fail(ctx: click.Context, message: str, exc: BaseException):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hwsim")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--presets", "preset_dirs", multiple=True, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Add the presets in DIR (models/, hardware/, sweeps/, reports/ of YAML files); "
+                   "repeatable, also read from the HWSIM_PATH environment variable.")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, preset_dirs: tuple[Path, ...]) -> None:
     """hwsim: simulate looped and standard transformers on real and hypothetical hardware.
 
     Presets: `hwsim list models`, `hwsim list hardware`; details: `hwsim show NAME`.
     """
     ctx.obj = {"debug": debug}
+    if preset_dirs:
+        from hwsim import resources
+
+        for directory in reversed(preset_dirs):  # the first given is searched first
+            resources.add_user_dir(directory)
 
 
 @main.group()

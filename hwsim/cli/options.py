@@ -66,3 +66,49 @@ runtime_option = click.option(
     "--runtime", callback=_check_runtime, metavar="NAME",
     help="Inference runtime whose calibration applies (llama.cpp, tensorrt-llm, mlc, qnn, rkllm, ...; "
          "ollama = llama.cpp). Default: the hardware class's (see docs/validation.md).")
+
+
+def load_cli_model(name: str, *, loops: int | None = None, quant: str | None = None,
+                   kv_policy: str | None = None, kv_last_k: int | None = None):
+    """The model preset `name` with the variant options applied. An option that does not apply
+    is an error, never silently ignored: loop options on a standard model, --kv-last-k without
+    the last_k policy, last_k without its K."""
+    from hwsim.spec import loader
+    from hwsim.spec.variants import configure_model
+
+    model = loader.load_model(name)
+    if not model.is_looped:
+        given = [option for option, value in (("--loops", loops), ("--kv-policy", kv_policy),
+                                              ("--kv-last-k", kv_last_k)) if value is not None]
+        if given:
+            raise ConfigError(f"{given[0]}: {model.name} is not a looped model (its layers run once)")
+    else:
+        policy = kv_policy or model.loop.kv_policy
+        if kv_last_k is not None and policy != "last_k":
+            raise ConfigError(f"--kv-last-k applies only with --kv-policy last_k ({model.name} uses {policy})")
+        if kv_policy == "last_k" and kv_last_k is None:
+            raise ConfigError("--kv-policy last_k: give --kv-last-k K, the loop iterations that keep K/V")
+    return configure_model(model, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
+
+
+def check_positions(model, prompt_len: int, gen_len: int, allow: bool) -> None:
+    """Prompt plus generated tokens must fit the model's position range (its RoPE or learned
+    positions were trained up to there) unless the user asks for it."""
+    total = prompt_len + gen_len
+    if total > model.max_position_embeddings and not allow:
+        raise ConfigError(f"--prompt {prompt_len} + --gen {gen_len} = {total} tokens exceed {model.name}'s "
+                          f"{model.max_position_embeddings} positions (max_position_embeddings); pass "
+                          "--allow-beyond-max-positions to simulate it anyway")
+
+
+def explicit(ctx: click.Context, name: str) -> bool:
+    """Whether the user gave option `name` (a parameter name) rather than its default."""
+    return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+
+
+kv_policy_option = click.option("--kv-policy", type=click.Choice(["per_loop", "shared", "last_k", "exit_only"]),
+                                help="Which loop iterations keep K/V (looped models).")
+kv_last_k_option = click.option("--kv-last-k", type=click.IntRange(min=1),
+                                help="Loop iterations that keep K/V under --kv-policy last_k.")
+allow_positions_option = click.option("--allow-beyond-max-positions", "allow_beyond", is_flag=True,
+                                      help="Simulate prompt + generated tokens beyond the model's position range.")

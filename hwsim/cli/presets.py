@@ -6,15 +6,23 @@ import json
 
 import click
 
-from hwsim.cli.options import text_table
+from hwsim.cli.options import load_cli_model, text_table
+from hwsim.errors import ConfigError
 from hwsim.units import human
 
 
 @click.command("list")
-@click.argument("what", type=click.Choice(["models", "hardware"]))
+@click.argument("what", type=click.Choice(["models", "hardware", "sweeps", "reports"]))
 def list_presets(what: str) -> None:
-    """List model or hardware presets with their key figures."""
+    """List model or hardware presets with their key figures, or the sweep and report presets."""
     from hwsim.spec import loader
+
+    if what in ("sweeps", "reports"):
+        from hwsim import resources
+
+        for name, path in sorted(resources.preset_index(what[:-1]).items()):
+            click.echo(f"{name:<32}{loader._display(path)}")
+        return
 
     if what == "models":
         from hwsim.spec.derived import model_figures
@@ -54,9 +62,11 @@ def show(name: str, loops: int | None, quant: str | None, as_json: bool) -> None
     from hwsim.spec import loader
 
     if loader.is_hardware_document(name):
+        if loops is not None or quant is not None:
+            raise ConfigError(f"{'--loops' if loops is not None else '--quant'} applies to models; {name} is hardware")
         _show_hardware(loader.load_hardware(name), as_json)
         return
-    model = loader.load_model(name)
+    model = load_cli_model(name, loops=loops)
     if quant:
         model = model.model_copy(update={"quant": loader.load_quant(quant)})
     _show_model(model, loops, as_json)

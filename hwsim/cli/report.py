@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from hwsim.cli.options import parse_sets, runtime_option, set_option
+from hwsim.cli.options import (allow_positions_option, check_positions, kv_last_k_option, kv_policy_option,
+                               load_cli_model, parse_sets, runtime_option, set_option)
 
 
 @click.command("report")
@@ -58,26 +59,30 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
                    "'memory_bytes<=8 GB' (repeatable).")
 @click.option("--quant", help="Quantisation preset of the configuration to check (default: the model's).")
 @click.option("--loops", type=click.IntRange(min=1), help="Loop count (looped models).")
-@click.option("--kv-policy", type=click.Choice(["per_loop", "shared", "last_k", "exit_only"]))
+@kv_policy_option
+@kv_last_k_option
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--prompt-len", type=click.IntRange(min=1), default=512, show_default=True)
-@click.option("--gen-len", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--prompt", "--prompt-len", "prompt_len", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Prompt tokens per sequence.")
+@click.option("--gen", "--gen-len", "gen_len", type=click.IntRange(min=1), default=128, show_default=True,
+              help="Generated tokens per sequence.")
+@allow_positions_option
 @click.option("--policy", type=click.Choice(["lru", "stream", "belady", "pin"]), default="lru", show_default=True)
 @set_option
 @runtime_option
 @click.option("--search-quant", help="Quantisations to search, comma-separated (default: int4-g128,int8,bf16 "
                                      "and --quant).")
 @click.option("--search-batch", help="Batch sizes to search, comma-separated (default: --batch).")
-@click.option("--search-context", help="Prompt lengths to search, comma-separated (default: --prompt-len).")
+@click.option("--search-context", help="Prompt lengths to search, comma-separated (default: --prompt).")
 @click.option("--no-search", is_flag=True, help="Only check the given configuration.")
 @click.option("--allow-depth-change", is_flag=True,
               help="Let the search change the loop count (default: keep --loops, or the model's own).")
 @click.option("--quality-group", help="Comparable group of the quality.* values (default: the model's first; "
                                       "see configs/quality/models.yaml).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True)
-def feasibility_command(model_name, hardware_name, target_texts, quant, loops, kv_policy, batch, prompt_len,
-                        gen_len, policy, sets, runtime, search_quant, search_batch, search_context, no_search,
-                        allow_depth_change, quality_group, jobs) -> None:
+def feasibility_command(model_name, hardware_name, target_texts, quant, loops, kv_policy, kv_last_k, batch,
+                        prompt_len, gen_len, allow_beyond, policy, sets, runtime, search_quant, search_batch,
+                        search_context, no_search, allow_depth_change, quality_group, jobs) -> None:
     """Check a deployment against targets (exit 0 when all pass, 1 when one fails) and search the
     cheapest configuration that passes (fewest weight bits, then loops, then footprint)."""
     from hwsim.cli.options import text_table
@@ -86,13 +91,13 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
     from hwsim.report.table import fmt
     from hwsim.sim import simulate
     from hwsim.spec import loader
-    from hwsim.spec.variants import configure_model
 
     targets = [F.parse_target(text) for text in target_texts]
     hardware_sets = parse_sets(sets)
     hardware = loader.load_hardware(hardware_name, hardware_sets or None, runtime=runtime)
     base = loader.load_model(model_name)
-    model = configure_model(base, loops=loops, quant=quant, kv_policy=kv_policy)
+    model = load_cli_model(model_name, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
+    check_positions(model, max([prompt_len, *_split(search_context, int)]), gen_len, allow_beyond)
     phase = "e2e" if model.has_decode else "prefill"
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine="des")

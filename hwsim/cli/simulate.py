@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from hwsim.cli.options import parse_sets, runtime_option, set_option
+from hwsim.cli.options import (allow_positions_option, check_positions, explicit, kv_last_k_option,
+                               kv_policy_option, load_cli_model, parse_sets, runtime_option, set_option)
 
 _ROWS = [  # (totals key, label, display unit or None for plain values)
     ("latency_s", "latency", "s"), ("ttft_s", "time to first token", "s"),
-    ("tpot_s", "time per output token", "s"), ("tokens_per_s", "tokens/s", None),
+    ("tpot_s", "time per output token", "s"), ("tokens_per_s", "tokens/s", "tok/s"),
     ("energy_j", "energy", "J"), ("energy_per_token_j", "energy per token", "J"),
     ("power_w", "average power", "W"),
     ("dram_read_bytes", "DRAM read", "B"), ("dram_write_bytes", "DRAM written", "B"),
@@ -37,7 +40,8 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--loops", type=click.IntRange(min=1), help="Loop count (looped models).")
 @click.option("--quant", help="Quantisation preset, e.g. int4-g128, int8, q4_0.")
-@click.option("--kv-policy", help="Loop KV policy: per_loop, shared, last_k, exit_only.")
+@kv_policy_option
+@kv_last_k_option
 @click.option("--policy", type=click.Choice(["stream", "lru", "belady", "pin"]), default="lru",
               show_default=True, help="SRAM residency policy.")
 @set_option
@@ -45,27 +49,41 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--engine", type=click.Choice(["des", "roofline"]), default="des", show_default=True)
 @click.option("--full-loops", is_flag=True, help="Simulate every loop iteration instead of extrapolating "
               "from the warm-up and one steady iteration.")
+@allow_positions_option
 @click.option("--json", "as_json", is_flag=True, help="Print inputs and totals as JSON.")
-@click.option("--chrome-trace", type=click.Path(dir_okay=False, writable=True),
+@click.option("--chrome-trace", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the event timeline as Chrome trace JSON (opens in Perfetto).")
 @click.option("--capture", is_flag=True, help="Capture --model (a Hugging Face config) from the transformers "
               "model code instead of a hwsim schedule: one --phase prefill or decode step (capture extra).")
-def simulate_cmd(model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
-                 policy, sets, runtime, engine, full_loops, as_json, chrome_trace, capture) -> None:
+@click.pass_context
+def simulate_cmd(ctx, model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
+                 kv_last_k, policy, sets, runtime, engine, full_loops, allow_beyond, as_json, chrome_trace,
+                 capture) -> None:
     """Simulate a model on a device: latency, energy, DRAM traffic by cause, memory fit."""
+    from hwsim.errors import ConfigError
     from hwsim.sim import simulate
     from hwsim.spec import loader
-    from hwsim.spec.variants import configure_model
     from hwsim.cli.capture import simulate_input
 
+    if phase == "prefill" and explicit(ctx, "gen_len"):
+        raise ConfigError("--gen does not apply to --phase prefill (it runs the prompt only)")
+    if phase == "decode" and gen_len == 0:
+        raise ConfigError("--gen 0: the decode phase needs at least 1 generated token")
+    if engine == "roofline":
+        given = [name for name, on in (("--full-loops", full_loops), ("--chrome-trace", chrome_trace),
+                                       ("--policy", explicit(ctx, "policy"))) if on]
+        if given:  # the roofline streams every operand and keeps no timeline
+            raise ConfigError(f"{given[0]} applies to --engine des only")
     model = simulate_input(model_name, capture, phase, prompt_len, batch, loops=loops, quant=quant,
                            kv_policy=kv_policy, full_loops=full_loops)
     if model is None:
-        model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy)
+        model = load_cli_model(model_name, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
+        check_positions(model, prompt_len, 0 if phase == "prefill" else gen_len, allow_beyond)
     hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None, runtime=runtime)
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine=engine, full_loops=full_loops)
     if chrome_trace:
+        chrome_trace.parent.mkdir(parents=True, exist_ok=True)
         result.to_chrome_trace(chrome_trace)
     if as_json:
         click.echo(result.to_json())

@@ -28,6 +28,8 @@ def sweep(spec: str, out_dir: Path, jobs: int | None, engine: str, dask_address:
     sweep_spec = load_sweep(spec)
     frame = run_sweep(sweep_spec, out_dir, jobs=jobs, engine=engine, dask=dask_address, resume=resume,
                       progress=not no_progress)
+    if resume:
+        click.echo(f"resumed: {frame.attrs['points_reused']} of {len(frame)} points reused")
     counts = frame["status"].value_counts()
     feasible = int(frame["feasible"].sum())
     click.echo(f"{sweep_spec.name}: {len(frame)} points ({', '.join(f'{n} {s}' for s, n in counts.items())}; "

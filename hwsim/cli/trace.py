@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from hwsim.cli.options import (allow_positions_option, check_positions, kv_last_k_option, kv_policy_option,
+                               load_cli_model)
 from hwsim.units import human
 
 
@@ -19,20 +21,18 @@ from hwsim.units import human
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--loops", type=click.IntRange(min=1), help="Fixed loop count (looped models).")
 @click.option("--quant", help="Quantisation preset, e.g. int4-g128, q4_0, int8.")
-@click.option("--kv-policy", type=click.Choice(["per_loop", "shared", "last_k", "exit_only"]),
-              help="Which loop iterations keep K/V.")
-@click.option("--kv-last-k", type=click.IntRange(min=1), help="Iterations kept by --kv-policy last_k.")
+@kv_policy_option
+@kv_last_k_option
 @click.option("--token-step", type=click.IntRange(min=0), default=0, show_default=True,
               help="Decode: index of this generated token among --num-steps (picks loop depths).")
 @click.option("--num-steps", type=click.IntRange(min=1), default=1, show_default=True)
+@allow_positions_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output file, .parquet or .csv.")
 def trace_command(model_name, from_hf, capture, phase, context_len, batch, loops, quant, kv_policy, kv_last_k,
-                  token_step, num_steps, out_path) -> None:
+                  token_step, num_steps, allow_beyond, out_path) -> None:
     """Build a workload trace (one row per op) and print its totals."""
     from hwsim.errors import TraceError
-    from hwsim.spec import loader
-    from hwsim.spec.variants import configure_model
     from hwsim.workload.io import write_trace
     from hwsim.workload.transformer import build_trace
 
@@ -46,8 +46,9 @@ def trace_command(model_name, from_hf, capture, phase, context_len, batch, loops
         refuse_schedule_options(loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
         (frame, _), model = captured_trace(model_name or from_hf, phase, batch, context_len), None
     else:
-        model = configure_model(loader.load_model(model_name or from_hf), loops=loops, quant=quant,
-                                kv_policy=kv_policy, kv_last_k=kv_last_k)
+        model = load_cli_model(model_name or from_hf, loops=loops, quant=quant, kv_policy=kv_policy,
+                               kv_last_k=kv_last_k)
+        check_positions(model, context_len, 1 if phase == "decode" else 0, allow_beyond)
         frame = build_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
     path = write_trace(frame, out_path)
     for label, value in trace_summary(frame, model).items():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-DEFAULT_CSV = "validation/measured.csv"
+DEFAULT_CSV = "validation/measured.csv"   # in the shipped data tree (hwsim.resources)
 DEFAULT_CALIBRATION = "configs/calibration.yaml"
 # Where `calibrate measured` writes without --write or --out: the current directory, so a tour
 # of the commands leaves the tracked file alone.
@@ -22,12 +22,12 @@ mapping_option = click.option("--mapping", "mapping_path", default=None, metavar
 
 
 def _cases(csv_path, mapping_path, subset):
-    from hwsim.spec.loader import REPO_ROOT
+    from hwsim.resources import data_path
     from hwsim.validation.mapping import MAPPING_PATH, load_mapping, map_rows
     from hwsim.validation.measured import load_measured
     from hwsim.validation.run import fast_subset
 
-    frame = load_measured(csv_path or REPO_ROOT / DEFAULT_CSV)
+    frame = load_measured(csv_path or data_path(DEFAULT_CSV))
     cases, unmapped = map_rows(frame, load_mapping(mapping_path or MAPPING_PATH))
     if subset == "fast":
         cases = fast_subset(cases)
@@ -60,11 +60,11 @@ def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
 
 def _echo_power(csv_path, calibration) -> None:
     """Energy/power rows (hwsim.validation.power): board watts and J/token, held out."""
-    from hwsim.spec.loader import REPO_ROOT
+    from hwsim.resources import data_path
     from hwsim.validation.measured import load_measured
     from hwsim.validation.power import power_report
 
-    click.echo("\n" + power_report(load_measured(csv_path or REPO_ROOT / DEFAULT_CSV), calibration))
+    click.echo("\n" + power_report(load_measured(csv_path or data_path(DEFAULT_CSV)), calibration))
 
 
 @click.command("measured")

@@ -61,7 +61,7 @@ def measure(repeats: int = 5, copy_bytes: int = COPY_BYTES) -> LocalMeasurements
     vector = inner * VECTOR_ELEMENTS / _best_seconds(lambda: [np.multiply(x, y, out=out) for _ in range(inner)], repeats)
     source = np.ones(copy_bytes // 4, np.float32)
     target = np.empty_like(source)
-    copy = 2.0 * source.nbytes / _best_seconds(lambda: np.copyto(target, source), repeats)
+    copy = 2.0 * source.nbytes / _best_seconds(lambda: np.copyto(target, source), repeats)  # noqa: F821 (del below)
     del target
     matrix = source.reshape(GEMV_ROWS, -1)
     vector_in = np.ones((1, GEMV_ROWS), np.float32)

@@ -329,7 +329,7 @@ class ReferenceExecutor:
             q_out = att.num_heads * att.head_dim
             return layers.rms_norm(q, scale[:q_out], eps), layers.rms_norm(k, scale[q_out:], eps)
         d = att.head_dim
-        per_head = lambda t, w: layers.rms_norm(t.reshape(*t.shape[:-1], -1, d), w, eps).reshape(t.shape)
+        per_head = lambda t, w: layers.rms_norm(t.reshape(*t.shape[:-1], -1, d), w, eps).reshape(t.shape)  # noqa: E731
         return per_head(q, scale[:d]), per_head(k, scale[d:])
 
     def _commit_shared_kv(self) -> None:

@@ -97,8 +97,10 @@ def parse_target(text: str) -> Target:
         prefix, _, benchmark = metric.partition(".")
         metric = f"{prefix}.{benchmark_key(benchmark)}"
     if metric not in METRICS and not is_quality_key(metric):
-        known = ", ".join([*ALIASES, *METRICS, "quality.<benchmark>"])
-        raise ConfigError(f"--target {text!r}: unknown metric {name!r}; known: {known}")
+        from hwsim.resources import unknown_name
+
+        raise ConfigError(f"--target {text!r}: {unknown_name('metric', name, [*ALIASES, *METRICS])} "
+                          "(or quality.<benchmark>)")
     raw = match["value"]
     dimension = metric_dimension(metric)
     try:

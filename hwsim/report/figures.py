@@ -450,7 +450,7 @@ def timeline(data: ReportData):
         ax.set_ylim(-0.6, len(LANES) - 0.2)
         ax.grid(True, axis="x", alpha=0.3)
     handles = [Patch(color=color, label=group) for group, color in OP_GROUPS.items()
-               if group in {op_group(n, l) for n, l in zip(lines["name"], lines["lane"])}]
+               if group in {op_group(n, lane) for n, lane in zip(lines["name"], lines["lane"])}]
     handles.append(Patch(facecolor="white", edgecolor="#555555", hatch="//", label="memory-bound (waits on DRAM)"))
     figure.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=9,
                   title="op kind (a DMA transfer takes the colour of the op it feeds)")

@@ -307,7 +307,7 @@ def write(out_dir: Path, grid: Grid = Grid(), command: list[str] | None = None) 
     detail = ["chip", "design", "quant", "unique_params", "dense_equivalent_params", "loss_nats", "accuracy_pct",
               "quality_source", "extrapolation", "tokens_per_s", "bound", "refetch_bytes_per_token", "peer",
               "peer_loss_nats", "peer_tokens_per_s", "speedup", "energy_ratio"]
-    md = [f"# Hypothetical looped models on edge chips at equal estimated quality", "",
+    md = ["# Hypothetical looped models on edge chips at equal estimated quality", "",
           "Every looped design (begin - middle x loops - end, `nK` = K hyper-connected residual streams) is "
           "compared with the dense model of equal estimated quality at the same width and training tokens "
           "(N_dense = N_once + r^phi N_rec; the recurrence law of arXiv 2604.21106v3, phi 0.459 for plain "

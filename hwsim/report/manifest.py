@@ -9,14 +9,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hwsim import __version__
-from hwsim.spec import loader
+from hwsim.resources import source_checkout
 
 
 def git_sha() -> str | None:
-    """The repository's HEAD commit (with `+dirty` when files differ), or None outside git."""
+    """The repository's HEAD commit (with `+dirty` when files differ), or None outside a checkout."""
+    checkout = source_checkout()
+    if checkout is None:
+        return None
+
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=loader.REPO_ROOT, capture_output=True, text=True, timeout=5)
+            out = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, timeout=5)
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip() if out.returncode == 0 else None

@@ -19,12 +19,13 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from hwsim.errors import ConfigError
+from hwsim.resources import builtin_dir
 from hwsim.spec import loader
 from hwsim.spec._base import Spec
 from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.spec import RunSpec, SweepSpec
 
-REPORTS_DIR = loader.REPO_ROOT / "workloads" / "reports"
+REPORTS_DIR = builtin_dir("report")
 # Reports computed by a module instead of a YAML of sweeps: name -> module with
 # write(out_dir, command=...) -> Written.
 CODE_PRESETS = {"hypothetical-looped-edge": "hwsim.report.hypothetical",

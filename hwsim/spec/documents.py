@@ -8,16 +8,21 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hwsim import resources
 from hwsim.errors import ConfigError
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+# The shipped data tree (configs/, workloads/, validation/ as in the repository), read through
+# importlib.resources so a wheel install finds it too; see hwsim.resources.
+DATA_ROOT = resources.DATA_ROOT
+REPO_ROOT = DATA_ROOT  # the old name: the same layout, also inside an installed package
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -52,6 +57,9 @@ def read_document(path: Path | str) -> dict[str, Any]:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start})") from None
     if path.suffix == ".json":
         duplicates: list[str] = []
 
@@ -81,13 +89,16 @@ def read_document(path: Path | str) -> dict[str, Any]:
         duplicates = loader.duplicates
     if duplicates:
         raise ConfigError(f"{path}: {'; '.join(duplicates)}")
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty; expected a mapping of fields")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
 
 
-def format_validation_error(exc: ValidationError) -> list[str]:
-    """One 'field.path: problem' string per pydantic error."""
+def format_validation_error(exc: ValidationError, cls: type[BaseModel] | None = None) -> list[str]:
+    """One 'field.path: problem' string per pydantic error; with `cls`, an unknown field
+    suggests the close field names."""
     problems = []
     for error in exc.errors(include_url=False):
         location = ".".join(str(part) if str(part).isprintable() else repr(part)  # keeps it one line
@@ -96,11 +107,41 @@ def format_validation_error(exc: ValidationError) -> list[str]:
         for prefix in ("Value error, ", "Assertion failed, "):
             message = message.removeprefix(prefix)
         if error["type"] == "extra_forbidden":
-            message = "unknown field"
+            known = _field_names(cls, error["loc"][:-1]) if cls is not None else []
+            message = "unknown field" + resources.did_you_mean(str(error["loc"][-1]), known)
         elif error["type"] == "missing":
             message = "required field is missing"
         problems.append(f"{location or '(top level)'}: {message}")
     return list(dict.fromkeys(problems))
+
+
+def _field_names(cls: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names (and aliases) of the spec section at `loc` below `cls`, for suggestions."""
+    node: Any = cls
+    for part in loc:
+        node = _unwrap(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = next((f for name, f in node.model_fields.items() if part in (name, f.alias)), None)
+            if field is None:
+                return []
+            node = field.annotation
+        elif get_origin(node) in (dict, list):
+            node = get_args(node)[-1]
+        else:
+            return []
+    node = _unwrap(node)
+    if not (isinstance(node, type) and issubclass(node, BaseModel)):
+        return []
+    return [f.alias or name for name, f in node.model_fields.items()]
+
+
+def _unwrap(node: Any) -> Any:
+    """The spec type inside Optional[...], unions and Annotated[...]."""
+    while get_origin(node) in (Union, UnionType, Annotated):
+        args = [a for a in get_args(node) if a is not type(None)]
+        node = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)
+                     or get_origin(a) in (dict, list)), args[0])
+    return node
 
 
 def _is_union_tag(part) -> bool:
@@ -114,14 +155,20 @@ def validate(cls: type[SpecT], data: dict[str, Any], source: str) -> SpecT:
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        problems = format_validation_error(exc)
+        problems = format_validation_error(exc, cls)
         head = f"{source}: " + (f"{len(problems)} problems: " if len(problems) > 1 else "")
         raise ConfigError(head + "; ".join(problems)) from None
 
 
 def _display(path: Path) -> str:
-    """Paths inside the repository are shown relative to it, so messages carry no machine path."""
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
+    """Shipped files are shown relative to the data tree (`configs/hardware/x.yaml`), so
+    messages carry no machine path."""
+    resolved = Path(path).resolve()
+    for top, target in _DATA_DIRS:
+        if resolved.is_relative_to(target):
+            return str(Path(top, resolved.relative_to(target)))
+    return str(path)
+
+
+# (name, resolved directory) of each top-level data directory (links in a checkout).
+_DATA_DIRS = [(sub.name, sub.resolve()) for sub in sorted(DATA_ROOT.iterdir())] if DATA_ROOT.is_dir() else []

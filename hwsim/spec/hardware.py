@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from hwsim.spec._base import Bytes, BytesPerS, FlopsPerS, Hertz, JoulesPerByte, JoulesPerFlop, Seconds, Spec, Watts
 from hwsim.spec.quant import DTYPE_WIDER, DType
@@ -55,6 +55,14 @@ class ComputeEngineSpec(Spec):
         "(`any`: every dtype without its own); replaces `efficiency` for the GEMMs it covers")
     source: str = Field(min_length=1)
 
+    @field_validator("peak")
+    @classmethod
+    def _positive_peaks(cls, value: dict[str, float]):
+        zero = [dtype for dtype, rate in value.items() if rate <= 0]
+        if zero:
+            raise ValueError(f"{', '.join(zero)}: a peak rate must be above 0 (leave out a dtype the engine lacks)")
+        return value
+
     def rate_for(self, dtype: str) -> tuple[str, float]:
         """(dtype actually used, peak FLOP/s): a dtype the engine lacks runs at the next wider one;
         past the widest listed, at the engine's slowest rate (never a faster, narrower one)."""
@@ -77,6 +85,13 @@ class MemoryLevelSpec(Spec):
     write_energy: JoulesPerByte | None = None
     efficiency: float = Field(1.0, gt=0, le=1, description="achievable fraction of bandwidth")
     source: str = Field(min_length=1)
+
+    @field_validator("bandwidth")
+    @classmethod
+    def _moves_data(cls, value: float):
+        if value <= 0:
+            raise ValueError("must be above 0 B/s (a memory that moves no data never finishes)")
+        return value
 
     # Python-side names carrying units (YAML keeps the short keys).
     @property

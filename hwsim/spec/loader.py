@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hwsim import resources
 from hwsim.calibration import apply_calibration
 from hwsim.errors import ConfigError
 from hwsim.spec.documents import (REPO_ROOT, _display, format_validation_error, read_document,  # noqa: F401
@@ -21,10 +22,13 @@ from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QUANT_PRESETS, QuantSpec, quant_preset
 
-HARDWARE_DIR = REPO_ROOT / "configs" / "hardware"
-ENERGY_DIR = REPO_ROOT / "configs" / "energy"
-MODELS_DIR = REPO_ROOT / "workloads" / "models"
-SWEEPS_DIR = REPO_ROOT / "workloads" / "sweeps"
+DATA_ROOT = resources.DATA_ROOT
+HARDWARE_DIR = resources.builtin_dir("hardware")
+ENERGY_DIR = DATA_ROOT / "configs" / "energy"
+MODELS_DIR = resources.builtin_dir("model")
+SWEEPS_DIR = resources.builtin_dir("sweep")
+_KIND_OF_DIR = {HARDWARE_DIR: "hardware", MODELS_DIR: "model", SWEEPS_DIR: "sweep",
+                resources.builtin_dir("report"): "report"}
 
 
 def _resolve_quant(data: dict[str, Any], source: str) -> dict[str, Any]:
@@ -66,17 +70,23 @@ def _deep_copy(value):
 
 
 def _preset_index(directory: Path) -> dict[str, Path]:
-    """Preset name (file stem and `name:` field, lower-case) -> file."""
-    index: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        index[path.stem.lower()] = path
-    return index
+    """Preset name (file stem, lower-case) -> file: the shipped directory of a preset kind
+    together with the user directories (HWSIM_PATH, --presets), or any other directory alone."""
+    kind = _KIND_OF_DIR.get(directory)
+    if kind is not None:
+        return resources.preset_index(kind)
+    return {path.stem.lower(): path for path in sorted(directory.glob("*.yaml"))}
+
+
+_LISTING = {"model": "hwsim list models", "hardware": "hwsim list hardware", "sweep": "hwsim list sweeps",
+            "report": "hwsim list reports"}
 
 
 def find_preset(name_or_path: str, directory: Path, kind: str) -> Path:
-    """A file path, or a preset name looked up case-insensitively in `directory`."""
+    """A file path, or a preset name looked up case-insensitively in `directory` (and the user
+    preset directories); an unknown name suggests the close ones."""
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml", ".json") and candidate.exists():
+    if candidate.suffix in (".yaml", ".yml", ".json") and candidate.is_file():
         return candidate
     index = _preset_index(directory)
     key = name_or_path.strip().lower()
@@ -84,25 +94,35 @@ def find_preset(name_or_path: str, directory: Path, kind: str) -> Path:
         return index[key]
     if candidate.suffix in (".yaml", ".yml", ".json"):
         raise ConfigError(f"{name_or_path}: no such file")
-    known = ", ".join(sorted(index)) or "(none)"
-    hint = " (hardware presets: `hwsim list hardware`)" if kind == "model" else ""
-    raise ConfigError(f"unknown {kind} {name_or_path!r}; known: {known}{hint}")
+    if not index:
+        raise ConfigError(f"no {kind} presets found in {_display(directory)}: the installation is incomplete")
+    raise ConfigError(resources.unknown_name(kind, name_or_path, list(index), _LISTING.get(kind, "")))
 
 
 def list_presets(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.yaml"))
+    """Every preset file of `directory` (with the user presets of its kind), sorted by name;
+    an empty set is an error, never a silently empty listing."""
+    index = _preset_index(directory)
+    if not index:
+        raise ConfigError(f"no presets found in {_display(directory)}: the installation is incomplete")
+    return [index[name] for name in sorted(index)]
 
 
 def is_hardware_document(name_or_path: str) -> bool:
     """Whether a name or file denotes hardware (a hardware preset name, or a file with a
-    `memory` or `compute` section) rather than a model. Unknown names count as models, whose
-    error message then lists both kinds."""
+    `memory` or `compute` section) rather than a model. A name of neither kind is an error that
+    suggests the close names of both."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml", ".json") and path.exists():
         data = read_document(path)
         return "memory" in data or "compute" in data
     key = name_or_path.strip().lower()
-    return key in _preset_index(HARDWARE_DIR) and key not in _preset_index(MODELS_DIR)
+    hardware = _preset_index(HARDWARE_DIR)
+    models = _preset_index(MODELS_DIR)
+    if key not in hardware and key not in models and path.suffix not in (".yaml", ".yml", ".json"):
+        raise ConfigError(resources.unknown_name("model or hardware", name_or_path, [*models, *hardware],
+                                                 "hwsim list models` / `hwsim list hardware"))
+    return key in hardware and key not in models
 
 
 def load_hardware(name_or_path: str, overrides: dict[str, Any] | None = None, *,

@@ -47,7 +47,7 @@ class FormatSpec(Spec):
 
 
 _GGML = "ggml-org/llama.cpp ggml/src/ggml-common.h (block layout)"
-_LAYOUT = "computed from layout (../shared/data/models.md section 10)"
+_LAYOUT = "computed from the block layout in ggml/src/ggml-common.h (GitHub ggml-org/llama.cpp)"
 
 FORMATS: dict[str, FormatSpec] = {f.name: f for f in [
     FormatSpec(name="fp32", dtype="fp32", bits=32),
@@ -175,4 +175,6 @@ def quant_preset(name: str) -> QuantSpec:
     for candidate in (wanted, wanted.replace("-", "_"), wanted.replace("_", "-")):
         if candidate in QUANT_PRESETS:
             return QUANT_PRESETS[candidate]
-    raise ValueError(f"unknown quantisation {name!r}; known: {', '.join(sorted(QUANT_PRESETS))}")
+    from hwsim.resources import unknown_name
+
+    raise ValueError(unknown_name("quantisation", name, sorted(QUANT_PRESETS)))

@@ -127,7 +127,9 @@ def _operand(token: str, text: str) -> Operand:
             pass
     if _NAME.match(token):
         if token not in TOTAL_KEYS and token not in HARDWARE_TOTALS and not is_quality_key(token):
-            raise ValueError(f"{text!r}: unknown total {token!r}; known: {', '.join(TOTAL_KEYS + HARDWARE_TOTALS)} "
-                             "or quality.<benchmark> (e.g. quality.gsm8k, quality.avg)")
+            from hwsim.resources import unknown_name
+
+            raise ValueError(f"{text!r}: {unknown_name('total', token, TOTAL_KEYS + HARDWARE_TOTALS)} "
+                             "(or quality.<benchmark>, e.g. quality.gsm8k, quality.avg)")
         return Operand(name=token)
     raise ValueError(f"{text!r}: cannot read {token!r} (a result total, number, True/False or 'text')")

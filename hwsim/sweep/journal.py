@@ -93,3 +93,57 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot store {type(value).__name__} in a sweep journal")
+
+
+LOCK_NAME = ".hwsim-sweep.lock"
+
+
+class DirectoryLock:
+    """An exclusive lock on a sweep's output directory, so two sweeps never write one journal.
+
+    An advisory `flock` on `.hwsim-sweep.lock`, which holds the owner's PID for the refusal
+    message. The kernel drops the lock when its owner dies (even by SIGKILL), so the stale file of
+    a dead sweep is simply taken over. Linux and macOS (fcntl); elsewhere the lock is a no-op.
+    """
+
+    def __init__(self, out_dir: Path):
+        self.path = Path(out_dir) / LOCK_NAME
+        self.fd: int | None = None
+        self.created_dir = False
+
+    def acquire(self) -> DirectoryLock:
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform: run unlocked
+            return self
+        self.created_dir = not self.path.parent.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(f"{self.path.parent}: another sweep (PID {owner}) is running in this directory; "
+                              "wait for it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock; the file stays for the next owner
+            self.fd = None
+
+    def __enter__(self) -> DirectoryLock:
+        return self.acquire()
+
+    def __exit__(self, exc_type, *exc_info) -> None:
+        self.release()
+        if exc_type is not None and self.created_dir:  # a sweep that failed before any result leaves nothing
+            self.path.unlink(missing_ok=True)
+            try:
+                self.path.parent.rmdir()
+            except OSError:  # not empty: it holds a journal
+                pass

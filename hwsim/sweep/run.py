@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,10 +24,9 @@ import pandas as pd
 from hwsim import __version__
 from hwsim.errors import ConfigError
 from hwsim.result import TOTAL_KEYS
-from hwsim.spec import loader
 from hwsim.sweep.analysis import pareto_front, pareto_mask, sensitivity
 from hwsim.sweep.constraints import Constraint
-from hwsim.sweep.journal import Journal
+from hwsim.sweep.journal import DirectoryLock, Journal
 from hwsim.sweep.spec import Point, SweepPlan, SweepSpec, resolve_points
 
 Evaluate = Callable[[Point, str], dict[str, Any]]
@@ -112,10 +110,35 @@ def _run_inline(chunks, *args) -> Iterator[list[dict[str, Any]]]:
         yield evaluate_chunk(chunk, *args)
 
 
-def _run_processes(chunks, jobs: int, *args) -> Iterator[list[dict[str, Any]]]:
+PARENT_CHECK_S = 0.5  # how often a worker looks whether its parent still lives
+
+
+def _worker_init(parent_pid: int, lock_fd: int | None) -> None:
+    """Runs first in each pool worker: drop the inherited directory lock, and exit as soon as the
+    parent is gone. A killed parent (SIGKILL included) cannot shut its pool down, and orphaned
+    workers would compute for minutes; a daemon thread sees the re-parenting within
+    PARENT_CHECK_S and ends the process."""
+    import threading
+    import time
+
+    if lock_fd is not None:
+        try:
+            os.close(lock_fd)  # the flock stays with the parent's descriptor
+        except OSError:
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hwsim-parent-watch", daemon=True).start()
+
+
+def _run_processes(chunks, jobs: int, lock_fd: int | None, *args) -> Iterator[list[dict[str, Any]]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    executor = ProcessPoolExecutor(max_workers=jobs)
+    executor = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(os.getpid(), lock_fd))
     try:
         futures = [executor.submit(evaluate_chunk, chunk, *args) for chunk in chunks]
         for future in as_completed(futures):
@@ -158,6 +181,8 @@ def run_sweep(spec: SweepSpec | str, out_dir: Path | str, jobs: int | None = Non
     """Run every point of `spec` and return one tidy row per point (same frame whatever the
     executor). Writes to `out_dir`: points.jsonl (the journal), results.parquet/.csv,
     pareto.csv, sensitivity.csv, manifest.json. `evaluate` replaces the simulator (tests)."""
+    from tqdm import tqdm
+
     from hwsim.sweep.spec import load_sweep
 
     if isinstance(spec, str):
@@ -167,30 +192,43 @@ def run_sweep(spec: SweepSpec | str, out_dir: Path | str, jobs: int | None = Non
     if jobs is not None and jobs < 1:
         raise ConfigError(f"jobs: must be >= 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
-    plan = resolve_points(spec)  # every point validated before any work
     out_dir = Path(out_dir)
-    journal = Journal(out_dir, plan.fingerprint, engine)
-    done = journal.open(resume)
-    pending = [point for point in plan.points if point.index not in done]
-    prune_by = [c for c in spec.parsed_constraints if c.prunable]
-    args = (engine, prune_by, evaluate)
-    chunks = _chunks(pending, jobs, engine)
-    if dask:
-        batches = _run_dask(chunks, dask, jobs, *args)
-    elif jobs == 1 or len(chunks) <= 1:
-        batches = _run_inline(chunks, *args)
-    else:
-        batches = _run_processes(chunks, jobs, *args)
-    from tqdm import tqdm
-
-    with tqdm(total=len(plan.points), initial=len(plan.points) - len(pending), unit="pt", desc=spec.name,
-              disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
-        for records in batches:
-            journal.append(records)
-            bar.update(len(records))
-    frame = results_frame(plan, journal.records())
-    _write_outputs(plan, frame, out_dir, engine)
+    bar_options = {"disable": not progress, "file": sys.stderr, "dynamic_ncols": True}
+    with DirectoryLock(out_dir) as lock:
+        with tqdm(unit="pt", desc=f"{spec.name}: checking points", **bar_options) as bar:
+            plan = resolve_points(spec, on_point=_progress_callback(bar))  # every point validated before any work
+        journal = Journal(out_dir, plan.fingerprint, engine)
+        done = journal.open(resume)
+        pending = [point for point in plan.points if point.index not in done]
+        reused = len(plan.points) - len(pending)
+        if resume and progress:
+            print(f"{spec.name}: {reused} of {len(plan.points)} points reused from {journal.path}", file=sys.stderr)
+        prune_by = [c for c in spec.parsed_constraints if c.prunable]
+        args = (engine, prune_by, evaluate)
+        chunks = _chunks(pending, jobs, engine)
+        if dask:
+            batches = _run_dask(chunks, dask, jobs, *args)
+        elif jobs == 1 or len(chunks) <= 1:
+            batches = _run_inline(chunks, *args)
+        else:
+            batches = _run_processes(chunks, jobs, lock.fd, *args)
+        with tqdm(total=len(plan.points), initial=reused, unit="pt", desc=spec.name, **bar_options) as bar:
+            for records in batches:
+                journal.append(records)
+                bar.update(len(records))
+        frame = results_frame(plan, journal.records())
+        _write_outputs(plan, frame, out_dir, engine)
+    frame.attrs["points_reused"] = reused
     return frame
+
+
+def _progress_callback(bar) -> Callable[[int, int], None]:
+    """`resolve_points` reports (points checked, total); the bar learns the total on the first call."""
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+    return update
 
 
 def results_frame(plan: SweepPlan, records: dict[int, dict[str, Any]]) -> pd.DataFrame:
@@ -229,11 +267,13 @@ def _write_outputs(plan: SweepPlan, frame: pd.DataFrame, out_dir: Path, engine: 
     _atomic(out_dir / "results.parquet", lambda path: _parquet_safe(frame).to_parquet(path, index=False))
     for name, table in tables.items():
         _atomic(out_dir / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
+    from hwsim.report.manifest import git_sha
+
     manifest = {
         "sweep": plan.spec.name, "origin": plan.spec.origin, "engine": engine,
         "spec": plan.spec.model_dump(mode="json", by_alias=True), "points": len(plan.points),
         "status": frame["status"].value_counts().to_dict(), "fingerprint": plan.fingerprint,
-        "hwsim_version": __version__, "git_sha": _git_sha(), "files": list(RESULT_FILES),
+        "hwsim_version": __version__, "git_sha": git_sha(), "files": list(RESULT_FILES),
     }
     _atomic(out_dir / "manifest.json", lambda path: Path(path).write_text(json.dumps(manifest, indent=2) + "\n"))
 
@@ -255,12 +295,3 @@ def _atomic(path: Path, write) -> None:
     temporary = path.with_name(path.name + ".tmp")
     write(temporary)
     os.replace(temporary, path)
-
-
-def _git_sha() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=loader.REPO_ROOT, capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None

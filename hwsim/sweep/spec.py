@@ -29,7 +29,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -140,8 +142,10 @@ class SweepSpec(Spec):
             if name in HARDWARE_TOTALS or is_quality_key(name):
                 continue
             if name not in TOTAL_KEYS or name in ("fits", "bound"):
+                from hwsim.resources import unknown_name
+
                 numeric = [k for k in TOTAL_KEYS if k not in ("fits", "bound")]
-                raise ValueError(f"{name}: not a numeric result total; known: {', '.join(numeric)}")
+                raise ValueError(f"{name}: not a numeric result total; {unknown_name('total', name, numeric)}")
         return objectives
 
     @model_validator(mode="after")
@@ -342,8 +346,9 @@ class SweepPlan:
     fingerprint: str
 
 
-def resolve_points(spec: SweepSpec) -> SweepPlan:
-    """Build and validate the specs of every point before any simulation runs."""
+def resolve_points(spec: SweepSpec, on_point: Callable[[int, int], None] | None = None) -> SweepPlan:
+    """Build and validate the specs of every point before any simulation runs; `on_point(done,
+    total)` follows the progress (a large sweep takes a while to check)."""
     origin = spec.origin
     fixed = {path: AxisValue(label=_label(v), value=_resolve_fixed(path, v, origin)) for path, v in spec.fixed.items()}
     expanded = {path: axis_values(path, values, origin) for path, values in spec.axes.items()}
@@ -355,6 +360,7 @@ def resolve_points(spec: SweepSpec) -> SweepPlan:
     builder = _SpecBuilder(spec)
     qualities: dict[int, dict[str, Any]] = {}
     points = []
+    total = math.prod(len(values) for values in expanded.values())
     for index, combo in enumerate(itertools.product(*expanded.values())):
         chosen = dict(zip(expanded, combo))
         key = ", ".join(f"{path}={value.label}" for path, value in chosen.items())
@@ -368,6 +374,8 @@ def resolve_points(spec: SweepSpec) -> SweepPlan:
                             model=model, hardware=hardware, run=run,
                             si={si_columns[p]: v.si for p, v in chosen.items() if p in si_columns},
                             quality=qualities[id(model)]))
+        if on_point is not None:
+            on_point(index + 1, total)
     return SweepPlan(spec=spec, points=points, axes=list(expanded), si_columns=si_columns,
                      fingerprint=builder.fingerprint())
 

@@ -135,7 +135,7 @@ class _Builder:
         if att.kind == "linear":
             self._linear_mixer(out, where, seqs, tokens, writers)
             return self._after_attention(out, where, prefix, tokens, q_out, norm)
-        if att.kind != "full":                          # sliding window / sparse: `window` keys
+        if att.kind != "full" and att.window is not None:   # sliding window / sparse: `window` keys
             keys = min(keys, att.window)
         keys += window_keys                             # PLT: own window on top of first-loop KV
         past = self._kv(seqs * keys * kv_out)          # K (or V) of every key, every sequence

@@ -221,7 +221,7 @@ def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> f
 
 def matmul_weight_elements_per_token(model: ModelSpec, loop_count: int | None = None) -> float:
     """Weight-matrix elements touched per token, LM head included, embedding lookup excluded;
-    2x this is the 'matmul FLOPs per token' of ../shared/data/models.md."""
+    2x this is the usual 'matmul FLOPs per token' (2 x matmul parameters)."""
     table = weight_table(model)
     total = sum(_step_matmul_elements(model, s, table) for s in expand(model, loop_count))
     if emb_proj := next((t for t in table.tensors if t.weight_id == "embed_proj"), None):
@@ -259,13 +259,14 @@ def kv_cache_bytes(model: ModelSpec, context: int, loop_count: int | None = None
     if att.kind == "linear":
         state = units.bytes_for(att.num_kv_heads * att.head_dim ** 2, model.quant.kv.effective_bits)
         return kv_cache_slots_per_token(model, loop_count) * state if context > 0 else 0.0
-    kept = min(context, att.window) if att.kind == "sliding_window" else context
+    kept = min(context, att.window) if att.kind == "sliding_window" and att.window is not None else context
     total = kv_bytes_per_token(model, loop_count) * kept
-    if model.loop.kv_window:   # PLT: each later iteration's looped layers keep their own window
+    kv_window = model.loop.kv_window
+    if kv_window:   # PLT: each later iteration's looped layers keep their own window
         count = model.loop.count if loop_count is None else loop_count
         looped = sum(1 for s in expand(model, 1) if s.kind == "layer" and s.loop_iter == 0)
         per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
-        total += looped * (count - 1) * min(kept, model.loop.kv_window) * per_slot
+        total += looped * (count - 1) * min(kept, kv_window) * per_slot
     return total
 
 

@@ -1,7 +1,6 @@
 """Properties of the chip cost model: more SRAM costs area and leakage, a bigger array costs
 energy per access, and a running device never draws less than idle."""
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from hwsim.chip import ChipParams, chip_cost

@@ -1,6 +1,5 @@
 """Derived die area against published die area, and the area/power breakdown of presets."""
 
-from pathlib import Path
 
 import pytest
 import yaml

@@ -18,3 +18,11 @@ def weight_streaming(point, engine):
             "memory_capacity_bytes": point.hardware.main_memory.capacity_bytes,
             "fits": figures["weight_bytes"] <= point.hardware.main_memory.capacity_bytes,
             "bound": "memory"}
+
+
+def slow_streaming(point, engine):
+    """weight_streaming after a pause, so a sweep runs long enough to be killed mid-way."""
+    import time
+
+    time.sleep(0.2)
+    return weight_streaming(point, engine)

@@ -1,4 +1,4 @@
-"""Derived figures of the presets against ../shared/data/models.md (computed columns)."""
+"""Derived figures of the presets against figures computed by hand from the released configs."""
 
 import pytest
 

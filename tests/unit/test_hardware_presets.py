@@ -118,7 +118,7 @@ def test_apple_gpu_runs_fp16_at_the_fp32_rate(load_hardware):
 
 
 @pytest.mark.parametrize("name,figure,expected", [
-    # Datasheet figures (../shared/data/hardware_specs.yaml), hand-copied to catch edits.
+    # Datasheet figures (vendor datasheets), hand-copied to catch edits.
     ("h100-sxm", "dram_bw", 3350e9), ("h100-sxm", "bf16", 989.4e12), ("h100-pcie", "dram_bw", 2000e9),
     ("a100-sxm-80gb", "dram_bw", 2039e9), ("a100-sxm-80gb", "int4", 1248e12), ("l4", "fp8", 242.5e12),
     ("rtx-4090", "dram_bw", 1008e9), ("rtx-4090", "sram_cap", 72e6), ("jetson-agx-orin-64gb", "dram_bw", 204.8e9),

@@ -2,7 +2,7 @@
 spec (and so the same figures) as its hand-written preset; bad configs give one-line errors.
 
 The configs are written with the key names of the released config.json files and the values of
-../shared/data/model_configs.yaml (norm eps and RoPE base as in the released configs); keys
+the released configs (norm eps and RoPE base included); keys
 hwsim does not read (rope scaling, dtype, activation) are kept so the test also shows they are
 ignored.
 """

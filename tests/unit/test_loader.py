@@ -144,9 +144,13 @@ def test_invalid_json_syntax(tmp_path):
     assert "invalid JSON at line 1" in _error(_write(tmp_path, '{"name": ', "bad.json"))
 
 
-@pytest.mark.parametrize("text,kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("", "NoneType"), ("42\n", "int")])
+@pytest.mark.parametrize("text,kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("42\n", "int")])
 def test_non_mapping_top_level(tmp_path, text, kind):
     assert f"expected a mapping at the top level, got {kind}" in _error(_write(tmp_path, text))
+
+
+def test_empty_file(tmp_path):
+    assert "bad.yaml: the file is empty; expected a mapping of fields" in _error(_write(tmp_path, ""))
 
 
 def test_unhashable_key(tmp_path):
@@ -177,8 +181,10 @@ def test_spec_level_rule_is_reported(tmp_path):
 def test_missing_file_and_unknown_preset():
     with pytest.raises(ConfigError, match="no such file"):
         loader.load_hardware("nowhere/missing.yaml")
-    with pytest.raises(ConfigError, match="unknown hardware 'no-such-chip'; known: .*edge-npu"):
+    with pytest.raises(ConfigError, match="unknown hardware 'no-such-chip'; list them with `hwsim list hardware`"):
         loader.load_hardware("no-such-chip")
+    with pytest.raises(ConfigError, match=r"unknown hardware 'edge-npv' \(did you mean edge-npu\?\)$"):
+        loader.load_hardware("edge-npv")
 
 
 def test_preset_name_is_case_insensitive():

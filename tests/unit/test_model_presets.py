@@ -1,5 +1,4 @@
-"""Every model preset against the computed figures of ../shared/data/model_configs.yaml and
-models.md (parameters, KV bytes per token at bf16, matmul FLOPs per token, layer applications)."""
+"""Every model preset against figures computed by hand from the released configs (parameters, KV bytes per token at bf16, matmul FLOPs per token, layer applications)."""
 
 import pytest
 from click.testing import CliRunner
@@ -150,8 +149,8 @@ def test_list_models_shows_every_preset():
     assert {row.split()[0] for row in rows} == ALL_PRESETS
 
 
-# Fidelity fields against ../shared/data/model_configs.yaml (norm_eps, rope_theta, norm_placement,
-# embedding scale) and models.md section 9 (norm_topk_prob). MoE eps come from the HF configs.
+# Fidelity fields against the released config.json files (norm_eps, rope_theta, norm_placement,
+# embedding scale) and the MoE configs (norm_topk_prob). MoE eps come from the HF configs.
 # preset: (norm placement, norm eps, RoPE base or None for learned positions)
 NORMS_AND_ROPE = {
     "ouro-1.4b": ("sandwich", 1e-6, 1e6), "ouro-2.6b": ("sandwich", 1e-6, 1e6),

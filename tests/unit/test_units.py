@@ -109,6 +109,8 @@ def test_bytes_for_counts_packed_bits():
 
 @pytest.mark.parametrize("value,unit,expected", [
     (6.8e10, "B/s", "68 GB/s"), (4 * 2**20, "B", "4.19 MB"), (2e-6, "s", "2 µs"), (0.0, "W", "0 W"),
+    (0.987, "tok/s", "0.987 tok/s"), (1.46e-14, "B", "0 B"), (0.0, "B", "0 B"), (-0.0, "J", "0 J"),
+    (90.0, "s", "1.5 min"), (7.2e6, "s", "83.3 days"), (3.156e9, "s", "100 years"), (5e-4, "J", "500 µJ"),
 ])
 def test_human_display(value, unit, expected):
     assert units.human(value, unit) == expected

@@ -1,4 +1,4 @@
-"""build_trace against figures of ../shared/data/models.md and hand-computed cases."""
+"""build_trace against published model figures and hand-computed cases."""
 
 import numpy as np
 import pandas as pd
