@@ -20,22 +20,27 @@ import numpy as np
 
 from hwsim import cache
 
-from hwsim.cost.op_cost import (TraceDemand, demand_compute_seconds, dequant_seconds, dram_efficiency,
-                                trace_demand)
+from hwsim.cost.op_cost import (TraceDemand, columns_demand, demand_compute_seconds, dequant_seconds,
+                                dram_efficiency)
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload.depth import depth_groups
-from hwsim.workload.trace_cache import cached_trace
+from hwsim.workload.trace_cache import cached_columns
 from hwsim.workload.weights import unique_weight_bytes
+
+_demands = cache.register(cache.Memo(256))
+
 
 def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_step: int = 0,
             num_steps: int = 1) -> TraceDemand:
-    """Demand of a cached (loop-compressed) trace; both are kept per process (hwsim.cache)."""
-    trace = cached_trace(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
-    return trace_demand(trace, model.quant)
+    """Demand of a (loop-compressed) trace, read from its columns without a DataFrame; both are
+    kept per process (hwsim.cache)."""
+    key = (cache.spec_text(model), phase, batch, context_len, token_step, num_steps)
+    return _demands.get(key, lambda: columns_demand(
+        cached_columns(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps), model.quant))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hwsim import units
+from hwsim import cache, units
 from hwsim.errors import TraceError
 from hwsim.spec.model import ModelSpec
 from hwsim.workload import trace as T
@@ -63,7 +63,7 @@ class _Builder:
         self.blocks: list[tuple[dict[str, np.ndarray], int, int]] = []   # (columns, loop_iter, repeat)
         self._templates: dict[tuple, dict[str, np.ndarray]] = {}
         self._expert_counts: dict[int, np.ndarray] = {}
-        self._weights: dict[str, tuple[float, float]] = {}
+        self._weights, self._layer_shapes = _weight_sizes(model)
 
     # -- row primitives ---------------------------------------------------------------------
     def _act(self, elements: float) -> float:
@@ -73,14 +73,8 @@ class _Builder:
         return units.bytes_for(elements, self.kv_bits) if self.causal else 0.0
 
     def _weight(self, weight_id: str) -> tuple[float, float]:
-        """(bytes, bits) of a weight tensor, memoised: layers repeat in every iteration."""
-        if not weight_id:
-            return 0.0, 0.0
-        found = self._weights.get(weight_id)
-        if found is None:
-            tensor = self.tensors[weight_id]
-            found = self._weights[weight_id] = (tensor.bytes(self.model), tensor.bits(self.model))
-        return found
+        """(bytes, bits) of a weight tensor (_weight_sizes)."""
+        return self._weights[weight_id] if weight_id else (0.0, 0.0)
 
     def gemm(self, out, where, kind, name, m, n, k, weight_id="", act_in=None, act_out=None,
              kv_read=0.0, kv_write=0.0, expert=None):
@@ -267,11 +261,32 @@ class _Builder:
     def add(self, rows: list[tuple], loop_iter: int) -> None:
         self.blocks.append((_columnar(rows), loop_iter, 1))
 
-    def cached(self, key: tuple, make) -> dict[str, np.ndarray]:
+    def cached(self, key: tuple, make):
         columns = self._templates.get(key)
         if columns is None:
             columns = self._templates[key] = make()
         return columns
+
+    def layer_shape(self, block: str, layer: int) -> tuple:
+        """What a layer's rows depend on besides its number: its tensors' names after the layer
+        prefix, sizes and bits (_weight_sizes)."""
+        return self._layer_shapes.get(_layer_prefix(block, layer), ())
+
+    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, window: int = 0) -> dict[str, np.ndarray]:
+        """Columns of one layer application. Layers of one shape (layer_shape) give the same rows
+        but for the layer number and the weight ids' prefix, so the rows are built once per shape
+        and copied with those relabelled: a 32-layer model builds one layer's rows, not 32."""
+        def relabel() -> dict[str, np.ndarray]:
+            first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
+                                          lambda: (layer, _columnar(self.layer_rows(block, layer, seqs, writers, window))))
+            if first == layer:
+                return template
+            old, new = _layer_prefix(block, first), _layer_prefix(block, layer)
+            cut = len(old)
+            return {**template, T.LAYER: np.full(len(template[T.LAYER]), layer, dtype=np.int64),
+                    T.WEIGHT_ID: np.array([new + w[cut:] if w.startswith(old) else w for w in template[T.WEIGHT_ID]],
+                                          dtype=object)}
+        return self.cached(("layer", block, layer, seqs, writers, window), relabel)
 
     def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
         """(sequences computing, sequences writing KV) in one iteration of the loop."""
@@ -326,8 +341,7 @@ class _Builder:
         the token exits) and the LM head, over the active sequences."""
         for step in tail:
             if step.kind == "layer":
-                columns = self.cached(("layer", step.layer, active, 0), lambda: _columnar(
-                    self.layer_rows(step.block, step.layer, active, 0)))
+                columns = self.layer_columns(step.block, step.layer, active, 0)
             else:
                 columns = self.cached((step.kind, step.inject, active), lambda: _columnar(self.step_rows(step, active)))
             self.blocks.append((columns, loop_iter, 1))
@@ -361,10 +375,7 @@ class _Builder:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]
             if step.kind == "layer":
-                window = self.window_keys(step.loop_iter)
-                key = ("layer", step.layer, active, writers, window)
-                columns = self.cached(key, lambda: _columnar(
-                    self.layer_rows(step.block, step.layer, active, writers, window)))
+                columns = self.layer_columns(step.block, step.layer, active, writers, self.window_keys(step.loop_iter))
             else:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)
@@ -372,26 +383,59 @@ class _Builder:
             self.blocks.append((columns, step.loop_iter, step.repeat))
         self.add(self.output_rows(), -1)
 
-    def frame(self, token_step: int) -> pd.DataFrame:
+    def columns(self, token_step: int) -> dict[str, np.ndarray]:
+        """The trace's columns as numpy arrays (text as Python objects, expert_id -1 for none):
+        what the engines read, without building a DataFrame."""
         pieces = [columns for columns, _, _ in self.blocks]
         sizes = [len(p[T.LAYER]) for p in pieces]
         data = {c: np.concatenate([p[c] for p in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
-        expert = data.pop(T.EXPERT_ID)
         data.update({
             T.OP_ID: np.arange(count, dtype=np.int64),
-            T.PHASE: pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), [self.phase]),
+            T.PHASE: np.full(count, self.phase, dtype=object),
             T.LOOP_ITER: np.repeat([i for _, i, _ in self.blocks], sizes).astype(np.int64),
             T.REPEAT: np.repeat([r for _, _, r in self.blocks], sizes).astype(np.int64),
             T.ACT_BITS: np.full(count, float(self.act_bits)),
             T.KV_BITS: np.full(count, float(self.kv_bits)),
             T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
-            T.EXPERT_ID: pd.arrays.IntegerArray(np.maximum(expert, 0), expert < 0),
-            T.OP_KIND: pd.Categorical(data[T.OP_KIND]),
         })
-        for column in (T.BLOCK_ID, T.NAME, T.WEIGHT_ID):
-            data[column] = pd.Series(data[column], dtype=object)   # object, as T.SCHEMA says
-        return pd.DataFrame({c: data[c] for c in T.COLUMNS})
+        return data
+
+
+def columns_frame(columns: dict[str, np.ndarray], phase: str) -> pd.DataFrame:
+    """The OpTrace DataFrame of a `phase` trace's columns (_Builder.columns), in schema dtypes."""
+    count = len(columns[T.OP_ID])
+    expert = columns[T.EXPERT_ID]
+    data = {**columns,
+            T.PHASE: pd.Categorical.from_codes(np.zeros(count, dtype=np.int8), [phase]),
+            T.EXPERT_ID: pd.arrays.IntegerArray(np.maximum(expert, 0), expert < 0),
+            T.OP_KIND: pd.Categorical(columns[T.OP_KIND])}
+    for column in (T.BLOCK_ID, T.NAME, T.WEIGHT_ID):
+        data[column] = pd.Series(columns[column], dtype=object)   # object, as T.SCHEMA says
+    return pd.DataFrame({c: data[c] for c in T.COLUMNS})
+
+
+def _layer_prefix(block: str, layer: int) -> str:
+    """The start of the weight ids of a layer's tensors (weights._layer_tensors)."""
+    return f"{block}.L{layer}."
+
+
+def _weight_sizes(model: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[str, tuple]]:
+    """(bytes, bits) of every weight tensor by id, and per layer prefix the layer's shape: its
+    tensors' (name after the prefix, bytes, bits), sorted. Kept per spec object (hwsim.cache):
+    every trace of a model reads them."""
+    def make():
+        sizes, shapes = {}, {}
+        for tensor in weight_table(model).tensors:
+            bits = tensor.bits(model)
+            sizes[tensor.weight_id] = (units.bytes_for(tensor.num_elements, bits), bits)
+            if tensor.layer >= 0:
+                marker = f".L{tensor.layer}."
+                cut = tensor.weight_id.find(marker) + len(marker)
+                if cut >= len(marker):
+                    shapes.setdefault(tensor.weight_id[:cut], []).append((tensor.weight_id[cut:], *sizes[tensor.weight_id]))
+        return sizes, {prefix: tuple(sorted(shape)) for prefix, shape in shapes.items()}
+    return cache.per_spec.get("weight_sizes", model, make)
 
 
 def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
@@ -414,7 +458,15 @@ def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
 def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
                 loops: int | None = None, token_step: int = 0, num_steps: int = 1,
                 compress_loops: bool = False) -> pd.DataFrame:
-    """The OpTrace of one prefill (the whole prompt of `context_len` tokens per sequence; a
+    """The OpTrace of one prefill or decode step as a DataFrame (build_columns says which)."""
+    return columns_frame(build_columns(model, phase, batch, context_len, loops=loops, token_step=token_step,
+                                       num_steps=num_steps, compress_loops=compress_loops), phase)
+
+
+def build_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
+                  loops: int | None = None, token_step: int = 0, num_steps: int = 1,
+                  compress_loops: bool = False) -> dict[str, np.ndarray]:
+    """The columns (_Builder.columns) of the OpTrace of one prefill (the whole prompt of `context_len` tokens per sequence; a
     non-causal task model runs one forward over its task sequence) or one decode step (one new
     token per sequence with `context_len` tokens already cached; `token_step` of `num_steps`
     picks per-sequence loop depths, see depth.loop_depths). `loops` fixes the loop count.
@@ -441,4 +493,4 @@ def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int =
     step = token_step if phase == "decode" else 0
     builder = _Builder(model, phase, batch, context_len, depths, step)
     builder.build(compress_loops)
-    return builder.frame(step)
+    return builder.columns(step)

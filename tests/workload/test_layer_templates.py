@@ -1,0 +1,41 @@
+"""Layers of one shape are built once and relabelled (transformer._Builder.layer_columns): the
+trace must be exactly the one built layer by layer."""
+
+import pandas as pd
+import pytest
+
+from hwsim.spec import loader
+from hwsim.spec.variants import configure_model
+from hwsim.workload import transformer
+from hwsim.workload.transformer import build_trace
+
+PRESETS = [p.stem for p in loader.list_presets(loader.MODELS_DIR)]
+
+
+def layer_by_layer(monkeypatch):
+    """Make every layer a shape of its own, so each layer's rows are built from scratch."""
+    monkeypatch.setattr(transformer._Builder, "layer_shape", lambda self, block, layer: (block, layer))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_relabelled_layers_equal_layers_built_one_by_one(load_model, monkeypatch, name):
+    model = load_model(name)
+    runs = [("prefill", 6)] + ([("decode", 9)] if model.has_decode else [])
+    shared = [build_trace(model, phase, 2, context, compress_loops=True) for phase, context in runs]
+    layer_by_layer(monkeypatch)
+    for frame, (phase, context) in zip(shared, runs):
+        pd.testing.assert_frame_equal(frame, build_trace(model, phase, 2, context, compress_loops=True))
+
+
+def test_mixed_precision_layers_are_shapes_of_their_own(load_model, monkeypatch):
+    """q4_k_m keeps attn_v and mlp_down of some layers at 6 bits: those layers differ in bytes,
+    so they cannot share rows with the 4-bit ones, and the trace still matches."""
+    model = configure_model(load_model("llama-3.2-1b"), quant="q4_k_m")
+    built = []
+    monkeypatch.setattr(transformer._Builder, "layer_rows",
+                        lambda self, block, layer, *a, _rows=transformer._Builder.layer_rows:
+                        built.append(layer) or _rows(self, block, layer, *a))
+    shared = build_trace(model, "decode", 1, 4)
+    assert 1 < len(set(built)) < sum(b.num_layers for b in model.blocks)   # 6-bit layers apart
+    layer_by_layer(monkeypatch)
+    pd.testing.assert_frame_equal(shared, build_trace(model, "decode", 1, 4))
