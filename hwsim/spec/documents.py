@@ -25,8 +25,9 @@ DATA_ROOT = resources.DATA_ROOT
 REPO_ROOT = DATA_ROOT  # the old name: the same layout, also inside an installed package
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that records duplicate mapping keys instead of silently keeping the last."""
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """SafeLoader that records duplicate mapping keys instead of silently keeping the last (on
+    libyaml's C parser where PyYAML has it: a tenth of the pure-Python parser's time)."""
 
     def __init__(self, stream):
         super().__init__(stream)
