@@ -79,10 +79,11 @@ class _Run:
     def time(self, bound: str):
         return self.seconds if bound == "op" else self.floor_s
 
-    def add(self, other: _Run) -> None:
-        for name, value in vars(other).items():
-            combine = np.maximum if name == "peak_act_bytes" else np.add
-            setattr(self, name, combine(getattr(self, name), value))
+    def plus(self, other: _Run) -> _Run:
+        """The sums of both runs (the larger peak)."""
+        mine = vars(self)
+        return _Run(**{name: max(mine[name], value) if name == "peak_act_bytes" else mine[name] + value
+                       for name, value in vars(other).items()})
 
 
 def _linear_sum(first: np.ndarray, slope: np.ndarray, lo, hi) -> np.ndarray:
@@ -94,18 +95,18 @@ def _linear_sum(first: np.ndarray, slope: np.ndarray, lo, hi) -> np.ndarray:
 def _split_sums(a_first, a_slope, b_first, b_slope, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Elementwise over j = 0 .. steps-1 of a_j = a_first + a_slope * j against b_j likewise:
     (sum of a_j where a_j >= b_j, sum of b_j where a_j < b_j), so their total is sum max(a_j, b_j).
-    Two linear functions cross at most once, so each side is one arithmetic series."""
-    a_first, b_first = np.broadcast_arrays(np.asarray(a_first, float), np.asarray(b_first, float))
-    d_first, d_slope = a_first - b_first, np.asarray(a_slope, float) - np.asarray(b_slope, float)
+    Two linear functions cross at most once, so each side is one arithmetic series: a wins on
+    [lo, hi), b on the rest."""
+    d_first, d_slope = np.subtract(a_first, b_first), np.subtract(a_slope, b_slope)
     with np.errstate(divide="ignore", invalid="ignore"):
         crossing = -d_first / d_slope            # a >= b on one side of this step
-    flat = d_slope == 0
-    lo = np.where(flat, np.where(d_first >= 0, 0, steps),
-                  np.where(d_slope > 0, np.clip(np.ceil(crossing), 0, steps), 0))
-    hi = np.where(flat, steps, np.where(d_slope > 0, steps, np.clip(np.floor(crossing) + 1, 0, steps)))
-    a_side = _linear_sum(a_first, a_slope, lo, hi)
-    b_side = _linear_sum(b_first, b_slope, 0, steps) - _linear_sum(b_first, b_slope, lo, hi)
-    return a_side, b_side
+    rising, falling = d_slope > 0, d_slope < 0
+    lo = np.where(rising, np.minimum(np.maximum(np.ceil(crossing), 0), steps),
+                  np.where(falling | (d_first >= 0), 0, steps))
+    hi = np.where(falling, np.minimum(np.maximum(np.floor(crossing) + 1, 0), steps), steps)
+    count, middle = hi - lo, (lo + hi - 1) / 2.0
+    b_all = steps * b_first + b_slope * (steps * (steps - 1) / 2.0)
+    return count * (a_first + a_slope * middle), b_all - count * (b_first + b_slope * middle)
 
 
 class _Devices:
@@ -143,6 +144,20 @@ class _Devices:
         key = (id(demand), id(self))
         held, _, seconds = _op_seconds_kept.get(key, lambda: (demand, self, self._op_seconds(demand, moved)))
         return seconds if held is demand else self._op_seconds(demand, moved)
+
+    def step_seconds(self, at0: TraceDemand, at1: TraceDemand) -> tuple[np.ndarray, ...]:
+        """(compute_s, its slope, memory_s, its slope) of a decode step's ops, devices x ops:
+        op_seconds at context 0 and the change per token of context (kept like op_seconds)."""
+        def make() -> tuple[np.ndarray, ...]:
+            c0, m0 = self.op_seconds(at0, at0.read_bytes + at0.write_bytes)
+            c1, m1 = self.op_seconds(at1, at1.read_bytes + at1.write_bytes)
+            return c0, c1 - c0, m0, m1 - m0
+
+        if not self.kept:
+            return make()
+        held0, held1, _, seconds = _op_seconds_kept.get(("step", id(at0), id(at1), id(self)),
+                                                        lambda: (at0, at1, self, make()))
+        return seconds if held0 is at0 and held1 is at1 else make()
 
     def _op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
@@ -217,14 +232,9 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_cont
     repeat = at0.repeat
     sums = _demand_step_sums(at0, at1, first_context, steps)
 
-    def per_step(values0, values1):
-        slope = values1 - values0
-        return values0 + slope * first_context, slope
-
-    c0, m0 = devices.op_seconds(at0, at0.read_bytes + at0.write_bytes)
-    c1, m1 = devices.op_seconds(at1, at1.read_bytes + at1.write_bytes)
-    compute_s, memory_s = _split_sums(*per_step(c0, c1), *per_step(m0, m1), steps)
-    c_first, c_slope = per_step(c0, c1)
+    c0, c_slope, m0, m_slope = devices.step_seconds(at0, at1)
+    c_first = c0 + c_slope * first_context
+    compute_s, memory_s = _split_sums(c_first, c_slope, m0 + m_slope * first_context, m_slope, steps)
 
     # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
     # the step before, the rest crosses the channel again. Activations beyond the SRAM spill.
@@ -247,10 +257,21 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_cont
     )
 
 
+_prefill_kept = cache.register(cache.Memo(512))
+
+
 def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
     """One prefill trace, op by op (a row counts its `repeat` times). Floor traffic: the SRAM
     starts empty, so every weight the prompt uses is fetched once; KV and activations beyond the
-    SRAM cross the channel."""
+    SRAM cross the channel. A kept device set (one device) remembers the run per demand: it
+    does not depend on the decode that follows."""
+    if not devices.kept:
+        return _price_prefill(demand, devices)
+    held, _, run = _prefill_kept.get((id(demand), id(devices)), lambda: (demand, devices, _price_prefill(demand, devices)))
+    return run if held is demand else _price_prefill(demand, devices)
+
+
+def _price_prefill(demand: TraceDemand, devices: _Devices) -> _Run:
     repeat = demand.repeat
 
     def make() -> dict:
@@ -282,11 +303,12 @@ def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
 
 def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool,
                 floor: bool) -> _Run:
-    run = _Run()
+    run = None
     for first, end in depth_groups(model, batch, steps):
         at0 = _demand(model, "decode", batch, 0, first, steps)
         at1 = _demand(model, "decode", batch, 1, first, steps)
-        run.add(_steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0, floor))
+        group = _steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0, floor)
+        run = group if run is None else run.plus(group)
     return run
 
 
@@ -331,9 +353,7 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
     prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices) if has_prefill else _Run()
     decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=bound == "floor")
               if has_decode else _Run())
-    run = _Run()
-    run.add(prefill)
-    run.add(decode)
+    run = prefill.plus(decode)
     memory_bytes = float(run.read_bytes + run.write_bytes)
     first_fetch = min(unique_weight_bytes(model), float(run.weight_bytes))
     if bound == "op":
@@ -342,8 +362,9 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
         by_time = {"compute": run.serial_s, "memory": run.floor_memory_s, "overhead": run.launch_s}
     count = len(hardware)
 
-    def each(value) -> np.ndarray:
-        return np.broadcast_to(np.asarray(value, dtype=float), (count,))
+    def each(value) -> np.ndarray | list[float]:
+        """One float per device: device-independent terms are plain numbers."""
+        return value if isinstance(value, np.ndarray) else [float(value)] * count
 
     prefill_s, decode_s, vector_flops = each(prefill.time(bound)), each(decode.time(bound)), each(run.vector_flops)
     by_time = {k: each(v) for k, v in by_time.items()}
