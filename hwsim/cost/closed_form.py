@@ -28,7 +28,7 @@ from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload.depth import depth_groups
-from hwsim.workload.trace_cache import cached_columns
+from hwsim.workload.trace_cache import cached_sum_columns
 from hwsim.workload.weights import unique_weight_bytes
 
 _demands = cache.register(cache.Memo(256))
@@ -36,11 +36,18 @@ _demands = cache.register(cache.Memo(256))
 
 def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_step: int = 0,
             num_steps: int = 1) -> TraceDemand:
-    """Demand of a (loop-compressed) trace, read from its columns without a DataFrame; both are
-    kept per process (hwsim.cache)."""
-    key = (cache.spec_text(model), phase, batch, context_len, token_step, num_steps)
-    return _demands.get(key, lambda: columns_demand(
-        cached_columns(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps), model.quant))
+    """Demand of a trace with alike loop iterations and layers merged (build_sum_columns: sums
+    over its rows are the trace's), read from its columns without a DataFrame; both are kept per
+    process (hwsim.cache)."""
+    def make() -> TraceDemand:
+        columns, used_weight_bytes = cached_sum_columns(model, phase, batch, context_len, token_step=token_step,
+                                                        num_steps=num_steps)
+        demand = columns_demand(columns, model.quant)
+        # Merged rows name the first layer's tensors only: the distinct bytes come from the builder.
+        demand.__dict__["unique_weight_bytes"] = used_weight_bytes
+        return demand
+
+    return _demands.get((cache.spec_text(model), phase, batch, context_len, token_step, num_steps), make)
 
 
 @dataclass

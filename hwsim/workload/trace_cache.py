@@ -4,7 +4,8 @@ A sweep over hardware axes (SRAM size, bandwidth, presets) runs the same model a
 batch and contexts many times; building the trace was about a third of a simulation's time.
 Traces are keyed by the model spec's JSON (hwsim.cache.spec_text) and the build arguments, so
 any model change gives a new key. A trace is kept as its numpy columns (what the closed form
-reads: no DataFrame is built for it) and, once an engine asks for one, as its DataFrame. The
+reads: no DataFrame is built for it) and, once an engine asks for one, as its DataFrame; the
+closed form reads the traces with alike layers merged (build_sum_columns). The
 tables are bounded (hwsim.cache). Cached traces are shared: callers must not modify them in
 place.
 """
@@ -21,6 +22,7 @@ MAX_TRACES = 256   # a 1,024-token decode uses 4 traces; Ouro x64 traces are a f
 
 _columns = cache.register(cache.Memo(MAX_TRACES))
 _traces = cache.register(cache.Memo(MAX_TRACES))
+_sum_columns = cache.register(cache.Memo(MAX_TRACES))
 
 
 def cached_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
@@ -48,3 +50,13 @@ def cached_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int 
     return _traces.get(key, lambda: columns_frame(
         cached_columns(model, phase, batch, context_len, loops=loops, token_step=token_step, num_steps=num_steps,
                        compress_loops=compress_loops), phase))
+
+
+def cached_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *, token_step: int = 0,
+                       num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
+    """`build_sum_columns` with the same arguments, built once per process per distinct key."""
+    from hwsim.workload.transformer import build_sum_columns
+
+    key = (cache.spec_text(model), phase, batch, context_len, token_step, num_steps)
+    return _sum_columns.get(key, lambda: build_sum_columns(model, phase, batch, context_len, token_step=token_step,
+                                                           num_steps=num_steps))

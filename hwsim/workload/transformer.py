@@ -61,6 +61,8 @@ class _Builder:
         else:                               # one new token attending to the cache and itself
             self.seq_tokens, self.keys = 1, context_len + 1
         self.blocks: list[tuple[dict[str, np.ndarray], int, int]] = []   # (columns, loop_iter, repeat)
+        self.merge_alike = False    # build_sum_columns: layers of one shape share their rows
+        self.layer_uses: set[tuple[str, int, int, int]] = set()   # (block, layer, template's layer, id(template))
         self._templates: dict[tuple, dict[str, np.ndarray]] = {}
         self._expert_counts: dict[int, np.ndarray] = {}
         self._weights, self._layer_shapes = _weight_sizes(model)
@@ -275,18 +277,55 @@ class _Builder:
     def layer_columns(self, block: str, layer: int, seqs: int, writers: int, window: int = 0) -> dict[str, np.ndarray]:
         """Columns of one layer application. Layers of one shape (layer_shape) give the same rows
         but for the layer number and the weight ids' prefix, so the rows are built once per shape
-        and copied with those relabelled: a 32-layer model builds one layer's rows, not 32."""
+        and copied with those relabelled: a 32-layer model builds one layer's rows, not 32. When
+        alike rows are merged (build_sum_columns), the shape's rows stand for every such layer."""
+        first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
+                                      lambda: (layer, _columnar(self.layer_rows(block, layer, seqs, writers, window))))
+        if self.merge_alike:
+            self.layer_uses.add((block, layer, first, id(template)))
+            return template
+        if first == layer:
+            return template
+
         def relabel() -> dict[str, np.ndarray]:
-            first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
-                                          lambda: (layer, _columnar(self.layer_rows(block, layer, seqs, writers, window))))
-            if first == layer:
-                return template
             old, new = _layer_prefix(block, first), _layer_prefix(block, layer)
             cut = len(old)
             return {**template, T.LAYER: np.full(len(template[T.LAYER]), layer, dtype=np.int64),
                     T.WEIGHT_ID: np.array([new + w[cut:] if w.startswith(old) else w for w in template[T.WEIGHT_ID]],
                                           dtype=object)}
         return self.cached(("layer", block, layer, seqs, writers, window), relabel)
+
+    def used_weight_bytes(self) -> float:
+        """Bytes of the distinct weight tensors the trace reads, layers standing for others included.
+        A layer reads the tensors its templates name under its own prefix; layers of one shape
+        reading the same templates read as many bytes, so each such group is counted once."""
+        first_of = {}
+        by_layer: dict[tuple[str, int], set[int]] = {}
+        for block, layer, first, template in self.layer_uses:
+            first_of[template] = first
+            by_layer.setdefault((block, layer), set()).add(template)
+        blocks = {id(columns): columns for columns, _, _ in self.blocks}
+        used = set()
+        layer_bytes: dict[tuple, float] = {}
+        total = 0.0
+        for (block, layer), templates in by_layer.items():
+            key = (block, self.layer_shape(block, layer), frozenset(templates))
+            if key not in layer_bytes:
+                own = set()
+                for template in templates:
+                    old, new = _layer_prefix(block, first_of[template]), _layer_prefix(block, layer)
+                    for weight_id in set(blocks[template][T.WEIGHT_ID]):
+                        if weight_id.startswith(old):
+                            own.add(new + weight_id[len(old):])
+                        else:
+                            used.add(weight_id)       # a tensor outside the layer: counted once below
+                layer_bytes[key] = sum(self._weights[weight_id][0] for weight_id in own)
+            total += layer_bytes[key]
+        for template_id, columns in blocks.items():
+            if template_id not in first_of:
+                used.update(columns[T.WEIGHT_ID])
+        used.discard("")
+        return float(total + sum(self._weights[weight_id][0] for weight_id in used))
 
     def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
         """(sequences computing, sequences writing KV) in one iteration of the loop."""
@@ -386,15 +425,22 @@ class _Builder:
     def columns(self, token_step: int) -> dict[str, np.ndarray]:
         """The trace's columns as numpy arrays (text as Python objects, expert_id -1 for none):
         what the engines read, without building a DataFrame."""
-        pieces = [columns for columns, _, _ in self.blocks]
+        blocks = self.blocks
+        if self.merge_alike:      # one entry per distinct block, its repeats summed
+            merged: dict[int, list] = {}
+            for columns, loop_iter, repeat in blocks:
+                entry = merged.setdefault(id(columns), [columns, loop_iter, 0])
+                entry[2] += repeat
+            blocks = list(merged.values())
+        pieces = [columns for columns, _, _ in blocks]
         sizes = [len(p[T.LAYER]) for p in pieces]
         data = {c: np.concatenate([p[c] for p in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
         data.update({
             T.OP_ID: np.arange(count, dtype=np.int64),
             T.PHASE: np.full(count, self.phase, dtype=object),
-            T.LOOP_ITER: np.repeat([i for _, i, _ in self.blocks], sizes).astype(np.int64),
-            T.REPEAT: np.repeat([r for _, _, r in self.blocks], sizes).astype(np.int64),
+            T.LOOP_ITER: np.repeat([i for _, i, _ in blocks], sizes).astype(np.int64),
+            T.REPEAT: np.repeat([r for _, _, r in blocks], sizes).astype(np.int64),
             T.ACT_BITS: np.full(count, float(self.act_bits)),
             T.KV_BITS: np.full(count, float(self.kv_bits)),
             T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
@@ -466,12 +512,32 @@ def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int =
 def build_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
                   loops: int | None = None, token_step: int = 0, num_steps: int = 1,
                   compress_loops: bool = False) -> dict[str, np.ndarray]:
-    """The columns (_Builder.columns) of the OpTrace of one prefill (the whole prompt of `context_len` tokens per sequence; a
-    non-causal task model runs one forward over its task sequence) or one decode step (one new
-    token per sequence with `context_len` tokens already cached; `token_step` of `num_steps`
-    picks per-sequence loop depths, see depth.loop_depths). `loops` fixes the loop count.
-    `compress_loops` writes each run of alike loop iterations once with its `repeat` count
-    (trace.py), so the trace's size and build time do not grow with the loop count."""
+    """The columns (_Builder.columns) of the OpTrace of one prefill (the whole prompt of
+    `context_len` tokens per sequence; a non-causal task model runs one forward over its task
+    sequence) or one decode step (one new token per sequence with `context_len` tokens already
+    cached; `token_step` of `num_steps` picks per-sequence loop depths, see depth.loop_depths).
+    `loops` fixes the loop count. `compress_loops` writes each run of alike loop iterations once
+    with its `repeat` count (trace.py), so the trace's size and build time do not grow with the
+    loop count."""
+    step = token_step if phase == "decode" else 0
+    builder = _built(model, phase, batch, context_len, loops, token_step, num_steps, compress_loops, False)
+    return builder.columns(step)
+
+
+def build_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
+                      token_step: int = 0, num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
+    """For engines that only sum over a trace's rows (the closed form): the loop-compressed
+    trace's columns with every layer of one shape written once, its `repeat` the number of layer
+    applications it stands for (layer numbers and weight ids are then those of the first), and
+    the bytes of the distinct weight tensors the trace reads. A 16-layer decode is ~25 rows."""
+    step = token_step if phase == "decode" else 0
+    builder = _built(model, phase, batch, context_len, None, token_step, num_steps, True, True)
+    return builder.columns(step), builder.used_weight_bytes()
+
+
+def _built(model: ModelSpec, phase: str, batch: int, context_len: int, loops: int | None, token_step: int,
+           num_steps: int, compress_loops: bool, merge_alike: bool) -> _Builder:
+    """A builder that has built the trace the arguments describe (build_columns)."""
     if phase not in T.PHASES:
         raise TraceError(f"phase must be one of {', '.join(T.PHASES)}, got {phase!r}")
     if batch < 1:
@@ -490,7 +556,7 @@ def build_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int
         depths = [loops] * batch
     else:
         depths = loop_depths(model, batch, token_step, num_steps)
-    step = token_step if phase == "decode" else 0
-    builder = _Builder(model, phase, batch, context_len, depths, step)
+    builder = _Builder(model, phase, batch, context_len, depths, token_step if phase == "decode" else 0)
+    builder.merge_alike = merge_alike
     builder.build(compress_loops)
-    return builder.columns(step)
+    return builder

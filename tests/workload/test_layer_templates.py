@@ -4,10 +4,13 @@ trace must be exactly the one built layer by layer."""
 import pandas as pd
 import pytest
 
+from hwsim.cost.op_cost import columns_demand
 from hwsim.spec import loader
 from hwsim.spec.variants import configure_model
+from hwsim.workload import trace as T
 from hwsim.workload import transformer
-from hwsim.workload.transformer import build_trace
+from hwsim.workload.transformer import build_columns, build_sum_columns, build_trace
+from hwsim.workload.weights import unique_weight_bytes
 
 PRESETS = [p.stem for p in loader.list_presets(loader.MODELS_DIR)]
 
@@ -39,3 +42,28 @@ def test_mixed_precision_layers_are_shapes_of_their_own(load_model, monkeypatch)
     assert 1 < len(set(built)) < sum(b.num_layers for b in model.blocks)   # 6-bit layers apart
     layer_by_layer(monkeypatch)
     pd.testing.assert_frame_equal(shared, build_trace(model, "decode", 1, 4))
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_merged_layers_keep_every_sum_and_the_distinct_weights(load_model, name):
+    """build_sum_columns writes a shape's layers once with their count as repeat: every repeat-
+    weighted sum, the largest op and the distinct weight bytes are the full trace's."""
+    model = load_model(name)
+    runs = [("prefill", 6, {})] + ([("decode", 9, dict(token_step=1, num_steps=3))] if model.has_decode else [])
+    for phase, context, steps in runs:
+        full = build_columns(model, phase, 2, context, compress_loops=True, **steps)
+        merged, weight_bytes = build_sum_columns(model, phase, 2, context, **steps)
+        assert len(merged[T.FLOPS]) <= len(full[T.FLOPS])
+        for column in (T.FLOPS, T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES):
+            assert merged[column] @ merged[T.REPEAT] == pytest.approx(full[column] @ full[T.REPEAT], rel=1e-12)
+            assert merged[column].max() == full[column].max()
+        assert merged[T.REPEAT].sum() == full[T.REPEAT].sum()
+        assert weight_bytes == pytest.approx(columns_demand(full).unique_weight_bytes, rel=1e-12)
+
+
+def test_a_merged_llama_decode_is_one_layer_long(load_model):
+    merged, weight_bytes = build_sum_columns(load_model("llama-3.2-1b"), "decode", 1, 4)
+    full = build_columns(load_model("llama-3.2-1b"), "decode", 1, 4)
+    layer_rows = (full[T.LAYER] == 0).sum()
+    assert len(merged[T.FLOPS]) == len(full[T.FLOPS]) - 15 * layer_rows      # 16 alike layers, one written
+    assert weight_bytes == unique_weight_bytes(load_model("llama-3.2-1b"))   # every tensor (tied head: the table)
