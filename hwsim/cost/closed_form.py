@@ -203,18 +203,19 @@ def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, st
     per pair of demands and step range: a hardware sweep prices them once."""
     def make() -> dict:
         repeat = at0.repeat
+        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
+                 "dequant_elements")
 
-        def total(column0, column1):
-            slope = column1 - column0
-            return float(_linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat)
+        def columns(demand: TraceDemand) -> np.ndarray:      # one row per summed quantity
+            return np.stack([getattr(demand, name) for name in names] + [np.where(demand.is_gemm, 0.0, demand.flops)])
 
-        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes")
-        sums = {name: total(getattr(at0, name), getattr(at1, name)) for name in names}
+        column0 = columns(at0)
+        slope = columns(at1) - column0
+        totals = _linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat
+        sums = dict(zip(names + ("vector_flops",), totals.tolist()))
         last = first_context + steps - 1
         act_slope = at1.act_bytes - at0.act_bytes
-        vector0, vector1 = (np.where(d.is_gemm, 0.0, d.flops) for d in (at0, at1))
         sums.update(
-            vector_flops=total(vector0, vector1), dequant_elements=total(at0.dequant_elements, at1.dequant_elements),
             peak_act_bytes=float(np.max(at0.act_bytes + act_slope * last, initial=0.0)),
             act_first=at0.act_bytes + act_slope * first_context, act_slope=act_slope,
             kv_transfers=steps * _kv_transfers(at0), unique_weight_bytes=at0.unique_weight_bytes,

@@ -19,7 +19,7 @@ from hwsim.workload import trace as T
 from hwsim.workload.depth import loop_depths
 from hwsim.workload.moe import expert_token_counts
 from hwsim.workload.schedule import Step, expand, loop_repeat
-from hwsim.workload.weights import lm_head_tensor, weight_table
+from hwsim.workload.weights import lm_head_tensor, weight_sizes, weight_table
 
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
 # sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
@@ -467,21 +467,19 @@ def _layer_prefix(block: str, layer: int) -> str:
 
 
 def _weight_sizes(model: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[str, tuple]]:
-    """(bytes, bits) of every weight tensor by id, and per layer prefix the layer's shape: its
-    tensors' (name after the prefix, bytes, bits), sorted. Kept per spec object (hwsim.cache):
-    every trace of a model reads them."""
+    """(bytes, bits) of every weight tensor by id (weights.weight_sizes), and per layer prefix
+    the layer's shape: its tensors' (name after the prefix, bytes, bits), sorted. Kept per spec
+    object (hwsim.cache): every trace of a model reads them."""
     def make():
-        sizes, shapes = {}, {}
+        sizes, shapes = weight_sizes(model), {}
         for tensor in weight_table(model).tensors:
-            bits = tensor.bits(model)
-            sizes[tensor.weight_id] = (units.bytes_for(tensor.num_elements, bits), bits)
             if tensor.layer >= 0:
                 marker = f".L{tensor.layer}."
                 cut = tensor.weight_id.find(marker) + len(marker)
                 if cut >= len(marker):
                     shapes.setdefault(tensor.weight_id[:cut], []).append((tensor.weight_id[cut:], *sizes[tensor.weight_id]))
         return sizes, {prefix: tuple(sorted(shape)) for prefix, shape in shapes.items()}
-    return cache.per_spec.get("weight_sizes", model, make)
+    return cache.per_spec.get("layer_shapes", model, make)
 
 
 def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:

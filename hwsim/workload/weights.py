@@ -9,6 +9,7 @@ Biases are folded into their matrix; norm scales and Huginn's q/k bias are vecto
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from hwsim import cache, units
@@ -105,6 +106,11 @@ class WeightTable:
     tensors: tuple[WeightTensor, ...]
 
     def by_id(self) -> dict[str, WeightTensor]:
+        """Tensors by weight_id: one dict per table, built on first use (read it, do not modify it)."""
+        return self._by_id
+
+    @cached_property
+    def _by_id(self) -> dict[str, WeightTensor]:
         return {t.weight_id: t for t in self.tensors}
 
     def of_layer(self, layer: int) -> list[WeightTensor]:
@@ -195,8 +201,19 @@ def lm_head_tensor(model: ModelSpec) -> WeightTensor | None:
 
 def unique_weight_bytes(model: ModelSpec) -> float:
     """Bytes of the model's distinct weight tensors, memoised per spec object (hwsim.cache)."""
-    return cache.per_spec.get("weight_bytes", model,
-                              lambda: float(sum(t.bytes(model) for t in weight_table(model).tensors)))
+    return cache.per_spec.get("weight_bytes", model, lambda: float(sum(b for b, _ in weight_sizes(model).values())))
+
+
+def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
+    """(bytes, bits) of every tensor by weight_id, memoised per spec object (hwsim.cache): the
+    trace builder and the byte totals read them for every trace of a model."""
+    def make() -> dict[str, tuple[float, float]]:
+        sizes = {}
+        for tensor in weight_table(model).tensors:
+            bits = tensor.bits(model)
+            sizes[tensor.weight_id] = (units.bytes_for(tensor.num_elements, bits), bits)
+        return sizes
+    return cache.per_spec.get("weight_sizes", model, make)
 
 
 def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> float:
