@@ -70,7 +70,7 @@ def bench_simulate(repeats: int) -> list[tuple]:
     h100 = load_hardware("h100-sxm")
     run = dict(phase="e2e", prompt_len=512, gen_len=128)
     point = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats * 20)
-    cold = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats, cold=cache.clear)
+    cold = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats * 4, cold=cache.clear)
     floor = median_seconds(lambda: roofline_totals(llama, h100, **run, bound="floor"), repeats * 20)
     ouro = load_model("ouro-1.4b")
     loops = {n: median_seconds(lambda n=n: roofline_totals(configure_model(ouro, loops=n), h100, **run), repeats,

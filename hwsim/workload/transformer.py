@@ -2,9 +2,9 @@
 
 The builder walks `schedule.expand` (the single definition of loop semantics) and references
 weights only through `weights.weight_table`, so a shared block keeps one `weight_id` in every
-loop iteration. Rows of a layer application depend only on (layer, active sequences, sequences
-writing KV), so each distinct combination is built once and reused across iterations: a Huginn
-decode at r=64 (~5,000 rows) builds in milliseconds. Conventions are listed in docs/traces.md.
+loop iteration. Rows of a layer application depend only on (the layer's shape, active sequences,
+sequences writing KV), so each distinct combination is built once and relabelled for the other
+layers and iterations: a Huginn decode at r=64 (~5,000 rows) builds in milliseconds. Conventions are listed in docs/traces.md.
 """
 
 from __future__ import annotations
@@ -269,10 +269,10 @@ class _Builder:
             columns = self._templates[key] = make()
         return columns
 
-    def layer_shape(self, block: str, layer: int) -> tuple:
-        """What a layer's rows depend on besides its number: its tensors' names after the layer
-        prefix, sizes and bits (_weight_sizes)."""
-        return self._layer_shapes.get(_layer_prefix(block, layer), ())
+    def layer_shape(self, block: str, layer: int) -> int:
+        """What a layer's rows depend on besides its number, as a number: its tensors' names
+        after the layer prefix, sizes and bits (_weight_sizes); -1 for a layer without tensors."""
+        return self._layer_shapes.get(_layer_prefix(block, layer), -1)
 
     def layer_columns(self, block: str, layer: int, seqs: int, writers: int, window: int = 0) -> dict[str, np.ndarray]:
         """Columns of one layer application. Layers of one shape (layer_shape) give the same rows
@@ -466,10 +466,10 @@ def _layer_prefix(block: str, layer: int) -> str:
     return f"{block}.L{layer}."
 
 
-def _weight_sizes(model: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[str, tuple]]:
+def _weight_sizes(model: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
     """(bytes, bits) of every weight tensor by id (weights.weight_sizes), and per layer prefix
-    the layer's shape: its tensors' (name after the prefix, bytes, bits), sorted. Kept per spec
-    object (hwsim.cache): every trace of a model reads them."""
+    the number of the layer's shape: layers with equal tensors' (name after the prefix, bytes,
+    bits) share it. Kept per spec object (hwsim.cache): every trace of a model reads them."""
     def make():
         sizes, shapes = weight_sizes(model), {}
         for tensor in weight_table(model).tensors:
@@ -478,7 +478,8 @@ def _weight_sizes(model: ModelSpec) -> tuple[dict[str, tuple[float, float]], dic
                 cut = tensor.weight_id.find(marker) + len(marker)
                 if cut >= len(marker):
                     shapes.setdefault(tensor.weight_id[:cut], []).append((tensor.weight_id[cut:], *sizes[tensor.weight_id]))
-        return sizes, {prefix: tuple(sorted(shape)) for prefix, shape in shapes.items()}
+        numbers: dict[tuple, int] = {}       # a shape -> a small number, cheap to hash in keys
+        return sizes, {prefix: numbers.setdefault(tuple(sorted(shape)), len(numbers)) for prefix, shape in shapes.items()}
     return cache.per_spec.get("layer_shapes", model, make)
 
 
