@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from pydantic import Field, model_validator
 
+from hwsim import cache
 from hwsim.errors import ConfigError
 from hwsim.spec._base import Bytes, JoulesPerByte, JoulesPerFlop, Spec
 from hwsim.spec.hardware import HardwareSpec, MemoryLevelSpec
@@ -214,7 +215,12 @@ def _with_overrides(level: MemoryLevelSpec | None, read: float, write: float) ->
 
 def energy_table(hardware: HardwareSpec) -> EnergyTable:
     """Energy per action for `hardware`: node table by `process_node`, DRAM by its `type`, SRAM
-    by its capacity; a memory level's read_energy / write_energy override the tables."""
+    by its capacity; a memory level's read_energy / write_energy override the tables. Kept per
+    hardware object (hwsim.cache): every priced point reads it."""
+    return cache.per_spec.get("energy_table", hardware, lambda: _energy_table(hardware))
+
+
+def _energy_table(hardware: HardwareSpec) -> EnergyTable:
     if hardware.process_node not in known_nodes():
         raise ConfigError(f"hardware {hardware.name}: process_node: no energy table for "
                           f"{hardware.process_node!r} (known: {', '.join(known_nodes())})")
