@@ -56,9 +56,12 @@ LAUNCH_MIN_GAIN = 0.01
 # fractions (sum of squares, plus the squared shortfall of rows no fraction reproduces) by
 # REQUEST_MIN_GAIN against none: a cost that does not grow with the model shows as small models
 # implying lower fractions than large ones.
-REQUEST_GRID_S = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
+REQUEST_GRID_S = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
 REQUEST_METRICS = ("ttft_ms",)
 REQUEST_MIN_GAIN = 0.05
+# Candidates stop at this share of the cohort's shortest TTFT: above it the time per request
+# would stand in for the prompt's own work rather than sit beside it.
+REQUEST_MAX_SHARE = 0.5
 # Kernel rows time fp16 GEMMs (validation/measured.csv quant column); their curve is keyed so.
 KERNEL_DTYPE = "fp16"
 # Kernel-curve points within this many octaves of GEMM size are averaged into one.
@@ -194,6 +197,7 @@ class Fitter:
         chosen = {}
         for cohort in sorted({self._cohort(c) for c in cases if c.row.metric in REQUEST_METRICS}):
             rows = [c for c in cases if self._cohort(c) == cohort]
+            ceiling = REQUEST_MAX_SHARE * min(c.row.seconds for c in rows if c.row.metric in REQUEST_METRICS)
 
             def spread(request_s: float) -> float:
                 by_unit = defaultdict(list)
@@ -201,7 +205,7 @@ class Fitter:
                     by_unit[i.unit].append(i.needed)
                 return sum(sum((y - _mean(v)) ** 2 + max(0.0, y) ** 2 for y in v) for v in by_unit.values())
 
-            by_request = {r: spread(r) for r in REQUEST_GRID_S}
+            by_request = {r: spread(r) for r in REQUEST_GRID_S if r <= ceiling}
             best = min(by_request, key=lambda r: (by_request[r], r))
             if by_request[0.0] - by_request[best] > REQUEST_MIN_GAIN:
                 chosen[cohort] = best
@@ -329,7 +333,9 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], p
         return hardware[unit[0]].device_class
 
     presets: dict[str, dict[Runtime, PresetFit]] = defaultdict(dict)
-    for unit in sorted(set(unit_effect) | set(matrix_effect) | set(kernel)):
+    # A unit whose prefill rows all sit at a bound still carries its cohort's time per request.
+    request_units = {i.unit for i in implied if i.group == "prefill" and i.cohort in request}
+    for unit in sorted(set(unit_effect) | set(matrix_effect) | set(kernel) | request_units):
         device, runtime = unit
         entry: dict = {}
         if unit in unit_effect:
@@ -353,7 +359,7 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], p
         presets[device][runtime] = PresetFit(**entry)
 
     def group(units_dram: list, units_matrix: list, launch_s: float | None, launch_units: list,
-              request_s: float | None = None) -> GroupModel:
+              request_s: float | None = None, request_of: list | None = None) -> GroupModel:
         dram = _line([(_log2_bw(hardware[u[0]]), unit_effect[u]) for u in units_dram], allow_slope=True)
         return GroupModel(
             dram=DramLine(**dram, devices=_devices(units_dram)) if dram else None,
@@ -361,19 +367,21 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], p
                                devices=_devices(units_matrix)) if units_matrix else None,
             launch=LaunchFit(op_launch_s=float(f"{launch_s:.4g}"), devices=_devices(launch_units))
             if launch_s is not None else None,
-            request=RequestFit(request_s=request_s, devices=_devices(units_matrix)) if request_s is not None else None)
+            request=RequestFit(request_s=request_s, devices=_devices(request_of or [])) if request_s is not None else None)
 
     classes = {}
-    for cls in sorted({cls_of(u) for u in set(unit_effect) | set(matrix_effect)}):
+    for cls in sorted({cls_of(u) for u in set(unit_effect) | set(matrix_effect) | request_units}):
         dram_units = [u for u in unit_effect if cls_of(u) == cls]
         matrix_units = [u for u in matrix_effect if cls_of(u) == cls]
         runtimes = {}
-        for runtime in sorted({u[1] for u in dram_units + matrix_units}):
+        for runtime in sorted({u[1] for u in dram_units + matrix_units}
+                              | {runtime for (cls_, runtime) in request if cls_ == cls}):
             cohort_launch = launch.get((cls, runtime))
             runtimes[runtime] = group([u for u in dram_units if u[1] == runtime],
                                       [u for u in matrix_units if u[1] == runtime], cohort_launch,
                                       [i.unit for i in used_decode if i.cohort == (cls, runtime)],
-                                      request.get((cls, runtime)))
+                                      request.get((cls, runtime)),
+                                      [u for u in request_units if cls_of(u) == cls and u[1] == runtime])
         whole = group(dram_units, matrix_units, None, [])
         classes[cls] = ClassEntry(dram=whole.dram, matrix=whole.matrix, runtimes=runtimes)
     pooled_dram = _line([(_log2_bw(hardware[u[0]]), e) for u, e in unit_effect.items()], allow_slope=False)

@@ -59,8 +59,9 @@ def _fitter(prefill) -> Fitter:
     return fitter
 
 
-def _case(row_id: str, metric: str):
-    return SimpleNamespace(hardware="rk3588", runtime=Runtime.RKLLM, row=SimpleNamespace(id=row_id, metric=metric))
+def _case(row_id: str, metric: str, seconds: float = 0.2):
+    return SimpleNamespace(hardware="rk3588", runtime=Runtime.RKLLM,
+                           row=SimpleNamespace(id=row_id, metric=metric, seconds=seconds))
 
 
 def test_choose_request_picks_the_time_that_makes_model_sizes_agree():
@@ -73,3 +74,23 @@ def test_choose_request_picks_the_time_that_makes_model_sizes_agree():
     assert _fitter(_prefill_stub({"small": 1.0, "large": 1.0}, 0.05)).choose_request(cases, None) == {}
     pp = [_case("small", "pp_tokens_per_s"), _case("large", "pp_tokens_per_s")]
     assert fitter.choose_request(pp, None) == {}
+
+
+def test_choose_request_stays_below_half_the_shortest_ttft():
+    # The rows would agree at 50 ms, but the shortest TTFT is 60 ms: candidates stop at 30 ms.
+    cases = [_case("small", "ttft_ms", seconds=0.06), _case("large", "ttft_ms")]
+    fitter = _fitter(_prefill_stub({"small": 10.0, "large": 2.0}, 0.05))
+    assert fitter.choose_request(cases, None) == {("edge_npu", Runtime.RKLLM): 0.03}
+
+
+def test_fit_calibration_keeps_the_request_time_of_a_cohort_whose_rows_sit_at_a_bound():
+    from hwsim.validation.fit import fit_calibration
+
+    case = SimpleNamespace(runtime=Runtime.TENSORRT_LLM, row=SimpleNamespace(id="ttft-isl2048"))
+    saturated = Implied(case, "l40s", "datacenter_gpu", "fp16", "prefill", 1.0, True, excess=0.3, request_s=0.005)
+    hardware = {"l40s": loader.load_hardware("l40s", calibrated=False)}
+    fitted = fit_calibration([saturated], hardware, request={("datacenter_gpu", Runtime.TENSORRT_LLM): 0.005})
+    group = fitted.classes["datacenter_gpu"].runtimes[Runtime.TENSORRT_LLM]
+    assert group.request.request_s == 0.005 and group.request.devices == ["l40s"] and group.matrix is None
+    assert fitted.preset_fit("l40s", Runtime.TENSORRT_LLM).request_s == 0.005
+    assert apply_calibration(hardware["l40s"], fitted, runtime="tensorrt-llm").overhead.request_s == 0.005
