@@ -41,11 +41,13 @@ REFERENCE_BANDWIDTH_BYTES_PER_S = 100e9
 MIN_EFFICIENCY = 0.01
 # Rows (M) up to which a GEMM counts as decode-like, and from which as prefill-like. llama.cpp's
 # CUDA backend switches from its vector kernels to tiled matrix kernels at a batch of about 8
-# (ggml-cuda mul_mat dispatch); 16 and 256 bracket that switch with room either side.
+# (ggml-cuda mul_mat dispatch); 16 is above that switch. By 64 rows a tiled kernel fills its row
+# tile (64-row tiles in ggml-cuda's mmq and CUTLASS; NPUs tile by 16-32), so a prompt of 64 tokens
+# or more (the QNN and RKLLM TTFT rows time 77-128-token prompts) runs at the prefill fraction.
 DECODE_ROWS = 16
-PREFILL_ROWS = 256
+PREFILL_ROWS = 64
 # Figures the calibration can set; `written` (see apply_calibration) names them.
-FIGURES = ("dram_efficiency", "dram_efficiency_by_format", "matrix_efficiency", "op_launch")
+FIGURES = ("dram_efficiency", "dram_efficiency_by_format", "matrix_efficiency", "op_launch", "request")
 
 
 class DramLine(Spec):
@@ -68,12 +70,20 @@ class LaunchFit(Spec):
     devices: list[str] = Field(default_factory=list)
 
 
+class RequestFit(Spec):
+    """A runtime's fixed time per request (see OverheadSpec.request), fitted on its TTFT rows."""
+
+    request_s: float = Field(ge=0)
+    devices: list[str] = Field(default_factory=list)
+
+
 class GroupModel(Spec):
     """The model of a group of devices (all of them, a class, or a class under one runtime)."""
 
     dram: DramLine | None = None
     matrix: MatrixLevel | None = None
     launch: LaunchFit | None = None
+    request: RequestFit | None = None
 
 
 class ClassEntry(GroupModel):
@@ -89,6 +99,8 @@ class PresetFit(Spec):
     efficiency_curve: dict[str, EfficiencyCurve] = Field(default_factory=dict)
     op_launch_s: float | None = Field(None, gt=0, description="the launch its efficiencies were solved under")
     kernel_overhead_s: float | None = Field(None, ge=0, description="benchmark harness time per GEMM call")
+    request_s: float | None = Field(None, ge=0, description="the runtime's fixed time per request its prefill "
+                                    "fraction was solved under")
     rows: int = 0
     saturated_rows: int = 0
     provenance: str = ""
@@ -174,6 +186,8 @@ def efficiencies_for(hardware: HardwareSpec, calibration: Calibration,
             figures["efficiency_curve"] = dict(own.efficiency_curve)
         if own.op_launch_s is not None:
             figures["op_launch"] = own.op_launch_s
+        if own.request_s is not None:
+            figures["request"] = own.request_s
         provenance = own.provenance or f"{hardware.name} x {runtime} fit"
     if not figures:
         return None
@@ -195,6 +209,8 @@ def group_figures(model: GroupModel, format_offsets: dict[str, float], bandwidth
         result["prefill_efficiency"] = clamp_fraction(math.exp(model.matrix.intercept))
     if model.launch is not None:
         result["op_launch"] = model.launch.op_launch_s
+    if model.request is not None:
+        result["request"] = model.request.request_s
     return result
 
 
@@ -213,7 +229,7 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
     """A copy of `hardware` with the given figures (a missing or None figure is left as it is):
     dram_efficiency, dram_efficiency_by_format, matrix_efficiency (scalar), prefill_efficiency
     (becomes the matrix engine's `any` rows curve), efficiency_curve ({dtype: curve document},
-    added to it), op_launch (seconds), provenance."""
+    added to it), op_launch and request (seconds), provenance."""
     memory = dict(hardware.memory)
     main_name = hardware.main_memory_name
     if figures.get("dram_efficiency") is not None:
@@ -232,10 +248,11 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
     update: dict[str, Any] = {"memory": memory, "compute": compute}
     if "dram_efficiency_by_format" in figures:
         update["dram_efficiency_by_format"] = dict(figures["dram_efficiency_by_format"])
-    if figures.get("op_launch") is not None:
+    overhead = {key: float(figures[key]) for key in ("op_launch", "request") if figures.get(key) is not None}
+    if overhead:
         update["overhead"] = hardware.overhead.model_copy(
-            update={"op_launch": float(figures["op_launch"]),
-                    "source": f"op_launch fitted by hwsim calibrate measured ({figures.get('provenance', '')})"})
+            update={**overhead, "source": f"{' and '.join(overhead)} fitted by hwsim calibrate measured "
+                                          f"({figures.get('provenance', '')})"})
     if figures.get("provenance"):
         update["calibration"] = figures["provenance"]
     return hardware.model_copy(update=update)

@@ -84,7 +84,9 @@ def build_totals(sums: RunSums, model: ModelSpec | None, hardware: HardwareSpec,
                  footprint: float | None = None) -> tuple[dict, ActionCounts]:
     """The SimResult totals (result.TOTAL_KEYS) and the action counts they were priced from.
     `footprint` (footprint_bytes of the same run) saves recomputing it for a batch of devices."""
-    latency_s = sums.prefill_s + sums.decode_s           # decode waits for the prefill
+    # A run that processes a prompt pays the runtime's fixed time per request once, before its first token.
+    ttft_s = sums.prefill_s + (hardware.overhead.request_s if sums.prefill_s > 0 else 0.0)
+    latency_s = ttft_s + sums.decode_s                   # decode waits for the prefill
     tokens = run_tokens(model, phase, prompt_len, gen_len, batch)
     dtype_used, peak_flops = hardware.matrix.rate_for(sums.dtype)
     actions = ActionCounts({dtype_used: sums.matrix_flops}, sums.vector_flops, sums.sram_read_bytes,
@@ -99,7 +101,7 @@ def build_totals(sums: RunSums, model: ModelSpec | None, hardware: HardwareSpec,
     by_bound = {k: v for k, v in sums.seconds_by_bound.items() if v > 0} or {"overhead": 0.0}
     totals = {
         "latency_s": latency_s,
-        "ttft_s": sums.prefill_s,
+        "ttft_s": ttft_s,
         "tpot_s": sums.decode_s / decoded if decoded else 0.0,
         "tokens_per_s": tokens / latency_s if latency_s > 0 else 0.0,
         "energy_j": joules["energy_j"],

@@ -138,6 +138,9 @@ class OverheadSpec(Spec):
     unpacking quantised weights (FLOPs per weight element dequantised)."""
 
     op_launch: Seconds = Field("0 s")
+    request: Seconds = Field("0 s", description="fixed time per request (prompt) a runtime spends outside "
+                             "the model's ops (graph setup, tokenisation, scheduling); added once to the "
+                             "time to first token")
     dequant_flops_per_weight: float = Field(2.0, ge=0)
     prefetch: Literal["cross_op", "within_op"] | None = Field(
         None, description="cross_op: a DMA engine loads the next ops' operands while this one "
@@ -148,6 +151,10 @@ class OverheadSpec(Spec):
     @property
     def op_launch_s(self) -> float:
         return self.op_launch
+
+    @property
+    def request_s(self) -> float:
+        return self.request
 
 
 class HardwareSpec(Spec):

@@ -161,6 +161,8 @@ def _written_efficiencies(data: dict[str, Any], hardware: HardwareSpec) -> set[s
     overhead = data.get("overhead") or {}
     if "op_launch" in overhead and not str(overhead.get("source", "")).lower().startswith("estimate"):
         written.add("op_launch")
+    if "request" in overhead:
+        written.add("request")
     return written
 
 

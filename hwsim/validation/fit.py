@@ -32,7 +32,7 @@ from typing import Callable
 
 from hwsim.calibration import (MIN_EFFICIENCY, REFERENCE_BANDWIDTH_BYTES_PER_S, Calibration, ClassEntry,
                                DramLine, GroupModel, LaunchFit, MatrixLevel, PresetEntry, PresetFit,
-                               apply_calibration, clamp_fraction, efficiencies_for, with_efficiencies)
+                               RequestFit, apply_calibration, clamp_fraction, efficiencies_for, with_efficiencies)
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.runtime import Runtime
 from hwsim.validation.mapping import GEMM_SHAPE, Case
@@ -50,12 +50,24 @@ LAUNCH_GRID_S = tuple(x * 1e-6 for x in (1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 16, 2
 # A group's launch is fitted only where it binds: the best grid value must lower the spread of
 # the group's implied ln e (sum of squares) by this much against the presets' own values.
 LAUNCH_MIN_GAIN = 0.01
+# Candidate fixed times per request (OverheadSpec.request). Only a TTFT is timed per request (a
+# llama-bench pp row times the prompt batch alone), so a class x runtime gets one only where it
+# has TTFT rows, and only where the best value lowers the spread of its units' implied ln prefill
+# fractions (sum of squares, plus the squared shortfall of rows no fraction reproduces) by
+# REQUEST_MIN_GAIN against none: a cost that does not grow with the model shows as small models
+# implying lower fractions than large ones.
+REQUEST_GRID_S = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
+REQUEST_METRICS = ("ttft_ms",)
+REQUEST_MIN_GAIN = 0.05
+# Candidates stop at this share of the cohort's shortest TTFT: above it the time per request
+# would stand in for the prompt's own work rather than sit beside it.
+REQUEST_MAX_SHARE = 0.5
 # Kernel rows time fp16 GEMMs (validation/measured.csv quant column); their curve is keyed so.
 KERNEL_DTYPE = "fp16"
 # Kernel-curve points within this many octaves of GEMM size are averaged into one.
 CURVE_BIN_OCTAVES = 1.0
 METHOD = ("ln dram_eff = a(group) + b(group)*log2(bw/100 GB/s) + g(format); ln prefill matrix_eff = a'(group); "
-          "op_launch(class x runtime) where decode pins it; kernel rows: a measured matrix efficiency curve "
+          "op_launch(class x runtime) where decode pins it; request time per class x runtime where TTFT rows pin it; kernel rows: a measured matrix efficiency curve "
           "by GEMM size; per preset x runtime: its own fit; group = class x runtime, else class, else pooled")
 
 
@@ -74,6 +86,7 @@ class Implied:
     preset_launch: bool = True     # launch_s is the preset's own value
     excess: float = 0.0            # ln(simulated / measured time) at efficiency 1 when saturated
     size: float = 0.0              # kernel rows: multiply-accumulates of the GEMM
+    request_s: float = 0.0         # prefill rows: the time per request the fraction was solved under
 
     @property
     def unit(self) -> tuple[str, Runtime]:
@@ -123,6 +136,10 @@ def with_launch(hardware: HardwareSpec, launch_s: float) -> HardwareSpec:
     return hardware.model_copy(update={"overhead": hardware.overhead.model_copy(update={"op_launch": launch_s})})
 
 
+def with_request(hardware: HardwareSpec, request_s: float) -> HardwareSpec:
+    return hardware.model_copy(update={"overhead": hardware.overhead.model_copy(update={"request": request_s})})
+
+
 def fit_cases(cases: list[Case]) -> list[Case]:
     return [c for c in cases if c.row.spec.group in FIT_GROUPS and fit_eligible(c)]
 
@@ -165,22 +182,51 @@ class Fitter:
         decode = [i for i in self.decode if i.device not in exclude]
         decode_fit = fit_calibration(decode, self.hardware, provenance=provenance)
         kept = [c for c in self.cases if c.hardware not in exclude]
-        prefill = [self._prefill(c, decode_fit) for c in kept if c.row.spec.group == "prefill"]
+        prefill_cases = [c for c in kept if c.row.spec.group == "prefill"]
+        request = self.choose_request(prefill_cases, decode_fit)
+        prefill = [self._prefill(c, decode_fit, request.get(self._cohort(c), 0.0)) for c in prefill_cases]
         kernel = self._kernel([c for c in kept if c.row.spec.group == "kernel"], decode_fit)
-        return fit_calibration(decode + prefill + kernel, self.hardware, provenance=provenance)
+        return fit_calibration(decode + prefill + kernel, self.hardware, provenance=provenance, request=request)
+
+    def _cohort(self, case: Case) -> tuple[str, Runtime]:
+        return self.hardware[case.hardware].device_class, case.runtime
+
+    def choose_request(self, cases: list[Case], decode_fit: Calibration) -> dict[tuple[str, Runtime], float]:
+        """Per class x runtime with TTFT rows, the grid time per request under which its prefill
+        rows imply the most consistent fraction per unit (see REQUEST_GRID_S)."""
+        chosen = {}
+        for cohort in sorted({self._cohort(c) for c in cases if c.row.metric in REQUEST_METRICS}):
+            rows = [c for c in cases if self._cohort(c) == cohort]
+            ceiling = REQUEST_MAX_SHARE * min(c.row.seconds for c in rows if c.row.metric in REQUEST_METRICS)
+
+            def spread(request_s: float) -> float:
+                by_unit = defaultdict(list)
+                for i in (self._prefill(c, decode_fit, request_s) for c in rows):
+                    by_unit[i.unit].append(i.needed)
+                return sum(sum((y - _mean(v)) ** 2 + max(0.0, y) ** 2 for y in v) for v in by_unit.values())
+
+            by_request = {r: spread(r) for r in REQUEST_GRID_S if r <= ceiling}
+            best = min(by_request, key=lambda r: (by_request[r], r))
+            if by_request[0.0] - by_request[best] > REQUEST_MIN_GAIN:
+                chosen[cohort] = best
+        return chosen
 
     def _key(self, case: Case, calibration: Calibration) -> str:
         figures = efficiencies_for(case_hardware(case.hardware), calibration, case.runtime) or {}
         return json.dumps({k: v for k, v in figures.items() if k != "provenance"}, sort_keys=True, default=str)
 
-    def _prefill(self, case: Case, decode_fit: Calibration) -> Implied:
-        key = ("prefill", case.row.id, self._key(case, decode_fit))
+    def _prefill(self, case: Case, decode_fit: Calibration, request_s: float = 0.0) -> Implied:
+        key = ("prefill", case.row.id, request_s, self._key(case, decode_fit))
         if key not in self._solves:
-            base = apply_calibration(case_hardware(case.hardware), decode_fit, runtime=case.runtime)
-            c_eff, clamped = solve_efficiency(
-                lambda eff: predict_seconds(case, with_efficiencies(base, {"prefill_efficiency": eff}), self.engine),
-                case.row.seconds)
-            self._solves[key] = _implied(case, base, c_eff, clamped)
+            base = with_request(apply_calibration(case_hardware(case.hardware), decode_fit, runtime=case.runtime),
+                                request_s)
+
+            def seconds_at(eff):
+                return predict_seconds(case, with_efficiencies(base, {"prefill_efficiency": eff}), self.engine)
+
+            c_eff, clamped = solve_efficiency(seconds_at, case.row.seconds)
+            excess = max(0.0, math.log(seconds_at(1.0) / case.row.seconds)) if clamped and c_eff == 1.0 else 0.0
+            self._solves[key] = _implied(case, base, c_eff, clamped, excess=excess, request_s=request_s)
         return self._solves[key]
 
     def _kernel(self, cases: list[Case], decode_fit: Calibration) -> list[Implied]:
@@ -257,9 +303,12 @@ def _log2_bw(hardware: HardwareSpec) -> float:
     return math.log2(hardware.main_memory.bandwidth_bytes_per_s / REFERENCE_BANDWIDTH_BYTES_PER_S)
 
 
-def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], provenance: str = "") -> Calibration:
+def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], provenance: str = "",
+                    request: dict[tuple[str, Runtime], float] | None = None) -> Calibration:
     """The calibration (see hwsim/calibration.py) from implied efficiencies: decode rows at every
-    candidate launch, and prefill / kernel rows solved under a decode fit of the same devices."""
+    candidate launch, and prefill / kernel rows solved under a decode fit of the same devices (and
+    under `request`, the time per request chosen per class x runtime, see Fitter.choose_request)."""
+    request = request or {}
     all_decode = [r for r in implied if r.group == "decode"]
     launch = choose_launch(all_decode, hardware)
     used_decode = [i for i in all_decode if (i.launch_s == launch[i.cohort] if i.cohort in launch else i.preset_launch)]
@@ -284,7 +333,9 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], p
         return hardware[unit[0]].device_class
 
     presets: dict[str, dict[Runtime, PresetFit]] = defaultdict(dict)
-    for unit in sorted(set(unit_effect) | set(matrix_effect) | set(kernel)):
+    # A unit whose prefill rows all sit at a bound still carries its cohort's time per request.
+    request_units = {i.unit for i in implied if i.group == "prefill" and i.cohort in request}
+    for unit in sorted(set(unit_effect) | set(matrix_effect) | set(kernel) | request_units):
         device, runtime = unit
         entry: dict = {}
         if unit in unit_effect:
@@ -297,6 +348,8 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], p
                 entry["op_launch_s"] = launch[(cls_of(unit), runtime)]
         if unit in matrix_effect:
             entry["prefill_efficiency"] = clamp_fraction(math.exp(matrix_effect[unit]))
+        if (cls_of(unit), runtime) in request:
+            entry["request_s"] = request[(cls_of(unit), runtime)]
         if unit in kernel:
             entry.update(_kernel_curve(kernel[unit]))
         used = [i for i in implied if i.unit == unit and (i.group != "decode" or i in used_decode)]
@@ -305,25 +358,30 @@ def fit_calibration(implied: list[Implied], hardware: dict[str, HardwareSpec], p
                      provenance=f"{device} x {runtime}: fitted from {len(used)} measured rows ({', '.join(ids[:3])}, ...)")
         presets[device][runtime] = PresetFit(**entry)
 
-    def group(units_dram: list, units_matrix: list, launch_s: float | None, launch_units: list) -> GroupModel:
+    def group(units_dram: list, units_matrix: list, launch_s: float | None, launch_units: list,
+              request_s: float | None = None, request_of: list | None = None) -> GroupModel:
         dram = _line([(_log2_bw(hardware[u[0]]), unit_effect[u]) for u in units_dram], allow_slope=True)
         return GroupModel(
             dram=DramLine(**dram, devices=_devices(units_dram)) if dram else None,
             matrix=MatrixLevel(intercept=round(_mean([matrix_effect[u] for u in units_matrix]), 4),
                                devices=_devices(units_matrix)) if units_matrix else None,
             launch=LaunchFit(op_launch_s=float(f"{launch_s:.4g}"), devices=_devices(launch_units))
-            if launch_s is not None else None)
+            if launch_s is not None else None,
+            request=RequestFit(request_s=request_s, devices=_devices(request_of or [])) if request_s is not None else None)
 
     classes = {}
-    for cls in sorted({cls_of(u) for u in set(unit_effect) | set(matrix_effect)}):
+    for cls in sorted({cls_of(u) for u in set(unit_effect) | set(matrix_effect) | request_units}):
         dram_units = [u for u in unit_effect if cls_of(u) == cls]
         matrix_units = [u for u in matrix_effect if cls_of(u) == cls]
         runtimes = {}
-        for runtime in sorted({u[1] for u in dram_units + matrix_units}):
+        for runtime in sorted({u[1] for u in dram_units + matrix_units}
+                              | {runtime for (cls_, runtime) in request if cls_ == cls}):
             cohort_launch = launch.get((cls, runtime))
             runtimes[runtime] = group([u for u in dram_units if u[1] == runtime],
                                       [u for u in matrix_units if u[1] == runtime], cohort_launch,
-                                      [i.unit for i in used_decode if i.cohort == (cls, runtime)])
+                                      [i.unit for i in used_decode if i.cohort == (cls, runtime)],
+                                      request.get((cls, runtime)),
+                                      [u for u in request_units if cls_of(u) == cls and u[1] == runtime])
         whole = group(dram_units, matrix_units, None, [])
         classes[cls] = ClassEntry(dram=whole.dram, matrix=whole.matrix, runtimes=runtimes)
     pooled_dram = _line([(_log2_bw(hardware[u[0]]), e) for u, e in unit_effect.items()], allow_slope=False)

@@ -171,6 +171,8 @@ NORMS_AND_ROPE = {
     "deepseek-r1-distill-qwen-14b": ("pre", 1e-5, 1e6),
     "hrm-text-1b": ("pre", 1e-6, 10_000),
     "qwen3-8b": ("pre", 1e-6, 1e6), "gemma-3-4b": ("sandwich", 1e-6, 1e6),
+    "qwen2-0.5b": ("pre", 1e-6, 1e6), "tinyllama-1.1b": ("pre", 1e-5, 10_000),
+    "mistral-7b-v0.3": ("pre", 1e-5, 1e6),
 }
 NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
                    "mixtral-8x7b": True}

@@ -23,6 +23,10 @@ PUBLISHED = {
     "qwen3-8b": (8.19e9, 36, 8, 128),
     # text stack only: Google's 4.3B count includes the ~0.4B SigLIP vision encoder
     "gemma-3-4b": (3.88e9, 34, 4, 256),
+    # sizes as the Hugging Face model pages give them (494M, 1.1B, 7.25B parameters)
+    "qwen2-0.5b": (0.494e9, 24, 2, 64),
+    "tinyllama-1.1b": (1.10e9, 22, 4, 64),
+    "mistral-7b-v0.3": (7.25e9, 32, 8, 128),
 }
 
 
