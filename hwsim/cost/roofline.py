@@ -44,19 +44,13 @@ def _engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
 
 
 def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec) -> np.ndarray:
-    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings). A GEMM
-    reaches the matrix engine's size-dependent fraction of peak (hwsim.cost.efficiency) on its
-    rows padded to whole tiles: M=1 on a 64-row unit costs 64 rows."""
-    from hwsim.cost.efficiency import matrix_efficiency
+    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings): GEMMs
+    on the faster of the matrix engine (rows padded to its tile) and the GEMV path, the rest on
+    the vector engine (hwsim.cost.datapath)."""
+    from hwsim.cost import datapath
 
-    flops = np.asarray(flops, dtype=float)
-    m = np.asarray(m, dtype=float)
-    matrix = hardware.matrix
-    tile_m = float(matrix.tile_m)
-    padded = np.where(m > 0, np.ceil(m / tile_m) * tile_m / np.where(m > 0, m, 1.0), 1.0)
-    gemm_s = flops * padded / (matrix.rate_for(dtype)[1] * matrix_efficiency(matrix, dtype, flops, m))
-    vector_s = flops / _engine_rate(hardware.vector, dtype)
-    return np.where(np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS), gemm_s, vector_s)
+    is_gemm = np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS)
+    return datapath.compute_seconds(flops, m, is_gemm, dtype, hardware)
 
 
 def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
@@ -65,15 +59,17 @@ def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: 
 
 
 def dequant_flops(weight_elements, hardware: HardwareSpec):
-    """Vector FLOPs of unpacking quantised weights to the compute type."""
-    return np.asarray(weight_elements, dtype=float) * hardware.overhead.dequant_flops_per_weight
+    """Vector FLOPs of unpacking quantised weights in a separate pass (hwsim.cost.datapath)."""
+    from hwsim.cost import datapath
+
+    return datapath.dequant_flops(weight_elements, hardware)
 
 
 def dequant_seconds(weight_elements, hardware: HardwareSpec):
-    """Vector-engine seconds to unpack `weight_elements` quantised weights (scalar or array),
-    at the vector engine's fp16 rate (the unpacked type; bf16 runs at the same rate)."""
-    seconds = dequant_flops(weight_elements, hardware) / _engine_rate(hardware.vector, "fp16")
-    return float(seconds) if np.ndim(seconds) == 0 else seconds
+    """Vector-engine seconds of the unpacking pass the datapath needs (scalar or array)."""
+    from hwsim.cost import datapath
+
+    return datapath.dequant_seconds(weight_elements, hardware)
 
 
 def memory_seconds(num_bytes, hardware: HardwareSpec, efficiency: float | None = None):
@@ -142,7 +138,9 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
     is_gemm = np.isin(kind, T.GEMM_KINDS)
     weight_ids = trace[T.WEIGHT_ID].to_numpy(dtype=object)
     if quant is not None:
-        narrower = np.full(len(trace), quant.dequantizes)
+        from hwsim.cost.datapath import stored_narrower
+
+        narrower = stored_narrower(trace[T.WEIGHT_BITS].to_numpy(float), quant.compute_dtype)
     else:
         narrower = trace[T.WEIGHT_BITS].to_numpy(float) != trace[T.ACT_BITS].to_numpy(float)
     unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
