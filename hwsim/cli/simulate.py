@@ -37,6 +37,8 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--loops", type=click.IntRange(min=1), help="Loop count (looped models).")
 @click.option("--quant", help="Quantisation preset, e.g. int4-g128, int8, q4_0.")
 @click.option("--kv-policy", help="Loop KV policy: per_loop, shared, last_k, exit_only.")
+@click.option("--head-format", help="Store the LM head and embeddings in this format (bf16, q6_k, int8, "
+              "int4-g128, ...) instead of the quantisation's own rule.")
 @click.option("--policy", type=click.Choice(["stream", "lru", "belady", "pin"]), default="lru",
               show_default=True, help="SRAM residency policy.")
 @set_option
@@ -47,13 +49,14 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--chrome-trace", type=click.Path(dir_okay=False, writable=True),
               help="Write the event timeline as Chrome trace JSON (opens in Perfetto).")
 def simulate_cmd(model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
-                 policy, sets, engine, full_loops, as_json, chrome_trace) -> None:
+                 head_format, policy, sets, engine, full_loops, as_json, chrome_trace) -> None:
     """Simulate a model on a device: latency, energy, DRAM traffic by cause, memory fit."""
     from hwsim.sim import simulate
     from hwsim.spec import loader
     from hwsim.spec.variants import configure_model
 
-    model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy)
+    model = configure_model(loader.load_model(model_name), loops=loops, quant=quant, kv_policy=kv_policy,
+                            head_format=head_format)
     hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None)
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine=engine, full_loops=full_loops)
