@@ -97,8 +97,7 @@ class Engine:
         capacity = max(self.sram_bytes - self.act_reserve, 0.0) if self.has_dram else 0.0
         pinned = frozenset()
         if self.policy == "pin":
-            pinned = memory.pinned_weights(list(trace[T.WEIGHT_ID]), list(trace[T.WEIGHT_BYTES]),
-                                           list(trace[T.LOOP_ITER] >= 0), capacity)
+            pinned = memory.pinned_weights(list(trace[T.WEIGHT_ID]), list(trace[T.WEIGHT_BYTES]), capacity)
         self.residency.resize(capacity, pinned)
 
     def serve(self, trace: pd.DataFrame) -> dict[str, np.ndarray]:
