@@ -122,3 +122,21 @@ def stored_narrower(weight_bits, compute_dtype: str) -> np.ndarray:
     multiply (a 16-bit LM head under w4a16 is not; a Q8_0 tensor under fp16 compute is)."""
     bits = np.asarray(weight_bits, dtype=float)
     return (bits > 0) & (np.floor(bits) < DTYPE_BITS[compute_dtype])
+
+
+def score_bytes(trace) -> tuple[np.ndarray, np.ndarray]:
+    """(in, out) bytes per op that are the attention score matrix: attn_score writes it, softmax
+    reads and writes it, attn_value reads it (M x K of its product). A fused (FlashAttention)
+    kernel keeps them in on-chip tiles."""
+    from hwsim import units
+    from hwsim.workload import trace as T
+
+    kind = trace[T.OP_KIND].to_numpy(dtype=object)
+    act_in, act_out = trace[T.ACT_IN_BYTES].to_numpy(float), trace[T.ACT_OUT_BYTES].to_numpy(float)
+    softmax = (kind == "softmax") & (trace[T.NAME].to_numpy(dtype=object) == "softmax")
+    value = kind == "attn_value"
+    scores_in = units.bytes_for(trace[T.M].to_numpy(float) * trace[T.K].to_numpy(float),
+                                trace[T.ACT_BITS].to_numpy(float))
+    score_in = np.where(softmax, act_in, np.where(value, np.minimum(scores_in, act_in), 0.0))
+    score_out = np.where(softmax | (kind == "attn_score"), act_out, 0.0)
+    return score_in, score_out

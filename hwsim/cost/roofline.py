@@ -102,6 +102,8 @@ class TraceDemand:
     write_bytes: np.ndarray     # output activations + KV writes
     kv_write_bytes: np.ndarray
     weight_ids: np.ndarray
+    score_bytes: np.ndarray     # attention scores in + out: a fused kernel keeps them on chip
+    kv_keepable_bytes: np.ndarray  # KV reads a residency policy may serve on chip (looped layers)
     # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
     engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -137,10 +139,10 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
     kind = trace[T.OP_KIND].to_numpy(dtype=object)
     is_gemm = np.isin(kind, T.GEMM_KINDS)
     weight_ids = trace[T.WEIGHT_ID].to_numpy(dtype=object)
-    if quant is not None:
-        from hwsim.cost.datapath import stored_narrower
+    from hwsim.cost import datapath
 
-        narrower = stored_narrower(trace[T.WEIGHT_BITS].to_numpy(float), quant.compute_dtype)
+    if quant is not None:
+        narrower = datapath.stored_narrower(trace[T.WEIGHT_BITS].to_numpy(float), quant.compute_dtype)
     else:
         narrower = trace[T.WEIGHT_BITS].to_numpy(float) != trace[T.ACT_BITS].to_numpy(float)
     unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
@@ -156,6 +158,8 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
         read_bytes=column[T.WEIGHT_BYTES] + column[T.KV_READ_BYTES] + column[T.ACT_IN_BYTES],
         write_bytes=column[T.ACT_OUT_BYTES] + column[T.KV_WRITE_BYTES],
         kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids,
+        score_bytes=sum(datapath.score_bytes(trace)),
+        kv_keepable_bytes=np.where(trace[T.LOOP_ITER].to_numpy() >= 0, column[T.KV_READ_BYTES], 0.0),
     )
 
 
@@ -350,9 +354,10 @@ def _channel_seconds(num_bytes: float, transfers: float, hardware: HardwareSpec,
 
 def _kv_transfers(demand: TraceDemand) -> int:
     """Transfers every schedule makes: KV lives in DRAM, so an op that reads KV has a read
-    transfer and one that writes KV a write transfer. KV bytes only grow with the context, so
-    a count taken at the shortest context holds for every longer one."""
-    kv_read = demand.kv_bytes - demand.kv_write_bytes
+    transfer (unless a looped layer's cache may be kept on chip) and one that writes KV a write
+    transfer. KV bytes only grow with the context, so a count taken at the shortest context
+    holds for every longer one."""
+    kv_read = demand.kv_bytes - demand.kv_write_bytes - demand.kv_keepable_bytes
     return int(np.count_nonzero(kv_read > 0) + np.count_nonzero(demand.kv_write_bytes > 0))
 
 
@@ -381,9 +386,12 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memor
     sram = _sram_bytes(hardware)
     unique = at0.unique_weight_bytes
     weight_floor = steps * max(unique - sram, 0.0) + (min(unique, sram) if cold and steps else 0.0)
-    act_first, act_slope = per_step(at0.act_bytes, at1.act_bytes)
+    act_first, act_slope = per_step(at0.act_bytes - at0.score_bytes, at1.act_bytes - at1.score_bytes)
     spilled, _ = _split_sums(act_first - sram, act_slope, 0.0, 0.0, steps)
-    floor_bytes = weight_floor + total(at0.kv_bytes, at1.kv_bytes) + float(spilled.sum())
+    kv_first, kv_slope = per_step(at0.kv_keepable_bytes, at1.kv_keepable_bytes)
+    kv_beyond, _ = _split_sums(kv_first - sram, kv_slope, 0.0, 0.0, steps)   # reads too big to keep
+    kv_floor = total(at0.kv_bytes - at0.kv_keepable_bytes, at1.kv_bytes - at1.kv_keepable_bytes) + float(kv_beyond.sum())
+    floor_bytes = weight_floor + kv_floor + float(spilled.sum())
     last = first_context + steps - 1
     return _Run(
         compute_s=float(compute_s.sum()), memory_s=float(memory_s.sum()),
@@ -405,8 +413,11 @@ def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency:
     prompt uses is fetched once; KV and activations beyond the SRAM cross the channel."""
     moved = demand.read_bytes + demand.write_bytes
     compute_s, dequant_s, memory_s = _op_seconds(demand, hardware, moved, memory_efficiency)
-    spilled = np.maximum(demand.act_bytes - _sram_bytes(hardware), 0.0)
-    floor_bytes = demand.unique_weight_bytes + float(demand.kv_bytes.sum()) + float(spilled.sum())
+    sram = _sram_bytes(hardware)
+    spilled = np.maximum(demand.act_bytes - demand.score_bytes - sram, 0.0)
+    kv_beyond = np.maximum(demand.kv_keepable_bytes - sram, 0.0)
+    floor_bytes = (demand.unique_weight_bytes + float((demand.kv_bytes - demand.kv_keepable_bytes).sum())
+                   + float(kv_beyond.sum()) + float(spilled.sum()))
     return _Run(
         compute_s=float(compute_s[compute_s >= memory_s].sum()),
         memory_s=float(memory_s[compute_s < memory_s].sum()),

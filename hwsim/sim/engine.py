@@ -20,13 +20,13 @@ moved per memory level and cause, and its actions; callers multiply rows to extr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from hwsim.cost import roofline
+from hwsim.cost import datapath, roofline
 from hwsim.sim import compute, memory
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.quant import QuantSpec
@@ -49,8 +49,9 @@ class Engine:
     """A device with a DRAM channel, an SRAM under a residency policy, and compute engines.
     All state of a simulation (clock, SRAM contents, timeline) lives on this instance."""
 
-    def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None):
-        self.hardware, self.quant, self.policy = hardware, quant, policy
+    def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None,
+                 kv_policy: str = "per_loop"):
+        self.hardware, self.quant, self.policy, self.kv_policy = hardware, quant, policy, kv_policy
         self.env = simpy.Environment()
         self.channel = simpy.Resource(self.env, capacity=1)
         dram, sram = hardware.dram, hardware.sram
@@ -92,34 +93,32 @@ class Engine:
     def prepare(self, trace: pd.DataFrame) -> None:
         """Size the SRAM shares for this trace: activations of its largest op (up to half of the
         SRAM), weights the rest; `pin` chooses its pinned set for this capacity."""
-        working = trace[T.ACT_IN_BYTES].to_numpy(float) + trace[T.ACT_OUT_BYTES].to_numpy(float)
+        working = sum(memory.onchip_activations(trace, self.hardware, self.sram_bytes))
         self.act_reserve = memory.activation_reserve(working, self.sram_bytes) if self.has_dram else np.inf
         capacity = max(self.sram_bytes - self.act_reserve, 0.0) if self.has_dram else 0.0
         pinned = frozenset()
         if self.policy == "pin":
-            pinned = memory.pinned_weights(list(trace[T.WEIGHT_ID]), list(trace[T.WEIGHT_BYTES]), capacity)
+            pinned = memory.pinned_weights(*memory.access_sequence(trace, self.kv_policy), capacity)
         self.residency.resize(capacity, pinned)
 
     def serve(self, trace: pd.DataFrame) -> dict[str, np.ndarray]:
         """Decide where every byte of the trace's demand comes from (no timing)."""
         n = len(trace)
         weight_bytes = trace[T.WEIGHT_BYTES].to_numpy(float)
-        act_in, act_out = trace[T.ACT_IN_BYTES].to_numpy(float), trace[T.ACT_OUT_BYTES].to_numpy(float)
+        act_in, act_out = memory.onchip_activations(trace, self.hardware, self.sram_bytes)
         kv_read, kv_write = trace[T.KV_READ_BYTES].to_numpy(float), trace[T.KV_WRITE_BYTES].to_numpy(float)
         first = np.zeros(n)
         refetch = np.zeros(n)
         if self.has_dram:
-            ids = list(trace[T.WEIGHT_ID])
-            upcoming = memory.next_use_positions(ids) + self.position
-            for i, wid in enumerate(ids):
-                if not wid:
-                    continue
-                hit, is_first = self.residency.access(wid, weight_bytes[i], int(upcoming[i]))
-                if not hit:
-                    (first if is_first else refetch)[i] = weight_bytes[i]
-            self.position += n
+            ids, sizes = memory.access_sequence(trace, self.kv_policy)
+            hit, is_first = memory.serve_accesses(self.residency, ids, sizes, self.position)
+            self.position += len(ids)
+            fetched = np.asarray([bool(w) for w in ids[0::2]]) & ~hit[0::2]
+            first = np.where(fetched & is_first[0::2], weight_bytes, 0.0)
+            refetch = np.where(fetched & ~is_first[0::2], weight_bytes, 0.0)
             spill_read, spill_write = memory.activation_spill(act_in, act_out, self.act_reserve)
-            kv_dram_read, kv_dram_write = kv_read, kv_write
+            # KV writes go through to DRAM (the cache outlives the SRAM); reads may hit on chip.
+            kv_dram_read, kv_dram_write = np.where(hit[1::2], 0.0, kv_read), kv_write
         else:
             spill_read = spill_write = kv_dram_read = kv_dram_write = np.zeros(n)
         weight_dram = first + refetch
@@ -145,6 +144,9 @@ class Engine:
         self.residency.peak_bytes = self.residency.resident_bytes
         served = self.serve(trace)
         ops = compute.op_compute(trace, self.hardware, self.quant)
+        ops = replace(ops, dequant_s=datapath.dequant_after_residency(
+            ops.dequant_s, trace[T.WEIGHT_BYTES].to_numpy(float),
+            served["weight_first_fetch_bytes"] + served["weight_refetch_bytes"], self.hardware))
         onchip_s = self._onchip_seconds(served)
         read_s, write_s = (np.where(served[k] > 0, self.dram_latency_s + served[k] / self.dram_rate, 0.0)
                            for k in ("dram_read_bytes", "dram_write_bytes"))
@@ -384,7 +386,7 @@ def simulate(model, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: i
                                           batch=batch, bound="op")
         result.inputs = {**_inputs(model, hardware, locals()), "bound": "op"}
         return result
-    sim = Engine(hardware, policy=policy, quant=model.quant)
+    sim = Engine(hardware, policy=policy, quant=model.quant, kv_policy=model.loop.kv_policy)
     frames = []
     if phase in ("prefill", "e2e") or task:
         trace = cached_trace(model, "prefill", batch, prompt_len)

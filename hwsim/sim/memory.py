@@ -23,6 +23,10 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
+import pandas as pd
+
+from hwsim.cost import datapath
+from hwsim.workload import trace as T
 
 POLICIES = ("stream", "lru", "belady", "pin")
 ACTIVATION_SHARE = 0.5   # most of the SRAM activations may take from weights
@@ -205,9 +209,9 @@ class Residency:
 
 
 def pinned_weights(weight_ids: list[str], sizes: list[float], capacity_bytes: float) -> frozenset[str]:
-    """Weights the `pin` policy keeps: the hottest first (most uses in the trace, so the bytes a
-    pinned byte saves; ties in order of first use), each one that still fits. The LM head and a
-    tied embedding compete like any other tensor."""
+    """Tensors (weights and KV caches, see `access_sequence`) the `pin` policy keeps: the hottest
+    first (most uses in the trace, so the bytes a pinned byte saves; ties in order of first use),
+    each one that still fits. The LM head and a tied embedding compete like any other tensor."""
     uses: dict[str, int] = {}
     size_of: dict[str, float] = {}
     for wid, size in zip(weight_ids, sizes):
@@ -220,3 +224,77 @@ def pinned_weights(weight_ids: list[str], sizes: list[float], capacity_bytes: fl
             chosen.append(wid)
             used += size_of[wid]
     return frozenset(chosen)
+
+
+# -- fused attention: the score matrix stays in on-chip tiles ----------------------------------
+
+def attention_tile_bytes(head_dim: float, act_bits: float, tile: int) -> float:
+    """On-chip bytes of one FlashAttention block (Dao et al. 2022, Algorithm 1): a Br x d query
+    tile and its Br x d output accumulator, Bc x d key and value tiles, and the Br x Bc scores."""
+    from hwsim import units
+
+    return units.bytes_for(4 * tile * head_dim + tile * tile, act_bits)
+
+
+def fused_attention_fits(trace: pd.DataFrame, hardware, sram_bytes: float) -> bool:
+    """Whether the device runs attention as one tiled kernel whose block fits the activation
+    share of the SRAM (always, on a device without DRAM: everything is on chip)."""
+    datapath = hardware.resolved_datapath
+    if not datapath.fused_attention:
+        return False
+    if hardware.dram is None:
+        return True
+    scores = trace[T.OP_KIND].to_numpy(dtype=object) == "attn_score"
+    if not scores.any():
+        return True
+    head_dim = float(trace[T.K].to_numpy(float)[scores].max())
+    bits = float(trace[T.ACT_BITS].to_numpy(float).max())
+    return attention_tile_bytes(head_dim, bits, datapath.attention_tile) <= ACTIVATION_SHARE * sram_bytes
+
+
+def onchip_activations(trace: pd.DataFrame, hardware, sram_bytes: float) -> tuple[np.ndarray, np.ndarray]:
+    """(in, out) activation bytes of each op's working set. With fused attention whose tile
+    fits, the score matrix never leaves the tiles, so it is neither a working set nor a spill;
+    otherwise every op's activations as the trace gives them."""
+    act_in, act_out = trace[T.ACT_IN_BYTES].to_numpy(float), trace[T.ACT_OUT_BYTES].to_numpy(float)
+    if not fused_attention_fits(trace, hardware, sram_bytes):
+        return act_in, act_out
+    score_in, score_out = datapath.score_bytes(trace)
+    return act_in - score_in, act_out - score_out
+
+
+# -- KV placement: a cache read is an access like a weight's -----------------------------------
+
+# Loop KV policies under which every iteration of a looped layer reads one cache.
+ONE_CACHE_PER_LAYER = ("shared", "exit_only")
+
+
+def kv_ids(trace: pd.DataFrame, kv_policy: str = "per_loop") -> list[str]:
+    """Per op, the KV cache it reads that the residency policy may keep on chip ("" for none):
+    a looped layer's one cache when the loop shares it (every iteration of the step reads it
+    again). A cache read once per step (outside the loop, or one per iteration) streams from
+    DRAM, where it lives, as before."""
+    if kv_policy not in ONE_CACHE_PER_LAYER:
+        return [""] * len(trace)
+    reads = (trace[T.KV_READ_BYTES].to_numpy(float) > 0) & (trace[T.LOOP_ITER].to_numpy() >= 0)
+    return [f"kv.L{layer}" if read else "" for read, layer in zip(reads, trace[T.LAYER].to_numpy())]
+
+
+def access_sequence(trace: pd.DataFrame, kv_policy: str = "per_loop") -> tuple[list[str], list[float]]:
+    """What each op asks of the SRAM, in order: its weight, then the KV cache it reads (ids
+    interleaved, length 2 x ops; "" where an op has none), with their sizes."""
+    weight_ids, caches = list(trace[T.WEIGHT_ID]), kv_ids(trace, kv_policy)
+    ids = [x for pair in zip(weight_ids, caches) for x in pair]
+    sizes = np.column_stack([trace[T.WEIGHT_BYTES].to_numpy(float), trace[T.KV_READ_BYTES].to_numpy(float)]).ravel()
+    return ids, sizes.tolist()
+
+
+def serve_accesses(residency: Residency, ids: list[str], sizes: list[float], position: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run an access sequence through `residency`: (hit, first fetch) per access; `position` is
+    the sequence's start on belady's clock."""
+    upcoming = next_use_positions(ids) + position
+    hit, first = np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=bool)
+    for i, key in enumerate(ids):
+        if key:
+            hit[i], first[i] = residency.access(key, sizes[i], int(upcoming[i]))
+    return hit, first
