@@ -140,3 +140,27 @@ def score_bytes(trace) -> tuple[np.ndarray, np.ndarray]:
     score_in = np.where(softmax, act_in, np.where(value, np.minimum(scores_in, act_in), 0.0))
     score_out = np.where(softmax | (kind == "attn_score"), act_out, 0.0)
     return score_in, score_out
+
+
+def grouped_expert_followers(op_names) -> np.ndarray:
+    """Per op: an MoE expert op (`expert{e}.gate`, `.up`, `.act`, `.down`) whose projection a
+    grouped kernel already launched for an earlier expert of the same layer application (its
+    experts' rows are one contiguous run in a trace)."""
+    names = np.asarray(op_names, dtype=object)
+    follower = np.zeros(len(names), dtype=bool)
+    launched: set[str] = set()
+    for i, name in enumerate(names):
+        if not str(name).startswith("expert"):
+            launched.clear()        # the run of this layer's experts has ended
+            continue
+        projection = str(name).split(".", 1)[-1]
+        follower[i] = projection in launched
+        launched.add(projection)
+    return follower
+
+
+def launch_seconds(grouped_followers: np.ndarray, hardware: HardwareSpec) -> np.ndarray:
+    """Per-op launch time: every op pays the device's launch overhead, except experts that a
+    grouped MoE kernel (`grouped_moe`: ggml mul_mat_id, vLLM fused_moe) launched with the first."""
+    grouped = hardware.resolved_datapath.grouped_moe
+    return np.where(grouped & np.asarray(grouped_followers, dtype=bool), 0.0, hardware.overhead.op_launch_s)

@@ -24,9 +24,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from hwsim.cost import datapath
 from hwsim.cost.energy import ActionCounts, price
 from hwsim.errors import ConfigError
-from hwsim.spec.hardware import ComputeEngineSpec, HardwareSpec
+from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload import trace as T
@@ -38,17 +39,10 @@ from hwsim.workload.depth import depth_pmf, loop_depths
 _DTYPE_BY_BITS = {32.0: "fp32", 16.0: "bf16", 8.0: "int8", 4.0: "int4"}
 
 
-def _engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
-    """Achievable FLOP/s of `engine` at `dtype` for large work (peak x efficiency)."""
-    return engine.rate_for(dtype)[1] * engine.efficiency
-
-
 def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec) -> np.ndarray:
     """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings): GEMMs
     on the faster of the matrix engine (rows padded to its tile) and the GEMV path, the rest on
     the vector engine (hwsim.cost.datapath)."""
-    from hwsim.cost import datapath
-
     is_gemm = np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS)
     return datapath.compute_seconds(flops, m, is_gemm, dtype, hardware)
 
@@ -60,15 +54,11 @@ def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: 
 
 def dequant_flops(weight_elements, hardware: HardwareSpec):
     """Vector FLOPs of unpacking quantised weights in a separate pass (hwsim.cost.datapath)."""
-    from hwsim.cost import datapath
-
     return datapath.dequant_flops(weight_elements, hardware)
 
 
 def dequant_seconds(weight_elements, hardware: HardwareSpec):
     """Vector-engine seconds of the unpacking pass the datapath needs (scalar or array)."""
-    from hwsim.cost import datapath
-
     return datapath.dequant_seconds(weight_elements, hardware)
 
 
@@ -104,6 +94,7 @@ class TraceDemand:
     weight_ids: np.ndarray
     score_bytes: np.ndarray     # attention scores in + out: a fused kernel keeps them on chip
     kv_keepable_bytes: np.ndarray  # KV reads a residency policy may serve on chip (looped layers)
+    grouped_followers: np.ndarray  # expert ops a grouped MoE kernel launches with an earlier one
     # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
     engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -139,8 +130,6 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
     kind = trace[T.OP_KIND].to_numpy(dtype=object)
     is_gemm = np.isin(kind, T.GEMM_KINDS)
     weight_ids = trace[T.WEIGHT_ID].to_numpy(dtype=object)
-    from hwsim.cost import datapath
-
     if quant is not None:
         narrower = datapath.stored_narrower(trace[T.WEIGHT_BITS].to_numpy(float), quant.compute_dtype)
     else:
@@ -160,6 +149,7 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
         kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids,
         score_bytes=sum(datapath.score_bytes(trace)),
         kv_keepable_bytes=np.where(trace[T.LOOP_ITER].to_numpy() >= 0, column[T.KV_READ_BYTES], 0.0),
+        grouped_followers=datapath.grouped_expert_followers(trace[T.NAME].to_numpy(dtype=object)),
     )
 
 
@@ -230,7 +220,7 @@ def op_times(trace: pd.DataFrame, hardware: HardwareSpec, dram_bytes=None, *,
     demand = trace_demand(trace, quant)
     moved = demand.read_bytes + demand.write_bytes if dram_bytes is None else np.asarray(dram_bytes, float)
     compute_s, dequant_s, memory_s = _op_seconds(demand, hardware, moved, dram_efficiency(hardware, quant))
-    launch_s = np.full(len(trace), hardware.overhead.op_launch_s)
+    launch_s = datapath.launch_seconds(demand.grouped_followers, hardware)
     return pd.DataFrame({
         T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
         "compute_s": compute_s, "dequant_s": dequant_s, "memory_s": memory_s, "launch_s": launch_s,
@@ -395,7 +385,7 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, hardware: HardwareSpec, memor
     last = first_context + steps - 1
     return _Run(
         compute_s=float(compute_s.sum()), memory_s=float(memory_s.sum()),
-        launch_s=steps * len(c0) * hardware.overhead.op_launch_s,
+        launch_s=steps * float(datapath.launch_seconds(at0.grouped_followers, hardware).sum()),
         serial_s=total(c0, c1),
         floor_memory_s=_channel_seconds(floor_bytes, steps * _kv_transfers(at0), hardware, memory_efficiency),
         matrix_flops=total(at0.matrix_flops, at1.matrix_flops),
@@ -421,7 +411,7 @@ def _prefill_run(demand: TraceDemand, hardware: HardwareSpec, memory_efficiency:
     return _Run(
         compute_s=float(compute_s[compute_s >= memory_s].sum()),
         memory_s=float(memory_s[compute_s < memory_s].sum()),
-        launch_s=len(moved) * hardware.overhead.op_launch_s,
+        launch_s=float(datapath.launch_seconds(demand.grouped_followers, hardware).sum()),
         serial_s=float(compute_s.sum()),
         floor_memory_s=_channel_seconds(floor_bytes, _kv_transfers(demand), hardware, memory_efficiency),
         matrix_flops=float(demand.matrix_flops.sum()), vector_flops=float(demand.vector_flops(hardware).sum()),
