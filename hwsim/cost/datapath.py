@@ -164,3 +164,14 @@ def launch_seconds(grouped_followers: np.ndarray, hardware: HardwareSpec) -> np.
     grouped MoE kernel (`grouped_moe`: ggml mul_mat_id, vLLM fused_moe) launched with the first."""
     grouped = hardware.resolved_datapath.grouped_moe
     return np.where(grouped & np.asarray(grouped_followers, dtype=bool), 0.0, hardware.overhead.op_launch_s)
+
+
+# Formats stored with the same bytes and read by the same kernels: their achievable DRAM
+# fraction is the same (a bf16 file streams like an fp16 one; calibration rows are llama.cpp F16).
+STORED_ALIKE = {"bf16": "fp16"}
+
+
+def format_keys(quant) -> tuple[str, ...]:
+    """Keys under which a per-format DRAM efficiency may be listed for `quant`, in order."""
+    keys = (quant.name, quant.weight.name)
+    return keys + tuple(STORED_ALIKE[k] for k in keys if k in STORED_ALIKE)

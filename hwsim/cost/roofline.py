@@ -155,11 +155,11 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
 
 def dram_efficiency(hardware: HardwareSpec, quant: QuantSpec | None = None) -> float:
     """Achievable fraction of main-memory bandwidth: the calibrated per-format figure where the
-    hardware has one for this quantisation (by QuantSpec name, then weight format), else the
-    memory level's efficiency."""
+    hardware has one for this quantisation (by QuantSpec name, then weight format, then a format
+    stored alike: bf16 streams as fp16), else the memory level's efficiency."""
     by_format = hardware.dram_efficiency_by_format
     if quant is not None:
-        for key in (quant.name, quant.weight.name):
+        for key in datapath.format_keys(quant):
             if key in by_format:
                 return by_format[key]
     return hardware.main_memory.efficiency
