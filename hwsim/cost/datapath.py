@@ -67,11 +67,17 @@ def matrix_seconds(flops, m, dtype: str, hardware: HardwareSpec) -> np.ndarray:
 def gemm_seconds(flops, m, dtype: str, hardware: HardwareSpec) -> np.ndarray:
     """Seconds of GEMMs on the faster engine: the matrix engine, or (where the runtime has GEMV
     kernels) the vector engine, which needs no row padding. A device without a separate vector
-    engine runs the GEMV on its matrix units unpadded, at their scalar efficiency."""
+    engine runs the GEMV on its matrix units unpadded, at the fraction its kernels reach for
+    that shape."""
     matrix_s = matrix_seconds(flops, m, dtype, hardware)
     if not hardware.resolved_datapath.gemv_on_vector:
         return matrix_s
-    gemv_s = np.asarray(flops, dtype=float) / engine_rate(hardware.vector, dtype)
+    flops = np.asarray(flops, dtype=float)
+    vector = hardware.vector
+    if vector is hardware.matrix:
+        gemv_s = flops / (vector.rate_for(dtype)[1] * matrix_efficiency(vector, dtype, flops, m))
+    else:
+        gemv_s = flops / engine_rate(vector, dtype)
     return np.minimum(matrix_s, gemv_s)
 
 
