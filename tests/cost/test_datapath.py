@@ -239,3 +239,14 @@ def test_fp16_equals_bf16_where_the_rates_are_equal(phase):
             matrix = hw.matrix
             assert datapath.curve_for(matrix, "bf16") == datapath.curve_for(matrix, "fp16")
             assert bf16["latency_s"] == pytest.approx(fp16["latency_s"], rel=0.05)
+
+
+def test_head_precision_is_a_sweep_axis():
+    from hwsim.sweep.spec import SweepSpec, resolve_points
+
+    spec = loader.validate(SweepSpec, {
+        "name": "head", "model": "llama-3.2-1b", "hardware": "jetson-orin-nano", "objectives": {"tpot_s": "min"},
+        "axes": {"model.quant": ["int4-g128"], "model.quant.overrides.lm_head": ["bf16", "q6_k", "int4-g128"]}},
+        "head.yaml")
+    bits = [lm_head_tensor(p.model).bits(p.model) for p in resolve_points(spec).points]
+    assert bits == pytest.approx([16.0, 6.5625, 4.125])
