@@ -69,7 +69,7 @@ runtime_option = click.option(
 
 
 def load_cli_model(name: str, *, loops: int | None = None, quant: str | None = None,
-                   kv_policy: str | None = None, kv_last_k: int | None = None):
+                   kv_policy: str | None = None, kv_last_k: int | None = None, head_format: str | None = None):
     """The model preset `name` with the variant options applied. An option that does not apply
     is an error, never silently ignored: loop options on a standard model, --kv-last-k without
     the last_k policy, last_k without its K."""
@@ -88,7 +88,8 @@ def load_cli_model(name: str, *, loops: int | None = None, quant: str | None = N
             raise ConfigError(f"--kv-last-k applies only with --kv-policy last_k ({model.name} uses {policy})")
         if kv_policy == "last_k" and kv_last_k is None:
             raise ConfigError("--kv-policy last_k: give --kv-last-k K, the loop iterations that keep K/V")
-    return configure_model(model, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
+    return configure_model(model, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k,
+                           head_format=head_format)
 
 
 def check_positions(model, prompt_len: int, gen_len: int, allow: bool) -> None:

@@ -42,6 +42,8 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @click.option("--quant", help="Quantisation preset, e.g. int4-g128, int8, q4_0.")
 @kv_policy_option
 @kv_last_k_option
+@click.option("--head-format", help="Store the LM head and embeddings in this format (bf16, q6_k, int8, "
+              "int4-g128, ...) instead of the quantisation's own rule.")
 @click.option("--policy", type=click.Choice(["stream", "lru", "belady", "pin"]), default="lru",
               show_default=True, help="SRAM residency policy.")
 @set_option
@@ -57,8 +59,8 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
               "model code instead of a hwsim schedule: one --phase prefill or decode step (capture extra).")
 @click.pass_context
 def simulate_cmd(ctx, model_name, hardware_name, phase, prompt_len, gen_len, batch, loops, quant, kv_policy,
-                 kv_last_k, policy, sets, runtime, engine, full_loops, allow_beyond, as_json, chrome_trace,
-                 capture) -> None:
+                 kv_last_k, head_format, policy, sets, runtime, engine, full_loops, allow_beyond, as_json,
+                 chrome_trace, capture) -> None:
     """Simulate a model on a device: latency, energy, DRAM traffic by cause, memory fit."""
     from hwsim.errors import ConfigError
     from hwsim.sim import simulate
@@ -75,9 +77,11 @@ def simulate_cmd(ctx, model_name, hardware_name, phase, prompt_len, gen_len, bat
         if given:  # the roofline streams every operand and keeps no timeline
             raise ConfigError(f"{given[0]} applies to --engine des only")
     model = simulate_input(model_name, capture, phase, prompt_len, batch, loops=loops, quant=quant,
-                           kv_policy=kv_policy, full_loops=full_loops)
+                           kv_policy=kv_policy, kv_last_k=kv_last_k, head_format=head_format,
+                           full_loops=full_loops)
     if model is None:
-        model = load_cli_model(model_name, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k)
+        model = load_cli_model(model_name, loops=loops, quant=quant, kv_policy=kv_policy, kv_last_k=kv_last_k,
+                               head_format=head_format)
         check_positions(model, prompt_len, 0 if phase == "prefill" else gen_len, allow_beyond)
     hardware = loader.load_hardware(hardware_name, parse_sets(sets) or None, runtime=runtime)
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,

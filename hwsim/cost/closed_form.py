@@ -20,7 +20,7 @@ import numpy as np
 
 from hwsim import cache
 
-from hwsim.cost.op_cost import (TraceDemand, columns_demand, demand_compute_seconds, dequant_seconds,
+from hwsim.cost.op_cost import (TraceDemand, columns_demand, demand_compute_seconds, dequant_flops, dequant_seconds,
                                 dram_efficiency)
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
@@ -135,12 +135,30 @@ class _Devices:
             * self.efficiency[:, 0]
         self.dram_latency_s = column([h.dram.latency_s if h.dram else 0.0 for h in hardware])[:, 0]
         self.launch_s = column([h.overhead.op_launch_s for h in hardware])[:, 0]
+        # Devices whose runtime launches a layer's experts as one grouped kernel (datapath.grouped_moe).
+        self.grouped_moe = column([h.resolved_datapath.grouped_moe for h in hardware])[:, 0] > 0
         # On-chip bytes a policy could keep weights or activations in between uses. The simulator
         # splits the SRAM between the two, so charging each against all of it only lowers the floor.
         self.sram_bytes = column([h.sram.capacity_bytes if h.sram is not None and h.dram is not None else 0.0
                                   for h in hardware])[:, 0]
-        self.dequant_per_weight = column([h.overhead.dequant_flops_per_weight for h in hardware])
+        self.dequant_per_weight = column([float(dequant_flops(1.0, h)) for h in hardware])
         self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
+
+    def fused(self, demand: TraceDemand) -> np.ndarray:
+        """1.0 per device whose fused attention keeps this trace's score matrix on chip."""
+        return np.asarray([float(demand.fused_attention(h, s)) for h, s in zip(self.hardware, self.sram_bytes)])
+
+    def moved(self, demand: TraceDemand) -> np.ndarray:
+        """Main-memory bytes per op and device when every op streams its operands: a fused
+        attention kernel's score matrix never leaves its tiles."""
+        return demand.read_bytes + demand.write_bytes - self.fused(demand)[:, None] * demand.score_bytes
+
+    def streamed(self, sums: dict, demand: TraceDemand) -> dict:
+        """The demand's byte sums as streamed on each device (score traffic of fused kernels out)."""
+        fused = self.fused(demand)
+        reads, writes = fused * sums["score_read_bytes"], fused * sums["score_write_bytes"]
+        return dict(read_bytes=sums["read_bytes"] - reads, write_bytes=sums["write_bytes"] - writes,
+                    act_bytes=sums["act_bytes"] - reads - writes)
 
     def op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(compute_s, memory_s), devices x ops: the kernel's op_seconds for each device. A kept
@@ -156,8 +174,8 @@ class _Devices:
         """(compute_s, its slope, memory_s, its slope) of a decode step's ops, devices x ops:
         op_seconds at context 0 and the change per token of context (kept like op_seconds)."""
         def make() -> tuple[np.ndarray, ...]:
-            c0, m0 = self.op_seconds(at0, at0.read_bytes + at0.write_bytes)
-            c1, m1 = self.op_seconds(at1, at1.read_bytes + at1.write_bytes)
+            c0, m0 = self.op_seconds(at0, self.moved(at0))
+            c1, m1 = self.op_seconds(at1, self.moved(at1))
             return c0, c1 - c0, m0, m1 - m0
 
         if not self.kept:
@@ -171,6 +189,11 @@ class _Devices:
         compute_s = np.maximum(engine_s, self.dequant_s_per_weight * demand.dequant_elements)
         memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
         return compute_s, memory_s
+
+    def launch_seconds(self, launches: float, grouped_launches: float) -> np.ndarray:
+        """Launch time per device: every op launches, except MoE experts a grouped kernel
+        launched with an earlier one of the same layer (datapath.launch_seconds)."""
+        return np.where(self.grouped_moe, grouped_launches, launches) * self.launch_s
 
     def channel_seconds(self, num_bytes, transfers) -> np.ndarray:
         """DRAM channel time of `num_bytes` in at least `transfers` transfers (one latency each);
@@ -188,9 +211,10 @@ def _kept(devices: _Devices) -> _Devices:
 
 def _kv_transfers(demand: TraceDemand) -> float:
     """Transfers every schedule makes: KV lives in DRAM, so an op that reads KV has a read
-    transfer and one that writes KV a write transfer (each repeat of a row its own). KV bytes
-    only grow with the context, so a count taken at the shortest context holds for every longer one."""
-    kv_read = demand.kv_bytes - demand.kv_write_bytes
+    transfer (unless a looped layer's cache may be kept on chip) and one that writes KV a write
+    transfer (each repeat of a row its own). KV bytes only grow with the context, so a count
+    taken at the shortest context holds for every longer one."""
+    kv_read = demand.kv_bytes - demand.kv_write_bytes - demand.kv_keepable_bytes
     return float(demand.repeat[kv_read > 0].sum() + demand.repeat[demand.kv_write_bytes > 0].sum())
 
 
@@ -204,7 +228,7 @@ def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, st
     def make() -> dict:
         repeat = at0.repeat
         names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
-                 "dequant_elements")
+                 "dequant_elements", "score_read_bytes", "score_write_bytes")
 
         def columns(demand: TraceDemand) -> np.ndarray:      # one row per summed quantity
             return np.stack([getattr(demand, name) for name in names] + [np.where(demand.is_gemm, 0.0, demand.flops)])
@@ -215,11 +239,19 @@ def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, st
         sums = dict(zip(names + ("vector_flops",), totals.tolist()))
         last = first_context + steps - 1
         act_slope = at1.act_bytes - at0.act_bytes
+        # What may spill: activations but the score matrix a fused kernel keeps in its tiles.
+        spill0, spill1 = at0.act_bytes - at0.score_bytes, at1.act_bytes - at1.score_bytes
+        keep0, keep1 = at0.kv_keepable_bytes, at1.kv_keepable_bytes
+        streamed0, streamed1 = at0.kv_bytes - keep0, at1.kv_bytes - keep1
         sums.update(
             peak_act_bytes=float(np.max(at0.act_bytes + act_slope * last, initial=0.0)),
-            act_first=at0.act_bytes + act_slope * first_context, act_slope=act_slope,
+            spill_first=spill0 + (spill1 - spill0) * first_context, spill_slope=spill1 - spill0,
+            keep_first=keep0 + (keep1 - keep0) * first_context, keep_slope=keep1 - keep0,
+            kv_streamed_bytes=float(_linear_sum(streamed0 + (streamed1 - streamed0) * first_context,
+                                                streamed1 - streamed0, 0, steps) @ repeat),
             kv_transfers=steps * _kv_transfers(at0), unique_weight_bytes=at0.unique_weight_bytes,
-            launches=steps * float(repeat.sum()))
+            launches=steps * float(repeat.sum()),
+            grouped_launches=steps * float(repeat @ ~at0.grouped_followers))
         return at0, at1, sums
 
     key = (id(at0), id(at1), first_context, steps)
@@ -245,23 +277,26 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_cont
     compute_s, memory_s = _split_sums(c_first, c_slope, m0 + m_slope * first_context, m_slope, steps)
 
     # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
-    # the step before, the rest crosses the channel again. Activations beyond the SRAM spill.
+    # the step before, the rest crosses the channel again. Activations beyond the SRAM spill (a
+    # fused kernel's score tiles never do); a looped layer's KV reads may be served on chip up to
+    # the SRAM's size, the rest of the KV crosses the channel.
     floor_memory_s = 0.0
     if floor:
         sram = devices.sram_bytes
         unique = sums["unique_weight_bytes"]
         weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
-        spilled, _ = _split_sums(sums["act_first"] - sram[:, None], sums["act_slope"], 0.0, 0.0, steps)
-        floor_memory_s = devices.channel_seconds(weight_floor + sums["kv_bytes"] + spilled @ repeat,
-                                                 sums["kv_transfers"])
+        spilled, _ = _split_sums(sums["spill_first"] - sram[:, None], sums["spill_slope"], 0.0, 0.0, steps)
+        kv_beyond, _ = _split_sums(sums["keep_first"] - sram[:, None], sums["keep_slope"], 0.0, 0.0, steps)
+        floor_memory_s = devices.channel_seconds(
+            weight_floor + sums["kv_streamed_bytes"] + kv_beyond @ repeat + spilled @ repeat, sums["kv_transfers"])
     return _Run(
         compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
-        launch_s=sums["launches"] * devices.launch_s,
+        launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
         serial_s=_linear_sum(c_first, c_slope, 0, steps) @ repeat,
         floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
         vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
-        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes",
-                                         "kv_write_bytes", "peak_act_bytes")},
+        **devices.streamed(sums, at0),
+        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
 
 
@@ -283,29 +318,33 @@ def _price_prefill(demand: TraceDemand, devices: _Devices) -> _Run:
     repeat = demand.repeat
 
     def make() -> dict:
-        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes")
+        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
+                 "score_read_bytes", "score_write_bytes")
         sums = {name: float(repeat @ getattr(demand, name)) for name in names}
         sums.update(vector_flops=float(repeat @ np.where(demand.is_gemm, 0.0, demand.flops)),
                     dequant_elements=float(repeat @ demand.dequant_elements),
                     peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
                     kv_transfers=_kv_transfers(demand), launches=float(repeat.sum()),
-                    moved=demand.read_bytes + demand.write_bytes)
+                    grouped_launches=float(repeat @ ~demand.grouped_followers),
+                    kv_streamed_bytes=float(repeat @ (demand.kv_bytes - demand.kv_keepable_bytes)))
         return sums
 
     sums = _prefill_sums.get("prefill", demand, make)
-    compute_s, memory_s = devices.op_seconds(demand, sums["moved"])
-    spilled = np.maximum(demand.act_bytes - devices.sram_bytes[:, None], 0.0)
-    floor_bytes = demand.unique_weight_bytes + sums["kv_bytes"] + spilled @ repeat
+    compute_s, memory_s = devices.op_seconds(demand, devices.moved(demand))
+    sram = devices.sram_bytes[:, None]
+    spilled = np.maximum(demand.act_bytes - demand.score_bytes - sram, 0.0)
+    kv_beyond = np.maximum(demand.kv_keepable_bytes - sram, 0.0)
+    floor_bytes = demand.unique_weight_bytes + sums["kv_streamed_bytes"] + (kv_beyond + spilled) @ repeat
     return _Run(
         compute_s=np.where(compute_s >= memory_s, compute_s, 0.0) @ repeat,
         memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
-        launch_s=sums["launches"] * devices.launch_s,
+        launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
         serial_s=compute_s @ repeat,
         floor_memory_s=devices.channel_seconds(floor_bytes, sums["kv_transfers"]),
         matrix_flops=sums["matrix_flops"],
         vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
-        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes",
-                                         "kv_write_bytes", "peak_act_bytes")},
+        **devices.streamed(sums, demand),
+        **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
 
 
@@ -362,7 +401,7 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
     decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=bound == "floor")
               if has_decode else _Run())
     run = prefill.plus(decode)
-    memory_bytes = float(run.read_bytes + run.write_bytes)
+    memory_bytes = run.read_bytes + run.write_bytes
     first_fetch = min(unique_weight_bytes(model), float(run.weight_bytes))
     if bound == "op":
         by_time = {"compute": run.compute_s, "memory": run.memory_s, "overhead": run.launch_s}
@@ -375,6 +414,8 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
         return value if isinstance(value, np.ndarray) else [float(value)] * count
 
     prefill_s, decode_s, vector_flops = each(prefill.time(bound)), each(decode.time(bound)), each(run.vector_flops)
+    read_bytes, write_bytes, act_bytes = each(run.read_bytes), each(run.write_bytes), each(run.act_bytes)
+    memory_bytes = each(memory_bytes)
     by_time = {k: each(v) for k, v in by_time.items()}
     sums = []
     for i in range(count):
@@ -383,10 +424,10 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
             prefill_s=float(prefill_s[i]), decode_s=float(decode_s[i]),
             seconds_by_bound={k: float(v[i]) for k, v in by_time.items()},
             dtype=model.quant.compute_dtype, matrix_flops=float(run.matrix_flops), vector_flops=float(vector_flops[i]),
-            dram_read_bytes=dram * float(run.read_bytes), dram_write_bytes=dram * float(run.write_bytes),
+            dram_read_bytes=dram * float(read_bytes[i]), dram_write_bytes=dram * float(write_bytes[i]),
             # Every main-memory byte is staged once through the on-chip buffer (one write, one read).
-            sram_read_bytes=memory_bytes, sram_write_bytes=memory_bytes,
+            sram_read_bytes=float(memory_bytes[i]), sram_write_bytes=float(memory_bytes[i]),
             weight_first_fetch_bytes=dram * first_fetch, weight_refetch_bytes=dram * (run.weight_bytes - first_fetch),
-            kv_dram_bytes=dram * float(run.kv_bytes), activation_spill_bytes=dram * float(run.act_bytes),
+            kv_dram_bytes=dram * float(run.kv_bytes), activation_spill_bytes=dram * float(act_bytes[i]),
         ))
     return sums

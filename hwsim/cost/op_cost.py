@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from hwsim import cache
-from hwsim.cost.efficiency import matrix_efficiency
-from hwsim.spec.hardware import ComputeEngineSpec, HardwareSpec
+from hwsim.cost import datapath
+from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload import trace as T
 
@@ -29,23 +29,12 @@ from hwsim.workload import trace as T
 _DTYPE_BY_BITS = {32.0: "fp32", 16.0: "bf16", 8.0: "int8", 4.0: "int4"}
 
 
-def _engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
-    """Achievable FLOP/s of `engine` at `dtype` for large work (peak x efficiency)."""
-    return engine.rate_for(dtype)[1] * engine.efficiency
-
-
 def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec) -> np.ndarray:
-    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings). A GEMM
-    reaches the matrix engine's size-dependent fraction of peak (hwsim.cost.efficiency) on its
-    rows padded to whole tiles: M=1 on a 64-row unit costs 64 rows."""
-    flops = np.asarray(flops, dtype=float)
-    m = np.asarray(m, dtype=float)
-    matrix = hardware.matrix
-    tile_m = float(matrix.tile_m)
-    padded = np.where(m > 0, np.ceil(m / tile_m) * tile_m / np.where(m > 0, m, 1.0), 1.0)
-    gemm_s = flops * padded / (matrix.rate_for(dtype)[1] * matrix_efficiency(matrix, dtype, flops, m))
-    vector_s = flops / _engine_rate(hardware.vector, dtype)
-    return np.where(np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS), gemm_s, vector_s)
+    """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings): GEMMs
+    on the faster of the matrix engine (rows padded to its tile) and the GEMV path, the rest on
+    the vector engine (hwsim.cost.datapath)."""
+    is_gemm = np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS)
+    return datapath.compute_seconds(flops, m, is_gemm, dtype, hardware)
 
 
 def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
@@ -54,15 +43,13 @@ def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: 
 
 
 def dequant_flops(weight_elements, hardware: HardwareSpec):
-    """Vector FLOPs of unpacking quantised weights to the compute type."""
-    return np.asarray(weight_elements, dtype=float) * hardware.overhead.dequant_flops_per_weight
+    """Vector FLOPs of unpacking quantised weights in a separate pass (hwsim.cost.datapath)."""
+    return datapath.dequant_flops(weight_elements, hardware)
 
 
 def dequant_seconds(weight_elements, hardware: HardwareSpec):
-    """Vector-engine seconds to unpack `weight_elements` quantised weights (scalar or array),
-    at the vector engine's fp16 rate (the unpacked type; bf16 runs at the same rate)."""
-    seconds = dequant_flops(weight_elements, hardware) / _engine_rate(hardware.vector, "fp16")
-    return float(seconds) if np.ndim(seconds) == 0 else seconds
+    """Vector-engine seconds of the unpacking pass the datapath needs (scalar or array)."""
+    return datapath.dequant_seconds(weight_elements, hardware)
 
 
 def memory_seconds(num_bytes, hardware: HardwareSpec, efficiency: float | None = None):
@@ -96,6 +83,11 @@ class TraceDemand:
     kv_write_bytes: np.ndarray
     weight_ids: np.ndarray
     repeat: np.ndarray          # times each row runs back to back (T.REPEAT: steady loop iterations)
+    score_read_bytes: np.ndarray   # attention scores read (softmax, attn_value): a fused kernel
+    score_write_bytes: np.ndarray  # and written (attn_score, softmax) keeps them in on-chip tiles
+    attention: tuple            # (head_dim, activation bits) of the attention (datapath.attention_shape)
+    kv_keepable_bytes: np.ndarray  # KV reads a residency policy may serve on chip (looped layers)
+    grouped_followers: np.ndarray  # expert ops a grouped MoE kernel launches with an earlier one
     # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
     engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -111,6 +103,14 @@ class TraceDemand:
         used = self.weight_ids != ""
         _, first = np.unique(self.weight_ids[used].astype(str), return_index=True)
         return float(self.weight_bytes[used][first].sum())
+
+    @property
+    def score_bytes(self) -> np.ndarray:
+        return self.score_read_bytes + self.score_write_bytes
+
+    def fused_attention(self, hardware: HardwareSpec, sram_bytes: float) -> bool:
+        """Whether `hardware` keeps this trace's score matrix in on-chip tiles."""
+        return datapath.fused_attention_fits(*self.attention, hardware, sram_bytes)
 
     @property
     def matrix_flops(self) -> np.ndarray:
@@ -161,7 +161,7 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
     is_gemm = np.isin(kind, T.GEMM_KINDS)
     weight_ids = column[T.WEIGHT_ID]
     if quant is not None:
-        narrower = np.full(len(kind), quant.dequantizes)
+        narrower = datapath.stored_narrower(np.asarray(column[T.WEIGHT_BITS], dtype=float), quant.compute_dtype)
     else:
         narrower = column[T.WEIGHT_BITS] != column[T.ACT_BITS]
     unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
@@ -176,6 +176,10 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
         read_bytes=column[T.WEIGHT_BYTES] + column[T.KV_READ_BYTES] + column[T.ACT_IN_BYTES],
         write_bytes=column[T.ACT_OUT_BYTES] + column[T.KV_WRITE_BYTES],
         kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids, repeat=as_float[T.REPEAT],
+        **dict(zip(("score_read_bytes", "score_write_bytes"), datapath.score_bytes(column))),
+        attention=datapath.attention_shape(column),
+        kv_keepable_bytes=np.where(np.asarray(column[T.LOOP_ITER]) >= 0, column[T.KV_READ_BYTES], 0.0),
+        grouped_followers=datapath.grouped_expert_followers(column[T.NAME]),
     )
 
 
@@ -201,11 +205,11 @@ def prefetch_mode(hardware: HardwareSpec) -> str:
 
 def dram_efficiency(hardware: HardwareSpec, quant: QuantSpec | None = None) -> float:
     """Achievable fraction of main-memory bandwidth: the calibrated per-format figure where the
-    hardware has one for this quantisation (by QuantSpec name, then weight format), else the
-    memory level's efficiency."""
+    hardware has one for this quantisation (by QuantSpec name, then weight format, then a format
+    stored alike: bf16 streams as fp16), else the memory level's efficiency."""
     by_format = hardware.dram_efficiency_by_format
     if quant is not None:
-        for key in (quant.name, quant.weight.name):
+        for key in datapath.format_keys(quant):
             if key in by_format:
                 return by_format[key]
     return hardware.main_memory.efficiency
@@ -261,9 +265,14 @@ def op_times(trace: pd.DataFrame, hardware: HardwareSpec, dram_bytes=None, *,
     a residency policy left to main memory. `quant` names the compute dtype, whether weights are
     dequantised and the per-format DRAM efficiency; without it they are read from the trace."""
     demand = trace_demand(trace, quant)
-    moved = demand.read_bytes + demand.write_bytes if dram_bytes is None else np.asarray(dram_bytes, float)
+    if dram_bytes is None:   # every op streams its operands, but a fused kernel's score tiles
+        sram = hardware.sram.capacity_bytes if hardware.sram is not None and hardware.dram is not None else 0.0
+        fused = demand.fused_attention(hardware, sram)
+        moved = demand.read_bytes + demand.write_bytes - (demand.score_bytes if fused else 0.0)
+    else:
+        moved = np.asarray(dram_bytes, float)
     compute_s, dequant_s, memory_s = op_seconds(demand, hardware, moved, dram_efficiency(hardware, quant))
-    launch_s = np.full(len(trace), hardware.overhead.op_launch_s)
+    launch_s = datapath.launch_seconds(demand.grouped_followers, hardware)
     return pd.DataFrame({
         T.OP_ID: trace[T.OP_ID].to_numpy(), T.NAME: trace[T.NAME].to_numpy(dtype=object),
         "compute_s": compute_s, "dequant_s": dequant_s, "memory_s": memory_s, "launch_s": launch_s,

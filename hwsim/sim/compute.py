@@ -1,12 +1,11 @@
 """Compute engines of the simulated device: which lane runs an op and for how long.
 
-GEMM kinds run on the matrix engine, everything else (softmax, norms, activations, adds) on the
-vector engine. How long an op computes comes from `hwsim.cost.op_cost.demand_compute_seconds`,
-the one definition shared with the closed-form engine and its floor, so the two cannot disagree: a GEMM whose M is
-below the engine's `tile_m` runs at M / tile_m of peak (a batch-1 decode GEMV fills one row of
-the tile), and M is padded to whole tiles. Weight-only quantisation that unpacks to a wider
-compute type (w4a16) adds vector work proportional to the weight elements used; the engine
-overlaps it with the GEMM tile by tile.
+GEMM kinds run on the matrix engine (or, where faster, as GEMV kernels on the vector engine),
+everything else (softmax, norms, activations, adds) on the vector engine. How long an op
+computes comes from `hwsim.cost.op_cost.demand_compute_seconds`, the one definition shared with
+the closed-form engine and its floor, so the two cannot disagree; the datapath choices behind it
+(row padding, GEMV path, where weights are unpacked, grouped MoE launches) are in
+hwsim.cost.datapath.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.cost import op_cost
+from hwsim.cost import datapath, op_cost
 from hwsim.spec.hardware import HardwareSpec
 
 MATRIX, VECTOR, DMA = "matrix", "vector", "dma"   # timeline lanes
@@ -29,7 +28,7 @@ class OpCompute:
     compute_s: np.ndarray      # engine busy time for the op's FLOPs
     dequant_s: np.ndarray      # vector-engine time unpacking the op's weights (0 without dequant)
     dequant_flops: np.ndarray
-    launch_s: float            # fixed dispatch cost paid by every op
+    launch_s: np.ndarray       # dispatch cost per op (grouped MoE experts share one launch)
     dtype: str                 # the dtype the matrix engine runs at
 
 
@@ -40,4 +39,4 @@ def op_compute(demand: op_cost.TraceDemand, hardware: HardwareSpec) -> OpCompute
     dequant_s = np.asarray(op_cost.dequant_seconds(demand.dequant_elements, hardware), dtype=float)
     return OpCompute(demand.is_gemm, np.asarray(compute_s, dtype=float), dequant_s.reshape(len(demand.flops)),
                      np.asarray(op_cost.dequant_flops(demand.dequant_elements, hardware), dtype=float),
-                     hardware.overhead.op_launch_s, demand.dtype)
+                     datapath.launch_seconds(demand.grouped_followers, hardware), demand.dtype)

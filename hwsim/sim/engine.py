@@ -27,15 +27,14 @@ moved per memory level and cause, and its actions; callers multiply rows to extr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 import simpy
 
-from hwsim import cache
-from hwsim.cost import op_cost
+from hwsim.cost import datapath, op_cost
 from hwsim.cost.sums import RunSums
 from hwsim.result import TIMELINE_COLUMNS
 from hwsim.sim import compute, memory
@@ -46,8 +45,6 @@ from hwsim.workload.depth import depth_groups
 from hwsim.workload.trace_cache import cached_trace
 
 TILE_BYTES = 64 * 1024   # DMA tile: an engine starts on an op once its first tile has arrived
-# Next-use positions of a trace's weights (belady's future), per weight-id column (hwsim.cache).
-_next_use = cache.register(cache.SpecMemo(256))
 
 
 @dataclass(frozen=True)
@@ -63,8 +60,9 @@ class Engine:
     """A device with a DRAM channel, an SRAM under a residency policy, and compute engines.
     All state of a simulation (clock, SRAM contents, timeline) lives on this instance."""
 
-    def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None):
-        self.hardware, self.quant, self.policy = hardware, quant, policy
+    def __init__(self, hardware: HardwareSpec, *, policy: str = "lru", quant: QuantSpec | None = None,
+                 kv_policy: str = "per_loop"):
+        self.hardware, self.quant, self.policy, self.kv_policy = hardware, quant, policy, kv_policy
         self.prefetch = op_cost.prefetch_mode(hardware)
         self.env = simpy.Environment()
         dram, sram = hardware.dram, hardware.sram
@@ -108,7 +106,7 @@ class Engine:
         SRAM), weights the rest; `pin` chooses its pinned set for this capacity. Kernels that load
         their own operands (`within_op`) pass activations through main memory, as GPU and CPU
         runtimes do between kernels: no SRAM share is set aside for them."""
-        working = trace[T.ACT_IN_BYTES] + trace[T.ACT_OUT_BYTES]
+        working = sum(memory.onchip_activations(trace, self.hardware, self.sram_bytes))
         if not self.has_dram:
             self.act_reserve = np.inf
         elif self.prefetch == "within_op":
@@ -118,32 +116,27 @@ class Engine:
         capacity = max(self.sram_bytes - self.act_reserve, 0.0) if self.has_dram else 0.0
         pinned = frozenset()
         if self.policy == "pin":
-            pinned = memory.pinned_weights(trace[T.WEIGHT_ID].tolist(), trace[T.WEIGHT_BYTES].tolist(),
-                                           (trace[T.LOOP_ITER] >= 0).tolist(), capacity)
+            pinned = memory.pinned_weights(*memory.access_sequence(trace, self.kv_policy), capacity)
         self.residency.resize(capacity, pinned)
 
     def serve(self, trace: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Decide where every byte of the trace's demand comes from (no timing)."""
         weight_bytes = trace[T.WEIGHT_BYTES]
         n = len(weight_bytes)
-        act_in, act_out = trace[T.ACT_IN_BYTES], trace[T.ACT_OUT_BYTES]
+        act_in, act_out = memory.onchip_activations(trace, self.hardware, self.sram_bytes)
         kv_read, kv_write = trace[T.KV_READ_BYTES], trace[T.KV_WRITE_BYTES]
         first = np.zeros(n)
         refetch = np.zeros(n)
         if self.has_dram:
-            ids = trace[T.WEIGHT_ID].tolist()
-            upcoming = (_next_use.get("next_use", trace[T.WEIGHT_ID], lambda: memory.next_use_positions(ids))
-                        + self.position).tolist()
-            access = self.residency.access
-            for i, wid in enumerate(ids):
-                if not wid:
-                    continue
-                hit, is_first = access(wid, weight_bytes[i], upcoming[i])
-                if not hit:
-                    (first if is_first else refetch)[i] = weight_bytes[i]
-            self.position += n
+            ids, sizes = memory.access_sequence(trace, self.kv_policy)
+            hit, is_first = memory.serve_accesses(self.residency, ids, sizes, self.position)
+            self.position += len(ids)
+            fetched = np.asarray([bool(w) for w in ids[0::2]]) & ~hit[0::2]
+            first = np.where(fetched & is_first[0::2], weight_bytes, 0.0)
+            refetch = np.where(fetched & ~is_first[0::2], weight_bytes, 0.0)
             spill_read, spill_write = memory.activation_spill(act_in, act_out, self.act_reserve)
-            kv_dram_read, kv_dram_write = kv_read, kv_write
+            # KV writes go through to DRAM (the cache outlives the SRAM); reads may hit on chip.
+            kv_dram_read, kv_dram_write = np.where(hit[1::2], 0.0, kv_read), kv_write
         else:
             spill_read = spill_write = kv_dram_read = kv_dram_write = np.zeros(n)
         weight_dram = first + refetch
@@ -170,6 +163,9 @@ class Engine:
         self.residency.peak_bytes = self.residency.resident_bytes
         served = self.serve(trace)
         ops = compute.op_compute(demand, self.hardware)
+        ops = replace(ops, dequant_s=datapath.dequant_after_residency(
+            ops.dequant_s, np.asarray(trace[T.WEIGHT_BYTES], dtype=float),
+            served["weight_first_fetch_bytes"] + served["weight_refetch_bytes"], self.hardware))
         n = len(demand.flops)
         onchip_s = self._onchip_seconds(served)
         # The vector engine unpacks the next weight tile while the matrix engine multiplies this
@@ -182,7 +178,7 @@ class Engine:
         if self.prefetch == "within_op":
             memory_s = self._seconds(read_bytes + write_bytes)
             bound = op_cost.bound_labels(busy_s, memory_s, launch_s)
-            step_s, start_s, end_s = self._within_op(memory_s, read_bytes, busy_s, ops.launch_s,
+            step_s, start_s, end_s = self._within_op(memory_s, read_bytes, busy_s, launch_s,
                                                      ops.is_matrix, trace, bound, token_step)
         else:
             read_s, write_s = self._seconds(read_bytes), self._seconds(write_bytes)
@@ -222,7 +218,7 @@ class Engine:
         rate = sram.bandwidth_bytes_per_s * sram.efficiency
         return np.where(moved > 0, moved / rate + (0.0 if self.has_dram else sram.latency_s), 0.0)
 
-    def _within_op(self, memory_s, read_bytes, busy_s, launch_s: float, is_matrix, trace, bound, token_step):
+    def _within_op(self, memory_s, read_bytes, busy_s, launch_s: np.ndarray, is_matrix, trace, bound, token_step):
         """One kernel after another, each loading and storing its own operands in one transfer
         that starts at its launch; returns (time each op adds, engine start, end) per op.
         An op takes launch + max(first tile + busy, transfer + last tile's share of busy)."""
@@ -425,7 +421,7 @@ def des_run(model, hardware: HardwareSpec, *, phase: str, prompt_len: int, gen_l
         token_step = int(model[T.TOKEN_STEP].iloc[0]) if trace_phase == "decode" else -1
         runs = [_run(sim, model, 1.0, True, {"phase": trace_phase, "token_step": token_step})]
     else:
-        sim = Engine(hardware, policy=policy, quant=model.quant)
+        sim = Engine(hardware, policy=policy, quant=model.quant, kv_policy=model.loop.kv_policy)
         runs = []
         task = model.task is not None or not model.has_decode
         compress = not full_loops

@@ -2,20 +2,20 @@
 
 One engine, one `policy` argument:
 - `stream`: nothing is kept between ops (what roofline tools assume);
-- `lru`: evict the least recently used tensor;
+- `lru`: least recently used at line granularity. A tensor streams through the SRAM line by line
+  in order, so every line of it has the same LRU stack distance: the bytes of the distinct other
+  tensors used since its last use plus its own size. A use hits when that fits the weight
+  capacity (and misses whole otherwise). LRU is a stack algorithm: what a smaller SRAM holds, a
+  larger one holds too, so traffic never rises with capacity (no admission bypass);
 - `belady`: evict the resident tensor whose next use is farthest (optimal for equal sizes), and
   bypass the incoming tensor when its own next use is farther than anything it would displace;
   the future is the trace's, repeated for the following tokens;
-- `pin`: pin the loop block's weights (all weights of a model without a loop) in order of first
-  use while they fit; stream the rest.
-Granularity is a whole weight tensor: a tensor larger than the weight capacity streams through.
+- `pin`: pin the hottest weights (most uses per step; the LM head and a tied embedding like any
+  other) while they fit; stream the rest.
+Belady and pin decide per whole tensor: one larger than the weight capacity streams through.
 
 Activations of the running op get up to half of the SRAM (a double-buffered working set); the
-weights get the rest. Both shares grow with the SRAM, but LRU's traffic can still rise with
-capacity: a tensor larger than the weight share streams through without evicting anything, so
-a cyclic working set can stay resident next to it; once the SRAM admits that tensor, it evicts
-the cycle and LRU misses every weight (tests/sim/test_residency.py pins such a case, where
-`belady` stays non-increasing).
+weights get the rest: capacity - min(working set, capacity / 2), which grows with the SRAM.
 """
 
 from __future__ import annotations
@@ -23,15 +23,18 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
+import pandas as pd
+
+from hwsim.cost import datapath
+from hwsim.workload import trace as T
 
 POLICIES = ("stream", "lru", "belady", "pin")
-ACTIVATION_SHARE = 0.5   # most of the SRAM activations may take from weights
 
 
 def activation_reserve(working_set_bytes: np.ndarray, sram_bytes: float) -> float:
     """SRAM bytes set aside for the activations of the running op."""
     largest = float(working_set_bytes.max()) if len(working_set_bytes) else 0.0
-    return min(largest, ACTIVATION_SHARE * sram_bytes)
+    return min(largest, datapath.ACTIVATION_SHARE * sram_bytes)
 
 
 def activation_spill(act_in_bytes: np.ndarray, act_out_bytes: np.ndarray,
@@ -60,6 +63,64 @@ def next_use_positions(weight_ids: list[str]) -> np.ndarray:
     return result
 
 
+class _StackSums:
+    """Sizes of tensors at their last-use stamps, with sums over stamps after a given one
+    (a Fenwick tree; stamps are re-ranked when the tree is full)."""
+
+    def __init__(self, size: int = 1024):
+        self.tree = np.zeros(size + 1)
+        self.stamp: dict[str, int] = {}
+        self.bytes: dict[str, float] = {}
+        self.next = 1
+
+    def _add(self, index: int, value: float) -> None:
+        while index < len(self.tree):
+            self.tree[index] += value
+            index += index & -index
+
+    def _prefix(self, index: int) -> float:
+        total = 0.0
+        while index > 0:
+            total += self.tree[index]
+            index -= index & -index
+        return total
+
+    def more_recent_bytes(self, wid: str) -> float:
+        """Bytes of the distinct tensors used since `wid`'s last use."""
+        return self._prefix(self.next - 1) - self._prefix(self.stamp[wid])
+
+    def remove(self, wid: str) -> None:
+        self._add(self.stamp.pop(wid), -self.bytes.pop(wid))
+
+    def touch(self, wid: str, size_bytes: float) -> None:
+        """Move `wid` to the top of the stack."""
+        if wid in self.stamp:
+            self.remove(wid)
+        if self.next >= len(self.tree):
+            self._rerank()
+        self.stamp[wid], self.bytes[wid] = self.next, size_bytes
+        self._add(self.next, size_bytes)
+        self.next += 1
+
+    def _rerank(self) -> None:
+        order = sorted(self.stamp, key=self.stamp.__getitem__)
+        sizes = [self.bytes[w] for w in order]
+        self.tree = np.zeros(max(1024, 2 * len(order) + 2))
+        self.stamp, self.bytes, self.next = {}, {}, 1
+        for wid, size in zip(order, sizes):
+            self.touch(wid, size)
+
+    def top_bytes(self, capacity_bytes: float) -> tuple[list[str], float]:
+        """(tensors within `capacity_bytes` of the top of the stack, their bytes)."""
+        kept, used = [], 0.0
+        for wid in sorted(self.stamp, key=self.stamp.__getitem__, reverse=True):
+            if used + self.bytes[wid] > capacity_bytes + 1e-9:
+                break
+            kept.append(wid)
+            used += self.bytes[wid]
+        return kept, used
+
+
 class Residency:
     """The weight contents of the SRAM under one policy; remembers what was ever fetched so a
     DRAM load is classed as a first fetch or a re-fetch after eviction."""
@@ -75,20 +136,18 @@ class Residency:
         self.resident_bytes = 0.0
         self.peak_bytes = 0.0
         self.fetched: set[str] = set()
-
-    def copy(self) -> "Residency":
-        other = Residency(self.capacity_bytes, self.policy, self.pinned)
-        other.resident = OrderedDict(self.resident)
-        other.next_use = dict(self.next_use)
-        other.resident_bytes, other.peak_bytes = self.resident_bytes, self.peak_bytes
-        other.fetched = set(self.fetched)
-        return other
+        self.stack = _StackSums()                                  # lru: the LRU stack
 
     def resize(self, capacity_bytes: float, pinned: frozenset[str] = frozenset()) -> None:
         """Change the weight capacity (a phase with larger activations leaves less room):
         evict in residency order until the contents fit; `pin` drops what is no longer pinned."""
         self.capacity_bytes = max(float(capacity_bytes), 0.0)
         self.pinned = pinned
+        if self.policy == "lru":   # what no longer fits is evicted: it misses at any later capacity
+            kept, self.resident_bytes = self.stack.top_bytes(self.capacity_bytes)
+            for wid in set(self.stack.stamp) - set(kept):
+                self.stack.remove(wid)
+            return
         for wid in list(self.resident):
             if self.resident_bytes <= self.capacity_bytes + 1e-9 and (self.policy != "pin" or wid in pinned):
                 continue
@@ -98,9 +157,9 @@ class Residency:
     def access(self, weight_id: str, size_bytes: float, next_use: int = 0) -> tuple[bool, bool]:
         """Serve one use of a weight: (hit, first_fetch). A miss loads it from DRAM; whether it
         then stays on chip is the policy's decision."""
+        if self.policy == "lru":
+            return self._access_lru(weight_id, size_bytes)
         if weight_id in self.resident:
-            if self.policy == "lru":
-                self.resident.move_to_end(weight_id)
             self.next_use[weight_id] = next_use
             return True, False
         first = weight_id not in self.fetched
@@ -112,6 +171,18 @@ class Residency:
             self.peak_bytes = max(self.peak_bytes, self.resident_bytes)
         return False, first
 
+    def _access_lru(self, weight_id: str, size_bytes: float) -> tuple[bool, bool]:
+        """A hit when the tensor's LRU stack distance (bytes used since, plus its own) fits."""
+        stack = self.stack
+        hit = weight_id in stack.stamp and stack.more_recent_bytes(weight_id) + size_bytes <= self.capacity_bytes + 1e-9
+        first = weight_id not in self.fetched
+        self.fetched.add(weight_id)
+        stack.touch(weight_id, size_bytes)
+        if size_bytes <= self.capacity_bytes:
+            self.resident_bytes = min(self.capacity_bytes, self.resident_bytes + (0.0 if hit else size_bytes))
+            self.peak_bytes = max(self.peak_bytes, self.resident_bytes)
+        return hit, first
+
     def _make_room(self, size_bytes: float, next_use: int, weight_id: str) -> bool:
         """Evict per policy until `size_bytes` fit; False means the tensor streams instead."""
         need = self.resident_bytes + size_bytes - self.capacity_bytes
@@ -119,10 +190,8 @@ class Residency:
             return weight_id in self.pinned and need <= 1e-9
         if need <= 1e-9:
             return True
-        if self.policy == "lru":
-            victims = list(self.resident)
-        else:  # belady: only tensors needed later than the incoming one are worth displacing
-            victims = sorted((w for w in self.resident if self.next_use[w] > next_use),
+        # belady: only tensors needed later than the incoming one are worth displacing
+        victims = sorted((w for w in self.resident if self.next_use[w] > next_use),
                              key=self.next_use.__getitem__, reverse=True)
         chosen, freed = [], 0.0
         for victim in victims:
@@ -138,18 +207,75 @@ class Residency:
         return True
 
 
-def pinned_weights(weight_ids: list[str], sizes: list[float], in_loop: list[bool],
-                   capacity_bytes: float) -> frozenset[str]:
-    """Weights the `pin` policy keeps: the loop block's (every weight when nothing loops) in
-    order of first use, while they fit."""
-    loop_only = any(in_loop)
+def pinned_weights(weight_ids: list[str], sizes: list[float], capacity_bytes: float) -> frozenset[str]:
+    """Tensors (weights and KV caches, see `access_sequence`) the `pin` policy keeps: the hottest
+    first (most uses in the trace, so the bytes a pinned byte saves; ties in order of first use),
+    each one that still fits. The LM head and a tied embedding compete like any other tensor."""
+    uses: dict[str, int] = {}
+    size_of: dict[str, float] = {}
+    for wid, size in zip(weight_ids, sizes):
+        if wid:
+            uses[wid] = uses.get(wid, 0) + 1
+            size_of.setdefault(wid, size)
     chosen, used = [], 0.0
-    seen: set[str] = set()
-    for wid, size, looped in zip(weight_ids, sizes, in_loop):
-        if not wid or wid in seen or (loop_only and not looped):
-            continue
-        seen.add(wid)
-        if used + size <= capacity_bytes:
+    for wid in sorted(uses, key=lambda w: -uses[w]):   # stable: first use breaks ties
+        if used + size_of[wid] <= capacity_bytes:
             chosen.append(wid)
-            used += size
+            used += size_of[wid]
     return frozenset(chosen)
+
+
+# -- fused attention: the score matrix stays in on-chip tiles ----------------------------------
+
+def fused_attention_fits(trace, hardware, sram_bytes: float) -> bool:
+    """Whether the trace's attention runs as one tiled kernel whose block fits the activation
+    share of the SRAM (hwsim.cost.datapath.fused_attention_fits)."""
+    return datapath.fused_attention_fits(*datapath.attention_shape(trace), hardware, sram_bytes)
+
+
+def onchip_activations(trace: pd.DataFrame, hardware, sram_bytes: float) -> tuple[np.ndarray, np.ndarray]:
+    """(in, out) activation bytes of each op's working set. With fused attention whose tile
+    fits, the score matrix never leaves the tiles, so it is neither a working set nor a spill;
+    otherwise every op's activations as the trace gives them."""
+    act_in, act_out = np.asarray(trace[T.ACT_IN_BYTES], dtype=float), np.asarray(trace[T.ACT_OUT_BYTES], dtype=float)
+    if not fused_attention_fits(trace, hardware, sram_bytes):
+        return act_in, act_out
+    score_in, score_out = datapath.score_bytes(trace)
+    return act_in - score_in, act_out - score_out
+
+
+# -- KV placement: a cache read is an access like a weight's -----------------------------------
+
+# Loop KV policies under which every iteration of a looped layer reads one cache.
+ONE_CACHE_PER_LAYER = ("shared", "exit_only")
+
+
+def kv_ids(trace: pd.DataFrame, kv_policy: str = "per_loop") -> list[str]:
+    """Per op, the KV cache it reads that the residency policy may keep on chip ("" for none):
+    a looped layer's one cache when the loop shares it (every iteration of the step reads it
+    again). A cache read once per step (outside the loop, or one per iteration) streams from
+    DRAM, where it lives, as before."""
+    if kv_policy not in ONE_CACHE_PER_LAYER:
+        return [""] * len(trace[T.WEIGHT_ID])
+    reads = (np.asarray(trace[T.KV_READ_BYTES], dtype=float) > 0) & (np.asarray(trace[T.LOOP_ITER]) >= 0)
+    return [f"kv.L{layer}" if read else "" for read, layer in zip(reads, np.asarray(trace[T.LAYER]))]
+
+
+def access_sequence(trace: pd.DataFrame, kv_policy: str = "per_loop") -> tuple[list[str], list[float]]:
+    """What each op asks of the SRAM, in order: its weight, then the KV cache it reads (ids
+    interleaved, length 2 x ops; "" where an op has none), with their sizes."""
+    weight_ids, caches = list(trace[T.WEIGHT_ID]), kv_ids(trace, kv_policy)
+    ids = [x for pair in zip(weight_ids, caches) for x in pair]
+    sizes = np.column_stack([np.asarray(trace[T.WEIGHT_BYTES], dtype=float), np.asarray(trace[T.KV_READ_BYTES], dtype=float)]).ravel()
+    return ids, sizes.tolist()
+
+
+def serve_accesses(residency: Residency, ids: list[str], sizes: list[float], position: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run an access sequence through `residency`: (hit, first fetch) per access; `position` is
+    the sequence's start on belady's clock."""
+    upcoming = next_use_positions(ids) + position
+    hit, first = np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=bool)
+    for i, key in enumerate(ids):
+        if key:
+            hit[i], first[i] = residency.access(key, sizes[i], int(upcoming[i]))
+    return hit, first

@@ -157,6 +157,51 @@ class OverheadSpec(Spec):
         return self.request
 
 
+DequantSite = Literal["fused", "vector", "load"]
+
+
+class DatapathSpec(Spec):
+    """How a device and its runtime map ops onto the silicon (docs/cost.md, "Datapath"). A field
+    left empty takes the default of the device class (CLASS_DATAPATH), so a preset states only
+    where it differs.
+
+    - `dequant`: where weight-only formats are unpacked to the compute type: `fused` in the MAC
+      array or the kernel's registers (no extra pass: ggml CUDA/Metal kernels, Marlin, most NPU
+      toolchains), `vector` as a separate pass on the vector engine, `load` once when a weight is
+      fetched into on-chip memory (a weight resident in SRAM is not unpacked again).
+    - `gemv_on_vector`: a GEMM with few rows may run on the vector engine (GEMV kernels) when
+      that is faster than the matrix engine padded to its tile.
+    - `grouped_moe`: a layer's experts are one launch (grouped GEMM) instead of one per expert.
+    - `fused_attention`: attention is one tiled kernel (FlashAttention): the score matrix stays
+      on chip when a tile of `attention_tile` queries x keys fits; otherwise it spills.
+    """
+
+    dequant: DequantSite | None = None
+    gemv_on_vector: bool | None = None
+    grouped_moe: bool | None = None
+    fused_attention: bool | None = None
+    attention_tile: int = Field(128, ge=1, description="FlashAttention block rows = columns (Br = Bc)")
+    source: str = "device-class default"
+
+
+# Per device class (hwsim.cost.datapath resolves a preset's datapath against these). Sources in
+# docs/cost.md: GPUs run ggml's fused dequant kernels and FlashAttention-style kernels and launch
+# MoE experts as one grouped GEMM (ggml mul_mat_id, vLLM fused_moe); NPU toolchains fuse the
+# dequant into the MAC datapath (w4a16 / w4a8) and attention into one op, but compile experts
+# as separate ops; a CPU unpacks in the same SIMD units that multiply; an all-SRAM accelerator
+# unpacks once at load.
+CLASS_DATAPATH: dict[str, dict] = {
+    "datacenter_gpu": dict(dequant="fused", gemv_on_vector=True, grouped_moe=True, fused_attention=True),
+    "consumer_gpu": dict(dequant="fused", gemv_on_vector=True, grouped_moe=True, fused_attention=True),
+    "edge_gpu": dict(dequant="fused", gemv_on_vector=True, grouped_moe=True, fused_attention=True),
+    "apple_gpu": dict(dequant="fused", gemv_on_vector=True, grouped_moe=True, fused_attention=True),
+    "cpu": dict(dequant="vector", gemv_on_vector=True, grouped_moe=True, fused_attention=True),
+    "edge_npu": dict(dequant="fused", gemv_on_vector=True, grouped_moe=False, fused_attention=True),
+    "mobile_npu": dict(dequant="fused", gemv_on_vector=True, grouped_moe=False, fused_attention=True),
+    "sram_accelerator": dict(dequant="load", gemv_on_vector=True, grouped_moe=False, fused_attention=True),
+}
+
+
 class HardwareSpec(Spec):
     name: str
     display_name: str = ""
@@ -166,6 +211,7 @@ class HardwareSpec(Spec):
     memory: dict[str, MemoryLevelSpec] = Field(min_length=1)
     power: PowerSpec
     overhead: OverheadSpec = OverheadSpec()
+    datapath: DatapathSpec = DatapathSpec()
     dram_efficiency_by_format: dict[str, float] = Field(
         default_factory=dict, description="achievable DRAM-bandwidth fraction per weight format "
         "(llama.cpp dequant kernels reach less of peak on Q4 than on F16); calibrated")
@@ -185,6 +231,12 @@ class HardwareSpec(Spec):
         if not any(e.kind == "matrix" for e in self.compute.values()):
             raise ValueError("compute needs a matrix engine")
         return self
+
+    @property
+    def resolved_datapath(self) -> DatapathSpec:
+        """`datapath` with every empty field filled from the device class default."""
+        stated = self.datapath.model_dump(exclude_none=True)
+        return DatapathSpec(**{**CLASS_DATAPATH[self.device_class], **stated})
 
     @property
     def dram(self) -> MemoryLevelSpec | None:

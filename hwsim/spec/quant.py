@@ -81,6 +81,12 @@ FORMATS: dict[str, FormatSpec] = {f.name: f for f in [
 # llama.cpp recipes keep some tensors wider than the base type (src/llama-quant.cpp):
 # output.weight (or the tied embedding) is Q6_K for the k-quant and legacy recipes.
 _LLAMA_CPP_OUTPUT = {"lm_head": "q6_k"}
+# Everyone else keeps the output head and the embeddings at 16 bits: AWQ and GPTQ quantise only
+# the decoder's linear layers (AutoAWQ / AutoGPTQ skip lm_head), SmoothQuant w8a8 and vLLM fp8
+# leave lm_head unquantised, and NPU toolchains keep the head at >= 8 bits. `head_overrides`
+# sets another format for both per run (`--head-format`); a sweep sets
+# `model.quant.overrides.lm_head` / `.embed`.
+_HEAD_16BIT = {"lm_head": "bf16", "embed": "bf16"}
 
 TensorRole = Literal["lm_head", "embed", "attn_v", "mlp_down"]
 
@@ -113,8 +119,14 @@ class QuantSpec(Spec):
     @property
     def compute_dtype(self) -> str:
         """The dtype the matrix unit runs at: the weight dtype when activations share it
-        (w8a8, fp8), else the activation dtype, with the weights dequantised on the way."""
+        (w8a8, fp8, fp4 / int4 compute), else the activation dtype, with the weights unpacked on
+        the way: weight-only formats (w4a16, q4_0, q4_k_m) compute at 16 bits, w4a8 at int8."""
         return self.weight.dtype if self.weight.dtype == self.act.dtype else self.act.dtype
+
+    @property
+    def weight_only(self) -> bool:
+        """Weights narrower than a 16-bit compute type (w4a16, q4_0): the low-bit peaks go unused."""
+        return self.dequantizes and self.compute_dtype in ("bf16", "fp16", "fp32")
 
     @property
     def dequantizes(self) -> bool:
@@ -136,16 +148,30 @@ def _use_more_bits(layer: int, num_layers: int) -> bool:
 
 
 def _weight_only(name: str, fmt: str, **extra) -> QuantSpec:
-    return QuantSpec(name=name, weight=FORMATS[fmt], **extra)
+    return QuantSpec(name=name, weight=FORMATS[fmt], overrides=_HEAD_16BIT, **extra)
+
+
+def head_overrides(quant: QuantSpec, fmt: str) -> QuantSpec:
+    """`quant` with the LM head and the embeddings stored as `fmt` (a FORMATS name)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(sorted(FORMATS))}")
+    return quant.model_copy(update={"overrides": {**quant.overrides, "lm_head": fmt, "embed": fmt}})
 
 
 QUANT_PRESETS: dict[str, QuantSpec] = {q.name: q for q in [
     QuantSpec(name="fp32", weight=FORMATS["fp32"], act=FORMATS["fp32"], kv=FORMATS["fp32"]),
     QuantSpec(name="fp16", weight=FORMATS["fp16"], act=FORMATS["fp16"], kv=FORMATS["fp16"]),
     QuantSpec(name="bf16"),
-    QuantSpec(name="fp8", weight=FORMATS["fp8"], act=FORMATS["fp8"]),
-    QuantSpec(name="int8", weight=FORMATS["int8"], act=FORMATS["int8"],
-              source="w8a8: int8 weights and activations, int8 matmul"),
+    QuantSpec(name="fp8", weight=FORMATS["fp8"], act=FORMATS["fp8"], overrides=_HEAD_16BIT,
+              source="fp8 weights and activations, fp8 matmul; lm_head bf16 as in vLLM"),
+    QuantSpec(name="int8", weight=FORMATS["int8"], act=FORMATS["int8"], overrides=_HEAD_16BIT,
+              source="w8a8 (SmoothQuant-style): int8 weights and activations, int8 matmul"),
+    QuantSpec(name="w4a8", weight=FORMATS["int4-g128"], act=FORMATS["int8"], overrides=_HEAD_16BIT,
+              source="w4a8 (QServe-style): int4 weights unpacked to int8 in the datapath, int8 matmul"),
+    QuantSpec(name="w4a4", weight=FORMATS["int4-g128"], act=FORMATS["int4"], overrides=_HEAD_16BIT,
+              source="w4a4: int4 weights and activations, int4 matmul where the engine has one"),
+    QuantSpec(name="fp4", weight=FORMATS["nvfp4"], act=FORMATS["nvfp4"], overrides=_HEAD_16BIT,
+              source="NVFP4 weights and activations, fp4 matmul (Blackwell-class tensor cores)"),
     _weight_only("int8-w8a16", "int8"),
     _weight_only("int4-g128", "int4-g128", source="w4a16 (GPTQ/AWQ-style), dequantised to bf16"),
     _weight_only("int4-g128-zp", "int4-g128-zp"),
@@ -167,6 +193,7 @@ QUANT_PRESETS: dict[str, QuantSpec] = {q.name: q for q in [
               source="llama.cpp Q6_K file type"),
 ]}
 QUANT_PRESETS["f16"] = QUANT_PRESETS["fp16"]
+QUANT_PRESETS["w8a8"] = QUANT_PRESETS["int8"]
 
 
 def quant_preset(name: str) -> QuantSpec:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from hwsim.errors import ConfigError
 from hwsim.spec.model import ModelSpec
-from hwsim.spec.quant import QuantSpec, quant_preset
+from hwsim.spec.quant import QuantSpec, head_overrides, quant_preset
 
 KV_POLICIES = ("per_loop", "shared", "last_k", "exit_only", "first")
 
 
 def configure_model(model: ModelSpec, *, loops: int | None = None, quant: str | QuantSpec | None = None,
-                    kv_policy: str | None = None, kv_last_k: int | None = None) -> ModelSpec:
-    """Return `model` with the given overrides applied and re-validated."""
+                    kv_policy: str | None = None, kv_last_k: int | None = None,
+                    head_format: str | None = None) -> ModelSpec:
+    """Return `model` with the given overrides applied and re-validated. `head_format` stores
+    the LM head and embeddings in that format (after `quant`)."""
     data = model.model_dump(mode="python", by_alias=True)
     if loops is not None:
         if loops < 1:
@@ -30,6 +32,11 @@ def configure_model(model: ModelSpec, *, loops: int | None = None, quant: str | 
             except ValueError as exc:
                 raise ConfigError(f"quant: {exc}") from None
         data["quant"] = quant.model_dump(mode="python")
+    if head_format is not None:
+        try:
+            data["quant"] = head_overrides(QuantSpec.model_validate(data["quant"]), head_format).model_dump(mode="python")
+        except ValueError as exc:
+            raise ConfigError(f"head_format: {exc}") from None
     if kv_policy is not None:
         if kv_policy.replace("-", "_") not in KV_POLICIES:
             raise ConfigError(f"kv_policy: unknown {kv_policy!r}; known: {', '.join(KV_POLICIES)}")

@@ -20,6 +20,9 @@ ROUND_DEVICE = {
     },
     "power": {"idle": "2 W", "source": "test"},
     "overhead": {"op_launch": "0 s", "dequant_flops_per_weight": 2.0, "prefetch": "cross_op"},
+    # The hand cases price the matrix engine's tile padding and a separate unpacking pass;
+    # tests/cost/test_datapath.py covers the other datapaths.
+    "datapath": {"dequant": "vector", "gemv_on_vector": False},
 }
 
 

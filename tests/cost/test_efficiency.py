@@ -10,7 +10,8 @@ from hwsim.spec.hardware import EfficiencyCurve
 
 
 def _with_curves(curves, efficiency=1.0):
-    hardware = loader.load_hardware("h100-sxm", calibrated=False)
+    """H100 with the given matrix curves, GEMMs on the matrix engine only (no GEMV path)."""
+    hardware = loader.load_hardware("h100-sxm", {"datapath.gemv_on_vector": False}, calibrated=False)
     matrix = hardware.matrix.model_copy(update={"efficiency": efficiency, "efficiency_curve": curves})
     return hardware.model_copy(update={"compute": {**hardware.compute, "matrix": matrix}})
 

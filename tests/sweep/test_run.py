@@ -35,10 +35,11 @@ def test_one_row_per_point_with_axes_status_and_totals(tmp_path):
         assert column in frame.columns
     ok = frame[frame["batch"] == 1]
     assert (ok["status"] == "ok").all() and ok["error"].isna().all()
-    # The stand-in: tpot = weight bytes / bandwidth x 1.25 (des); int4 weights are ~4x smaller.
+    # The stand-in: tpot = weight bytes / bandwidth x 1.25 (des); int4 weights are ~4x smaller,
+    # the 16-bit embedding / LM head (~200 MB of Ouro's 2.9 GB in bf16) is not.
     bf16 = ok[(ok["model.quant"] == "bf16") & (ok["model.loop.count"] == 1)]["tpot_s"].item()
     int4 = ok[(ok["model.quant"] == "int4-g128") & (ok["model.loop.count"] == 1)]["tpot_s"].item()
-    assert 3.5 < bf16 / int4 < 4.0
+    assert 2.5 < bf16 / int4 < 3.0
     for name in ("results.parquet", "results.csv", "pareto.csv", "sensitivity.csv", "manifest.json"):
         assert (tmp_path / name).exists()
     assert pd.read_parquet(tmp_path / "results.parquet")["point"].tolist() == frame["point"].tolist()
@@ -57,10 +58,11 @@ def test_a_failing_point_records_its_error_and_the_sweep_goes_on(tmp_path):
 
 
 def test_points_whose_floor_breaks_a_capacity_constraint_are_pruned(tmp_path):
-    # bf16 Ouro-1.4B weighs ~2.9 GB: it does not fit 1 GB of DRAM; int4 (~0.8 GB) does.
+    # bf16 Ouro-1.4B weighs ~2.9 GB: it does not fit 1.2 GB of DRAM; int4 (1.04 GB with its
+    # 16-bit embedding) does.
     frame = run(make_spec(constraints=["fits == True"],
                           axes={"model.quant": ["bf16", "int4-g128"],
-                                "hardware.memory.dram.capacity": ["1 GB"]}), tmp_path)
+                                "hardware.memory.dram.capacity": ["1.2 GB"]}), tmp_path)
     bf16, int4 = frame.iloc[0], frame.iloc[1]
     assert bf16["status"] == "pruned" and bf16["engine"] == "floor"
     assert bf16["pruned_by"] == "fits == True"
@@ -85,7 +87,7 @@ def test_time_limits_prune_on_the_floor(tmp_path):
 
 
 def test_roofline_engine_never_prunes(tmp_path):
-    frame = run(make_spec(axes={"model.quant": ["bf16", "int4-g128"], "hardware.memory.dram.capacity": ["1 GB"]}),
+    frame = run(make_spec(axes={"model.quant": ["bf16", "int4-g128"], "hardware.memory.dram.capacity": ["1.2 GB"]}),
                 tmp_path, engine="roofline")
     assert frame["status"].tolist() == ["ok", "ok"]
     assert frame["feasible"].tolist() == [False, True]

@@ -68,7 +68,8 @@ def test_huginn_matmul_flops_follow_the_recurrence(load_model):
 def test_unique_weight_bytes_are_params_at_spec_bits(load_model, name, quant, bits):
     if name not in PRESETS:
         pytest.skip(f"no preset {name}")
-    model = configure_model(load_model(name), quant=quant)
+    # Head and embeddings stored in the same format (by default they stay 16-bit: test_datapath.py).
+    model = configure_model(load_model(name), quant=quant, head_format=quant)
     frame = build_trace(model, "prefill", 1, 4)
     params = weight_table(model).num_params
     assert unique_bytes(frame, model) == pytest.approx(unique_weight_bytes(model), rel=1e-12)
