@@ -264,3 +264,14 @@ def build_hardware(params: ChipParams, costs: ChipCosts | None = None):
                       "source": "hwsim.chip: static = leakage + DRAM background; active = uncore share"},
             "source": params.source}
     return loader.validate(HardwareSpec, data, f"chip {params.name}")
+
+
+def hardware_from_document(data: dict, overrides: dict, source: str):
+    """The HardwareSpec of a chip parameters document with `overrides` (chip field paths; the
+    hardware paths `memory.sram.capacity` / `memory.dram.capacity` mean `sram` / `dram_capacity`):
+    hwsim.spec.loader.load_hardware's hook. A bad field is one ConfigError naming `source`."""
+    from hwsim.spec import loader
+
+    aliases = {"memory.sram.capacity": "sram", "memory.dram.capacity": "dram_capacity"}
+    data = loader.apply_overrides(data, {aliases.get(k, k): v for k, v in overrides.items()}, source)
+    return build_hardware(loader.validate(ChipParams, data, source))

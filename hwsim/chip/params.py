@@ -56,3 +56,10 @@ class ChipParams(Spec):
         rates: dict[str, float] = {self.mac_format: 1.0}
         rates.update(self.formats)
         return rates
+
+
+def is_chip_document(data: dict) -> bool:
+    """Whether a hardware document is a chip's design parameters (a MAC array shape, no
+    `compute` / `memory` sections) rather than a HardwareSpec: such a file can be passed
+    wherever a hardware preset can."""
+    return isinstance(data, dict) and "mac_rows" in data and not {"compute", "memory"} & set(data)
