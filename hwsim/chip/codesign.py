@@ -110,7 +110,7 @@ def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des", mi
     """The candidate with the highest simulated decode tokens/s that fits the model and draws at
     most the power budget (see module docstring for the floor-ordered search); only candidates
     with at least `min_sram_bytes` of SRAM (e.g. a looped model's shared block) where given,
-    searched in floor order."""
+    searched in floor order to the end (exact)."""
     from hwsim.chip.model import build_hardware
     from hwsim.sim import roofline_totals
     from hwsim.sim import simulate
@@ -127,11 +127,13 @@ def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des", mi
             estimate = roofline_totals(model, hardware, bound="op", **options)["tokens_per_s"]
             screened.append((estimate, floor["tokens_per_s"], params, hardware))
     # The per-op estimate streams weights from DRAM, so it misorders chips chosen to hold them;
-    # those go in floor order (then the search stops at the first floor below the best: exact).
+    # those go in floor order without the cap: the search ends at the first floor at or below
+    # the best simulated point, so it finds the best of all candidates.
     screened.sort(key=lambda item: -item[1] if min_sram_bytes else -item[0])
+    cap = len(screened) if min_sram_bytes else MAX_SIMULATED
     best = Optimum(budget=budget, model=model_name, params=None, candidates=len(chips))
     for _, bound, params, hardware in screened:
-        if best.simulated >= MAX_SIMULATED:
+        if best.simulated >= cap:
             break
         if best.params is not None and bound <= best.totals["tokens_per_s"]:
             continue

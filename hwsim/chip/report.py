@@ -137,8 +137,9 @@ def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[s
             f"event simulation with the `pin` residency policy.", ""]
     for title, table in tables.items():
         text += [f"## {title}", "", table, ""]
-    text.append(f"_{sum(o.simulated for o in optima.values())} event simulations, "
-                f"{sum(o.candidates for o in optima.values())} candidates screened, {elapsed:.0f} s._")
+    searches = [*optima.values(), *holding.values()]
+    text.append(f"_{sum(o.simulated for o in searches)} event simulations, "
+                f"{sum(o.candidates for o in searches)} candidates screened, {elapsed:.0f} s._")
     path = out / "report.md"
     path.write_text("\n".join(text) + "\n")
     pd.DataFrame.from_records(records).to_csv(out / "results.csv", index=False)

@@ -195,3 +195,23 @@ def test_chip_show_reads_a_params_file(tmp_path):
     bad.write_text("name: x\nnode: 7nm\nclock: 1\nmac_rows: 4\nmac_cols: 4\n")
     result = CliRunner().invoke(main, ["chip", "show", str(bad)])
     assert result.exit_code != 0 and "clock" in result.output and "Traceback" not in result.output
+
+
+def test_holding_search_is_exact_over_its_candidates():
+    """With a SRAM floor the search runs in floor order to the end: its pick is the best of an
+    event simulation of every candidate that holds the SRAM and meets the power budget."""
+    from hwsim.chip.model import build_hardware
+    from hwsim.sim import simulate
+    from hwsim.validation.predict import case_model
+
+    budget, run, floor = C.Budget("5nm", 100, 10), C.Run(), 100 * 2 ** 20
+    found = C.best_chip(budget, "qwen3-0.6b", run, min_sram_bytes=floor)
+    model = case_model("qwen3-0.6b", run.quant)
+    speeds, holding = [], [p for p in C.candidates(budget, run) if p.sram_bytes >= floor]
+    for params in holding:
+        totals = simulate(model, build_hardware(params), phase="decode", prompt_len=run.prompt_len,
+                          gen_len=run.gen_len, batch=1, policy="pin", engine="des").totals
+        if totals["power_w"] <= 10 * (1 + 1e-6):
+            speeds.append(totals["tokens_per_s"])
+    assert found.params.sram_bytes >= floor and found.simulated < len(holding)   # stopped on the floor
+    assert found.totals["tokens_per_s"] == pytest.approx(max(speeds))
