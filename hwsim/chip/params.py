@@ -59,7 +59,8 @@ class ChipParams(Spec):
 
 
 def is_chip_document(data: dict) -> bool:
-    """Whether a hardware document is a chip's design parameters (a MAC array shape, no
+    """Whether a hardware document is a chip's design parameters (a MAC array field, no
     `compute` / `memory` sections) rather than a HardwareSpec: such a file can be passed
     wherever a hardware preset can."""
-    return isinstance(data, dict) and "mac_rows" in data and not {"compute", "memory"} & set(data)
+    keys = set(data) if isinstance(data, dict) else set()
+    return bool(keys & {"mac_rows", "mac_cols", "mac_arrays"}) and not keys & {"compute", "memory"}

@@ -37,6 +37,13 @@ def test_bad_chip_overrides_are_one_line_errors(overrides, fragment):
     assert "\n" not in str(info.value)
 
 
+def test_a_misspelt_chip_field_is_named(tmp_path):
+    bad = tmp_path / "chip.yaml"
+    bad.write_text('name: x\nnode: 7nm\nclock: "1 GHz"\nmac_row: 4\nmac_cols: 4\n')
+    with pytest.raises(ConfigError, match="mac_rows: required field is missing; mac_row: unknown field"):
+        loader.load_hardware(str(bad))
+
+
 def test_simulate_and_feasibility_take_a_chip_file():
     run = CliRunner().invoke(main, ["simulate", "--model", "qwen3-0.6b", "--hardware", EXAMPLE, "--quant",
                                     "int4-g128", "--prompt", "16", "--gen", "2", "--engine", "roofline"])
