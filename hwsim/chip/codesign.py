@@ -17,15 +17,19 @@ per budget and model: the optimum is the event simulation's best among those.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from hwsim.chip.model import chip_cost, mac_area_mm2, vector_area_mm2
+from hwsim.chip.model import build_hardware, chip_cost, mac_area_mm2, vector_area_mm2
 from hwsim.chip.params import ChipParams
 from hwsim.errors import ConfigError
 
 # up to 768 MiB so a looped model's shared block (Ouro-1.4B at int4-g128: 607 MiB) can be resident
 SRAM_MIB = (0, 4, 8, 16, 32, 64, 128, 256, 512, 640, 768)
-DRAM_CHANNELS = (1, 2, 4, 8)
+# x16 channels up to a 256-bit bus (Apple M4 Pro: 256-bit LPDDR5X, 273 GB/s; AMD Strix Halo:
+# 256-bit LPDDR5X-8000); pins and package are not priced, so this ceiling is an assumption, and
+# the optima take every channel the power budget affords
+DRAM_CHANNELS = (1, 2, 4, 8, 16)
 ARRAY_COUNTS = tuple(sorted({2 ** k for k in range(12)} | {3 * 2 ** k for k in range(11)}))
 ARRAY = 64                     # 64 x 64 int8 arrays
 LANES_PER_ARRAY = 64           # fp32 vector lanes beside each array (norms, softmax, dequantisation)
@@ -106,12 +110,26 @@ def chip_cost_or_none(params: ChipParams):
         return None
 
 
+_BUILT: OrderedDict[str, object] = OrderedDict()
+
+
+def _hardware(params: ChipParams):
+    """build_hardware, remembered for the last few thousand chips: every model of a budget
+    screens the same candidates, and building one (unit strings parsed back) costs more than
+    its roofline screen."""
+    key = params.model_dump_json()
+    if key not in _BUILT:
+        _BUILT[key] = build_hardware(params)
+        if len(_BUILT) > 4096:
+            _BUILT.popitem(last=False)
+    return _BUILT[key]
+
+
 def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des", min_sram_bytes: float = 0.0) -> Optimum:
     """The candidate with the highest simulated decode tokens/s that fits the model and draws at
     most the power budget (see module docstring for the floor-ordered search); only candidates
     with at least `min_sram_bytes` of SRAM (e.g. a looped model's shared block) where given,
     searched in floor order to the end (exact)."""
-    from hwsim.chip.model import build_hardware
     from hwsim.sim import roofline_totals
     from hwsim.sim import simulate
     from hwsim.validation.predict import case_model
@@ -121,7 +139,7 @@ def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des", mi
     screened = []
     chips = [p for p in candidates(budget, run) if p.sram_bytes >= min_sram_bytes]
     for params in chips:
-        hardware = build_hardware(params)
+        hardware = _hardware(params)
         floor = roofline_totals(model, hardware, bound="floor", **options)
         if floor["fits"]:
             estimate = roofline_totals(model, hardware, bound="op", **options)["tokens_per_s"]
