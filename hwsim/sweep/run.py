@@ -251,7 +251,8 @@ def results_frame(plan: SweepPlan, records: dict[int, dict[str, Any]]) -> pd.Dat
                      "engine": record["engine"], "feasible": feasible, "pruned_by": record["pruned_by"],
                      "error": record["error"], **totals})
     columns = (["point", *plan.axes, *plan.si_columns.values(), "status", "engine", "feasible", "pareto",
-                "pruned_by", "error", *TOTAL_KEYS, *extra_totals])
+                "pruned_by", "error", *TOTAL_KEYS,
+                *dict.fromkeys([*extra_totals, *(k for k in plan.spec.objectives if k not in TOTAL_KEYS)])])
     frame = pd.DataFrame(rows).reindex(columns=columns)
     frame["pareto"] = pareto_mask(frame, plan.spec.objectives)
     return frame

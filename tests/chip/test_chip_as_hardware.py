@@ -66,3 +66,21 @@ def test_sweep_axis_over_chip_parameters():
     assert areas == sorted(areas) and areas[0] < areas[-1]
     assert [p.hardware.memory["sram"].capacity_bytes for p in points] == [m * 2 ** 20 for m in (8, 32, 128)]
     assert [c.holds(t) for c in spec.parsed_constraints for t in totals] == [True, True, False]
+
+
+@pytest.mark.parametrize("engine", ["des", "roofline"])
+def test_sweep_run_carries_budget_figures_through_the_batch_path(tmp_path, engine):
+    """The closed forms priced per chunk (sweep/batch.py) carry area_mm2 / tdp_w / idle_w as the
+    point-by-point path does: the area constraint prunes only the chip that breaks it, and an
+    area objective has its column."""
+    from hwsim.sweep import run_sweep
+
+    spec = loader.validate(SweepSpec, {"name": "t", "model": "qwen3-0.6b", "hardware": EXAMPLE, "prompt_len": 16,
+                                       "gen_len": 2, "axes": {"hardware.sram": ["8 MiB", "32 MiB", "128 MiB"]},
+                                       "constraints": ["area_mm2 <= 60"],
+                                       "objectives": {"tpot_s": "min", "area_mm2": "min"}}, "t")
+    frame = run_sweep(spec, tmp_path, jobs=1, engine=engine, progress=False)
+    assert frame["area_mm2"].notna().all() and frame["tdp_w"].eq(5).all()
+    assert list(frame["feasible"]) == [True, True, False]
+    if engine == "des":
+        assert list(frame["status"]) == ["ok", "ok", "pruned"]
