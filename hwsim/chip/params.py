@@ -64,3 +64,9 @@ def is_chip_document(data: dict) -> bool:
     wherever a hardware preset can."""
     keys = set(data) if isinstance(data, dict) else set()
     return bool(keys & {"mac_rows", "mac_cols", "mac_arrays"}) and not keys & {"compute", "memory"}
+
+
+# A HardwareSpec built from chip parameters carries them in its `notes` after this marker, so its
+# area and power are priced from the parameters themselves (hwsim.chip.describe), not read back
+# from its peaks and bandwidths (which a power mode has throttled).
+CHIP_NOTE = "hwsim.chip parameters: "

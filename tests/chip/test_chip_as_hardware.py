@@ -28,6 +28,19 @@ def test_load_hardware_builds_the_chip_with_overrides():
         .memory["sram"].capacity_bytes == 32 * 2 ** 20
 
 
+def test_a_built_chip_is_priced_from_its_parameters_not_read_back():
+    """The example's 5 W mode throttles its DRAM bandwidth to 0.42 of 4 channels' worth: read
+    back from the spec it would look like 2 channels (19.5 mm2); its budget figures are its own
+    (4 channels, 22.0 mm2, TDP = the power mode)."""
+    from hwsim.chip import chip_cost
+    from hwsim.chip.budget import hardware_totals
+
+    params = loader.validate(ChipParams, loader.read_document(EXAMPLE), "x")
+    totals = hardware_totals(loader.load_hardware(EXAMPLE))
+    assert totals["area_mm2"] == pytest.approx(chip_cost(params).total_area_mm2)
+    assert totals["area_mm2"] == pytest.approx(22.0, abs=0.05) and totals["tdp_w"] == 5
+
+
 @pytest.mark.parametrize("overrides, fragment", [({"mac_rowz": 4}, "mac_rowz: unknown field"),
                                                  ({"sram": 64}, "sram: 64 has no unit")])
 def test_bad_chip_overrides_are_one_line_errors(overrides, fragment):
