@@ -13,7 +13,6 @@ from collections import defaultdict
 from typing import Any, Callable
 
 from hwsim.cache import spec_text
-from hwsim.chip.budget import hardware_totals
 from hwsim.sim.run import roofline_totals_batch
 
 BOUND_OF = {"roofline": "op", "floor": "floor"}   # sweep engine name -> closed-form bound
@@ -50,9 +49,5 @@ class BatchEvaluator:
                                                bound=BOUND_OF[engine])
             except Exception:  # noqa: BLE001 - the per-point path records each point's own error
                 continue
-            budget = {}   # area_mm2, tdp_w, idle_w per device, as simulate_totals adds them
-            for p, t in zip(members, totals):
-                if id(p.hardware) not in budget:
-                    budget[id(p.hardware)] = hardware_totals(p.hardware)
-                priced[p.index] = {**t, **budget[id(p.hardware)]}
+            priced.update((p.index, t) for p, t in zip(members, totals))
         return priced
