@@ -3,8 +3,11 @@ DRAM channels; at a fixed power budget, the chip runs in that power mode (clocks
 bandwidth throttled to fit it, hwsim.chip.model). Each model gets the chip that maximises its
 decode tokens/s.
 
-Candidates per budget: every SRAM size x DRAM-channel count, with the area left over filled to a
-fraction (1, 1/2, 1/4, 1/8) with 64x64 int8 MAC arrays, each with 64 fp32 vector lanes. Each is
+Candidates per budget: every SRAM size x DRAM-channel count with 64x64 int8 MAC arrays (each with
+64 fp32 vector lanes) in the area left over: as many as fit (the iso-area fill) and every count
+of a fixed grid (1, 2, 3, 4, 6, 8, 12, ...) below that, so a larger budget's candidates include
+a smaller one's grid points (under a power cap more MACs throttle the clock and the DRAM
+bandwidth, so the fullest chip is often not the fastest). Each is
 screened with the per-op roofline estimate and the roofline floor (a lower bound on the
 simulator's time, so an upper bound on tokens/s); candidates are then simulated with the
 event-driven engine under the `pin` residency policy (weights pinned in SRAM) in estimate
@@ -14,15 +17,20 @@ per budget and model: the optimum is the event simulation's best among those.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from hwsim.chip.model import chip_cost, mac_area_mm2, vector_area_mm2
+from hwsim.chip.model import build_hardware, chip_cost, mac_area_mm2, vector_area_mm2
 from hwsim.chip.params import ChipParams
 from hwsim.errors import ConfigError
 
-SRAM_MIB = (0, 4, 8, 16, 32, 64, 128, 256)
-DRAM_CHANNELS = (1, 2, 4, 8)
-MAC_FILL = (1.0, 0.5, 0.25, 0.125)
+# up to 768 MiB so a looped model's shared block (Ouro-1.4B at int4-g128: 607 MiB) can be resident
+SRAM_MIB = (0, 4, 8, 16, 32, 64, 128, 256, 512, 640, 768)
+# x16 channels up to a 256-bit bus (Apple M4 Pro: 256-bit LPDDR5X, 273 GB/s; AMD Strix Halo:
+# 256-bit LPDDR5X-8000); pins and package are not priced, so this ceiling is an assumption, and
+# the optima take every channel the power budget affords
+DRAM_CHANNELS = (1, 2, 4, 8, 16)
+ARRAY_COUNTS = tuple(sorted({2 ** k for k in range(12)} | {3 * 2 ** k for k in range(11)}))
 ARRAY = 64                     # 64 x 64 int8 arrays
 LANES_PER_ARRAY = 64           # fp32 vector lanes beside each array (norms, softmax, dequantisation)
 FORMATS = {"int4": 2.0, "fp16": 0.5, "bf16": 0.5}   # int8-native arrays as on RK3588 / Hailo-10H
@@ -77,10 +85,7 @@ def candidates(budget: Budget, run: Run) -> list[ChipParams]:
                 continue
             room = (budget.area_mm2 - without) * (1 - _uncore_fraction())
             most = int(room // per_array)
-            for fill in MAC_FILL:
-                arrays = int(most * fill)
-                if arrays < 1 or (fill < 1 and arrays == int(most * fill * 2)):
-                    continue
+            for arrays in sorted({n for n in ARRAY_COUNTS if n < most} | ({most} if most >= 1 else set())):
                 params = base.model_copy(update={
                     "name": f"{budget.node}-{arrays}x{ARRAY}x{ARRAY}-{sram}MiB-{channels}ch",
                     "mac_arrays": arrays, "vector_lanes": arrays * LANES_PER_ARRAY, "formats": FORMATS,
@@ -105,10 +110,26 @@ def chip_cost_or_none(params: ChipParams):
         return None
 
 
-def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des") -> Optimum:
+_BUILT: OrderedDict[str, object] = OrderedDict()
+
+
+def _hardware(params: ChipParams):
+    """build_hardware, remembered for the last few thousand chips: every model of a budget
+    screens the same candidates, and building one (unit strings parsed back) costs more than
+    its roofline screen."""
+    key = params.model_dump_json()
+    if key not in _BUILT:
+        _BUILT[key] = build_hardware(params)
+        if len(_BUILT) > 4096:
+            _BUILT.popitem(last=False)
+    return _BUILT[key]
+
+
+def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des", min_sram_bytes: float = 0.0) -> Optimum:
     """The candidate with the highest simulated decode tokens/s that fits the model and draws at
-    most the power budget (see module docstring for the floor-ordered search)."""
-    from hwsim.chip.model import build_hardware
+    most the power budget (see module docstring for the floor-ordered search); only candidates
+    with at least `min_sram_bytes` of SRAM (e.g. a looped model's shared block) where given,
+    searched in floor order to the end (exact)."""
     from hwsim.sim import roofline_totals
     from hwsim.sim import simulate
     from hwsim.validation.predict import case_model
@@ -116,17 +137,21 @@ def best_chip(budget: Budget, model_name: str, run: Run, engine: str = "des") ->
     model = case_model(model_name, run.quant)
     options = dict(phase="decode", prompt_len=run.prompt_len, gen_len=run.gen_len, batch=1)
     screened = []
-    chips = candidates(budget, run)
+    chips = [p for p in candidates(budget, run) if p.sram_bytes >= min_sram_bytes]
     for params in chips:
-        hardware = build_hardware(params)
+        hardware = _hardware(params)
         floor = roofline_totals(model, hardware, bound="floor", **options)
         if floor["fits"]:
             estimate = roofline_totals(model, hardware, bound="op", **options)["tokens_per_s"]
             screened.append((estimate, floor["tokens_per_s"], params, hardware))
-    screened.sort(key=lambda item: -item[0])
+    # The per-op estimate streams weights from DRAM, so it misorders chips chosen to hold them;
+    # those go in floor order without the cap: the search ends at the first floor at or below
+    # the best simulated point, so it finds the best of all candidates.
+    screened.sort(key=lambda item: -item[1] if min_sram_bytes else -item[0])
+    cap = len(screened) if min_sram_bytes else MAX_SIMULATED
     best = Optimum(budget=budget, model=model_name, params=None, candidates=len(chips))
     for _, bound, params, hardware in screened:
-        if best.simulated >= MAX_SIMULATED:
+        if best.simulated >= cap:
             break
         if best.params is not None and bound <= best.totals["tokens_per_s"]:
             continue

@@ -5,11 +5,12 @@ with the class's typical organisation (stated in ASSUMPTIONS and printed with th
 
 from __future__ import annotations
 
+import json
 import math
 
 from hwsim.chip.costs import load_costs
 from hwsim.chip.model import ChipCost, chip_cost
-from hwsim.chip.params import ChipParams
+from hwsim.chip.params import CHIP_NOTE, ChipParams
 from hwsim.spec.hardware import HardwareSpec
 
 GPU_CLASSES = ("datacenter_gpu", "consumer_gpu", "edge_gpu", "apple_gpu")
@@ -27,7 +28,11 @@ ASSUMPTIONS = {
 
 
 def params_from_hardware(hardware: HardwareSpec) -> tuple[ChipParams, list[str]]:
-    """(chip parameters, assumptions used) for a preset."""
+    """(chip parameters, assumptions used) for a preset; a chip built by hwsim.chip gives back
+    the parameters it was built from."""
+    if hardware.notes.startswith(CHIP_NOTE):
+        return (ChipParams.model_validate(json.loads(hardware.notes[len(CHIP_NOTE):])),
+                ["built from chip parameters (hwsim.chip): priced from them, not read back from its peaks"])
     matrix = hardware.matrix
     notes = [ASSUMPTIONS["gpu" if hardware.device_class in GPU_CLASSES else "npu"]]
     clock = matrix.clock

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hwsim import units
 from hwsim.chip.costs import ChipCosts, load_costs
-from hwsim.chip.params import ChipParams
+from hwsim.chip.params import CHIP_NOTE, ChipParams
 from hwsim.errors import ConfigError
 
 MIB_BITS = 2 ** 20
@@ -262,5 +262,16 @@ def build_hardware(params: ChipParams, costs: ChipCosts | None = None):
                       "active": units.format_si(cost.active_w, "w"),
                       "operand_delivery": units.format_si(cost.operand_j_per_mac / 2, "j_per_flop"),
                       "source": "hwsim.chip: static = leakage + DRAM background; active = uncore share"},
-            "source": params.source}
+            "source": params.source, "notes": CHIP_NOTE + params.model_dump_json()}
     return loader.validate(HardwareSpec, data, f"chip {params.name}")
+
+
+def hardware_from_document(data: dict, overrides: dict, source: str):
+    """The HardwareSpec of a chip parameters document with `overrides` (chip field paths; the
+    hardware paths `memory.sram.capacity` / `memory.dram.capacity` mean `sram` / `dram_capacity`):
+    hwsim.spec.loader.load_hardware's hook. A bad field is one ConfigError naming `source`."""
+    from hwsim.spec import loader
+
+    aliases = {"memory.sram.capacity": "sram", "memory.dram.capacity": "dram_capacity"}
+    data = loader.apply_overrides(data, {aliases.get(k, k): v for k, v in overrides.items()}, source)
+    return build_hardware(loader.validate(ChipParams, data, source))

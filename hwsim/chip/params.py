@@ -56,3 +56,17 @@ class ChipParams(Spec):
         rates: dict[str, float] = {self.mac_format: 1.0}
         rates.update(self.formats)
         return rates
+
+
+def is_chip_document(data: dict) -> bool:
+    """Whether a hardware document is a chip's design parameters (a MAC array field, no
+    `compute` / `memory` sections) rather than a HardwareSpec: such a file can be passed
+    wherever a hardware preset can."""
+    keys = set(data) if isinstance(data, dict) else set()
+    return bool(keys & {"mac_rows", "mac_cols", "mac_arrays"}) and not keys & {"compute", "memory"}
+
+
+# A HardwareSpec built from chip parameters carries them in its `notes` after this marker, so its
+# area and power are priced from the parameters themselves (hwsim.chip.describe), not read back
+# from its peaks and bandwidths (which a power mode has throttled).
+CHIP_NOTE = "hwsim.chip parameters: "

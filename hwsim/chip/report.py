@@ -1,7 +1,9 @@
 """Report preset `chip-codesign-edge`: the best edge chip for a looped model (Ouro-1.4B, 4 loops)
 and its iso-quality standard peer (Qwen3-4B) under 25 / 50 / 100 mm2 x 2 / 5 / 10 W in 7 and
 5 nm (hwsim.chip.codesign), where each optimum puts its area, each model's tokens/s and J/token
-on each optimum, and whether the looped model's shared block becomes resident and wins.
+on each optimum, and whether the looped model's shared block becomes resident and wins. The
+area budgets go on to 200 and 400 mm2: Ouro's shared block (607 MiB at int4-g128) cannot fit
+in 100 mm2 at either node, and the question is where it first does.
 
 Every number the conclusion quotes is a cell of one of the tables (the same formatted string).
 """
@@ -19,7 +21,7 @@ from hwsim.report.presets import Written
 NAME = "chip-codesign-edge"
 LOOPED, STANDARD = "ouro-1.4b", "qwen3-4b"
 NODES = ("7nm", "5nm")
-AREAS_MM2 = (25, 50, 100)
+AREAS_MM2 = (25, 50, 100, 200, 400)   # 200 / 400: where the shared block can first be resident
 POWERS_W = (2, 5, 10)
 
 
@@ -84,11 +86,13 @@ def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[s
     start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    block_mib = looped_block_bytes(LOOPED, run.quant) / 2 ** 20
+    block_bytes = looped_block_bytes(LOOPED, run.quant)
+    block_mib = block_bytes / 2 ** 20
     optima = {(b, m): best_chip(b, m, run) for b in budgets() for m in (LOOPED, STANDARD)}
+    # the looped model's best chip among those that hold its shared block (none where none fits)
+    holding = {b: best_chip(b, LOOPED, run, min_sram_bytes=block_bytes) for b in budgets()}
 
     optimum_rows, cross_rows, residency_rows, records = [], [], [], []
-    first_win = None
     for b in budgets():
         for m in (LOOPED, STANDARD):
             o = optima[(b, m)]
@@ -104,12 +108,13 @@ def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[s
         resident = sram >= block_mib
         wins = bool(lo.totals and (not st.totals or lo.totals["tokens_per_s"] > st.totals["tokens_per_s"]))
         largest = largest_sram_mib(b, run)
+        held = holding[b]
+        held_wins = bool(held.totals and (not st.totals or held.totals["tokens_per_s"] > st.totals["tokens_per_s"]))
         residency_rows.append([b.label, f"{block_mib:.0f}", f"{sram:g}", f"{largest:g}", "yes" if resident else "no",
-                               _perf(lo.totals)[0], _perf(st.totals)[0], "yes" if wins else "no"])
-        if first_win is None and resident and wins:
-            first_win = residency_rows[-1]
+                               _perf(lo.totals)[0], _perf(st.totals)[0], "yes" if wins else "no",
+                               _chip_cells(held)[0], *_perf(held.totals)[:2], "yes" if held_wins else "no"])
 
-    conclusion = _conclusion(residency_rows, first_win, optimum_rows[-2:])
+    conclusion = _conclusion(residency_rows, optimum_rows)
     tables = {
         "Best chip per budget and model (decode tokens/s, int4-g128)": _table(
             ["node", "mm2", "W", "model", "chip", "MAC area", "SRAM area", "DRAM PHY+ctrl", "uncore",
@@ -118,7 +123,8 @@ def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[s
                                              cross_rows),
         "Shared-block residency of the looped model": _table(
             ["budget", "Ouro block MiB", "SRAM on Ouro's optimum MiB", "largest SRAM that fits MiB", "resident",
-             "Ouro tok/s", "Qwen3-4B tok/s", "looped wins"], residency_rows),
+             "Ouro tok/s", "Qwen3-4B tok/s", "looped wins", "best chip holding the block", "Ouro tok/s on it",
+             "Ouro J/token on it", "it beats Qwen3-4B"], residency_rows),
     }
     elapsed = time.perf_counter() - start
     text = [f"# {NAME}: looped vs standard model on the best edge chip per budget", "",
@@ -131,8 +137,9 @@ def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[s
             f"event simulation with the `pin` residency policy.", ""]
     for title, table in tables.items():
         text += [f"## {title}", "", table, ""]
-    text.append(f"_{sum(o.simulated for o in optima.values())} event simulations, "
-                f"{sum(o.candidates for o in optima.values())} candidates screened, {elapsed:.0f} s._")
+    searches = [*optima.values(), *holding.values()]
+    text.append(f"_{sum(o.simulated for o in searches)} event simulations, "
+                f"{sum(o.candidates for o in searches)} candidates screened, {elapsed:.0f} s._")
     path = out / "report.md"
     path.write_text("\n".join(text) + "\n")
     pd.DataFrame.from_records(records).to_csv(out / "results.csv", index=False)
@@ -147,30 +154,55 @@ def hwsim_codesign_doc() -> str:
     return " ".join(codesign.__doc__.split())
 
 
-def _conclusion(rows: list[list[str]], first_win: list[str] | None, top_optima: list[list[str]]) -> list[str]:
-    """Paragraphs quoting cells of the residency table and of the optimum table's largest budget
-    (`top_optima`: its two rows) verbatim."""
-    largest = max(rows, key=lambda r: float(r[3]))
+def _conclusion(rows: list[list[str]], optimum_rows: list[list[str]]) -> list[str]:
+    """Paragraphs quoting cells verbatim: per node, where the looped model's shared block is first
+    resident and where it first wins (residency table, `rows`, in budget order); then per budget
+    each model's optimum (optimum table, `optimum_rows`: the looped and the standard model's row
+    of each budget in turn)."""
     paragraphs = []
-    if first_win is None:
-        paragraphs.append(
-            f"The looped model's shared block ({rows[0][1]} MiB) never becomes resident: the largest SRAM that fits "
-            f"any budget is {largest[3]} MiB ({largest[0]}), and the chips that serve Ouro-1.4B best keep at most "
-            f"{max(rows, key=lambda r: float(r[2]))[2]} MiB.")
-    else:
-        paragraphs.append(f"The looped model's shared block ({first_win[1]} MiB) is resident first at {first_win[0]}, "
-                          f"where Ouro-1.4B reaches {first_win[5]} tok/s against Qwen3-4B's {first_win[6]}.")
-    wins = [r for r in rows if r[7] == "yes"]
-    top = rows[-1]
-    if wins:
-        paragraphs.append("Ouro-1.4B is faster than Qwen3-4B at " + ", ".join(r[0] for r in wins) + ".")
-    paragraphs.append(f"At the largest budget ({top[0]}) Ouro-1.4B decodes {top[5]} tok/s and Qwen3-4B {top[6]} tok/s "
-                      f"(looped wins: {top[7]}).")
-    for row in top_optima:
-        paragraphs.append(f"There the optimum for {row[3]} is {row[4]}: {row[5]} of its area in MACs, {row[6]} in SRAM, "
-                          f"{row[7]} in DRAM PHYs and controllers; {row[11]} tok/s at {row[12]} J/token, "
-                          f"drawing {row[13]} W at {row[9]}.")
+    for node in dict.fromkeys(r[0].split()[0] for r in rows):
+        mine = [r for r in rows if r[0].split()[0] == node]
+        resident = next((r for r in mine if r[4] == "yes"), None)
+        win = next((r for r in mine if r[7] == "yes"), None)
+        held = next((r for r in mine if r[8] != "none fits"), None)
+        if resident is None:
+            largest = max(mine, key=lambda r: float(r[3]))
+            text = (f"In {node} the looped model's shared block ({mine[0][1]} MiB) is never resident on Ouro-1.4B's "
+                    f"optimum up to {mine[-1][0]} (the optima keep at most "
+                    f"{max(mine, key=lambda r: float(r[2]))[2]} MiB); ")
+            if held is None:
+                text += f"no chip can hold it: the most SRAM that fits is {largest[3]} MiB ({largest[0]})."
+            else:
+                text += (f"a chip holding it first fits at {held[0]}, where the best one ({held[8]}) decodes "
+                         f"Ouro-1.4B at {held[9]} tok/s and {held[10]} J/token, against {held[5]} tok/s on the "
+                         f"optimum and Qwen3-4B's {held[6]}.")
+                held_win = next((r for r in mine if r[11] == "yes"), None)
+                text += (f" A chip holding it first beats Qwen3-4B at {held_win[0]} ({held_win[9]} against "
+                         f"{held_win[6]} tok/s)." if held_win else
+                         f" No chip holding it beats Qwen3-4B at any {node} budget.")
+        else:
+            text = (f"In {node} the looped model's shared block ({resident[1]} MiB) is first resident at {resident[0]} "
+                    f"(Ouro-1.4B's optimum keeps {resident[2]} MiB), where Ouro-1.4B decodes {resident[5]} tok/s "
+                    f"against Qwen3-4B's {resident[6]}.")
+        if win is None:
+            text += f" Ouro-1.4B is slower than Qwen3-4B at every {node} budget."
+        else:
+            text += (f" Ouro-1.4B first beats Qwen3-4B at {win[0]} ({win[5]} against {win[6]} tok/s; "
+                     f"shared block resident: {win[4]}).")
+        paragraphs.append(text)
+    lines = ["Per budget (node, mm2, W), the optimum of each model: its area split (MACs, SRAM, DRAM PHYs and "
+             "controllers, uncore), tok/s and J/token:"]
+    for looped, standard in zip(optimum_rows[::2], optimum_rows[1::2]):
+        lines.append(f"- {looped[0]} {looped[1]} mm2 {looped[2]} W: " + "; ".join(_optimum_text(r) for r in (looped, standard)))
+    paragraphs.append("\n".join(lines))
     return paragraphs
+
+
+def _optimum_text(row: list[str]) -> str:
+    if row[4] == "none fits":
+        return f"{row[3]}: no candidate fits"
+    return (f"{row[3]} on {row[4]} ({row[10]} mm2: {row[5]} MACs, {row[6]} SRAM, {row[7]} DRAM, {row[8]} uncore) "
+            f"{row[11]} tok/s at {row[12]} J/token")
 
 
 def write(out_dir: Path | str, command: list[str] | None = None) -> Written:

@@ -101,7 +101,9 @@ def feasibility_command(model_name, hardware_name, target_texts, quant, loops, k
     phase = "e2e" if model.has_decode else "prefill"
     result = simulate(model, hardware, phase=phase, prompt_len=prompt_len, gen_len=gen_len, batch=batch,
                       policy=policy, engine="des")
-    totals = {**result.totals, **quality_columns(model, quality_group)}
+    from hwsim.chip.budget import hardware_totals
+
+    totals = {**result.totals, **hardware_totals(hardware), **quality_columns(model, quality_group)}
     verdict = F.check(totals, targets)
     loops_text = f" x{model.loop.count}" if model.is_looped else ""
     click.echo(f"{model.name}{loops_text} {model.quant.name} on {hardware.name} ({phase}, batch {batch}, "
@@ -152,6 +154,10 @@ def _quality_line(totals: dict, targets) -> str:
 
 
 def _show(fmt, metric: str, value: float) -> str:
+    from hwsim.chip.budget import HARDWARE_TOTALS
+
+    if metric in HARDWARE_TOTALS:   # area_mm2, tdp_w, idle_w
+        return f"{value:.4g} {'mm2' if metric == 'area_mm2' else 'W'}"
     text = fmt(metric, value)
     return text if text != "-" else f"{value:.4g}"
 

@@ -58,13 +58,14 @@ def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
     click.echo(format_table(worst_rows(frame, headline_mode)))
 
 
-def _echo_power(csv_path, calibration) -> None:
-    """Energy/power rows (hwsim.validation.power): board watts and J/token, held out."""
+def _echo_power(csv_path, calibration, engine: str) -> None:
+    """Energy/power rows (hwsim.validation.power): board watts and J/token, held out, predicted
+    with the command's engine."""
     from hwsim.resources import data_path
     from hwsim.validation.measured import load_measured
     from hwsim.validation.power import power_report
 
-    click.echo("\n" + power_report(load_measured(csv_path or data_path(DEFAULT_CSV)), calibration))
+    click.echo("\n" + power_report(load_measured(csv_path or data_path(DEFAULT_CSV)), calibration, engine=engine))
 
 
 @click.command("measured")
@@ -94,7 +95,7 @@ def validate_measured(csv_path, mapping_path, plot_path, subset, calibration_pat
         calibration = None  # the stored fit saw every device; the subset is judged on its own fit
     frame, _ = validate(cases, engine=engine, calibration=calibration, held_out=held_out, fit_engine=fit_engine)
     _echo_summary(frame, unmapped, "held_out" if held_out else "calibrated", "held_out" if held_out else "calibrated")
-    _echo_power(csv_path, calibration if subset != "fast" else None)
+    _echo_power(csv_path, calibration if subset != "fast" else None, engine)
     if plot_path:
         modes = ["preset", "calibrated"] + (["held_out"] if held_out else [])
         click.echo(f"\nplot: {plot(frame, plot_path, modes)}")

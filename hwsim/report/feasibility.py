@@ -2,7 +2,8 @@
 target binds, and what is the cheapest configuration that meets them all.
 
 Targets are strict one-comparison strings, `METRIC OP VALUE`: METRIC a numeric SimResult total
-(or `memory_bytes`, short for memory_footprint_bytes) or a quality column of hwsim.quality
+(or `memory_bytes`, short for memory_footprint_bytes), a hardware budget figure of
+hwsim.chip.budget (`area_mm2`, `tdp_w`, `idle_w`: "area_mm2<=50", "tdp_w<=15 W") or a quality column of hwsim.quality
 (`quality.gsm8k`, `quality.avg`, `checkpoint_quality.mmlu`: published scores in percent; an
 unmeasured or unknown score never passes), OP one of <= >= < >, VALUE a number or a
 quantity in the metric's unit ("8 GB", "500 mJ", "15 W", "1 s"). The margin is relative slack:
@@ -29,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from hwsim import units
+from hwsim.chip.budget import HARDWARE_TOTALS
 from hwsim.errors import ConfigError
 from hwsim.quality import is_quality_key
 from hwsim.result import TOTAL_KEYS
 
 ALIASES = {"memory_bytes": "memory_footprint_bytes"}
-METRICS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))
+METRICS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound")) + HARDWARE_TOTALS
+_AREA_UNIT = re.compile(r"\s*(mm2|mm\^2|mm²)$")
 _PATTERN = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_+-]+)?)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S(?:.*\S)?)\s*$")
 
 
@@ -102,6 +105,8 @@ def parse_target(text: str) -> Target:
         raise ConfigError(f"--target {text!r}: {unknown_name('metric', name, [*ALIASES, *METRICS])} "
                           "(or quality.<benchmark>)")
     raw = match["value"]
+    if metric == "area_mm2":   # "50 mm2" as well as "50"
+        raw = _AREA_UNIT.sub("", raw)
     dimension = metric_dimension(metric)
     try:
         limit = float(raw)
@@ -275,7 +280,9 @@ def _missed(point, targets: list[Target], totals: dict[str, Any], how: str) -> s
     parts = []
     for target in targets:
         actual = float(totals.get(target.metric, math.nan))
-        if math.isfinite(actual):
+        if not math.isfinite(actual) and target.metric in HARDWARE_TOTALS:
+            parts.append(f"{target.metric} is unknown (the hardware's process node has no chip cost figures)")
+        elif math.isfinite(actual):
             shown = how if not is_quality_key(target.metric) else "(published)"
             parts.append(f"{target.metric} {actual:.4g} {shown} misses {target.op} {target.limit:g}")
         else:

@@ -115,7 +115,9 @@ def is_hardware_document(name_or_path: str) -> bool:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml", ".json") and path.exists():
         data = read_document(path)
-        return "memory" in data or "compute" in data
+        from hwsim.chip.params import is_chip_document
+
+        return "memory" in data or "compute" in data or is_chip_document(data)
     key = name_or_path.strip().lower()
     hardware = _preset_index(HARDWARE_DIR)
     models = _preset_index(MODELS_DIR)
@@ -133,6 +135,13 @@ def load_hardware(name_or_path: str, overrides: dict[str, Any] | None = None, *,
     given as an override always wins."""
     path = find_preset(name_or_path, HARDWARE_DIR, "hardware")
     data = read_document(path)
+    from hwsim.chip.params import is_chip_document
+
+    if is_chip_document(data):   # chip design parameters (hwsim.chip): priced and built into hardware
+        from hwsim.chip.model import hardware_from_document
+
+        hardware = hardware_from_document(data, overrides or {}, _display(path))
+        return apply_calibration(hardware, runtime=runtime) if calibrated else hardware
     if overrides:
         data = apply_overrides(data, overrides, str(path))
     hardware = validate(HardwareSpec, data, _display(path))

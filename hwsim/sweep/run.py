@@ -68,8 +68,23 @@ def evaluate_chunk(points: list[Point], engine: str, prune_by: list[Constraint],
     if evaluate is None:   # closed forms priced for the whole chunk at once (sweep/batch.py)
         from hwsim.sweep.batch import BatchEvaluator
 
-        evaluate = BatchEvaluator(points, simulate_totals)
+        evaluate = _with_budget(BatchEvaluator(points, _simulation_totals))
     return [_evaluate_point(point, engine, prune_by, evaluate) for point in points]
+
+
+def _with_budget(evaluate: Evaluate) -> Evaluate:
+    """`evaluate` plus the hardware budget figures (area_mm2, tdp_w, idle_w), as simulate_totals
+    gives them, computed once per device of the chunk."""
+    from hwsim.chip.budget import hardware_totals
+
+    budget: dict[int, dict[str, float]] = {}
+
+    def evaluate_with_budget(point: Point, engine: str) -> dict[str, Any]:
+        if id(point.hardware) not in budget:
+            budget[id(point.hardware)] = hardware_totals(point.hardware)
+        return {**evaluate(point, engine), **budget[id(point.hardware)]}
+
+    return evaluate_with_budget
 
 
 def _evaluate_point(point: Point, engine: str, prune_by: list[Constraint], evaluate: Evaluate) -> dict[str, Any]:
@@ -251,7 +266,8 @@ def results_frame(plan: SweepPlan, records: dict[int, dict[str, Any]]) -> pd.Dat
                      "engine": record["engine"], "feasible": feasible, "pruned_by": record["pruned_by"],
                      "error": record["error"], **totals})
     columns = (["point", *plan.axes, *plan.si_columns.values(), "status", "engine", "feasible", "pareto",
-                "pruned_by", "error", *TOTAL_KEYS, *extra_totals])
+                "pruned_by", "error", *TOTAL_KEYS,
+                *dict.fromkeys([*extra_totals, *(k for k in plan.spec.objectives if k not in TOTAL_KEYS)])])
     frame = pd.DataFrame(rows).reindex(columns=columns)
     frame["pareto"] = pareto_mask(frame, plan.spec.objectives)
     return frame

@@ -9,6 +9,10 @@ number, the active share a of (tdp - idle) (hwsim.cost.energy.active_power_w):
 
 so `a` has a closed-form least-squares fit on relative error. The held-out figure predicts each
 device's rows from `a` fitted on the other devices only (leave one device out).
+
+A preset whose TDP was read off the same measurements (`circular_tdp` in the mapping, with the
+reason) says nothing independent: its rows are printed but left out of every fit and of the
+MAPE, and the reason is printed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class PowerCase:
     predicted_tokens_per_s: float
     base_w: float       # idle + action energies / time
     headroom_w: float   # tdp - idle: what the active share multiplies
+    circular: str | None = None   # why the preset's TDP is not independent of this row (excluded)
 
     @property
     def measured_w(self) -> float:
@@ -57,8 +62,19 @@ def load_power_mapping(path: Path | str | None = None) -> dict[str, dict]:
     return rows
 
 
-def power_cases(frame, mapping: dict[str, dict], calibration: dict | None, engine: str = "roofline"):
-    """(cases, unmapped [(id, reason)]) for every energy row of the measured frame."""
+def circular_presets(path: Path | str | None = None) -> dict[str, str]:
+    """Preset -> why its TDP is not independent of the measured power rows (`circular_tdp`)."""
+    path = Path(path or POWER_MAPPING_PATH)
+    circular = read_document(path).get("circular_tdp") or {}
+    if not isinstance(circular, dict) or not all(isinstance(v, str) and v for v in circular.values()):
+        raise ConfigError(f"{path.name}: circular_tdp: expected a mapping of preset -> reason")
+    return circular
+
+
+def power_cases(frame, mapping: dict[str, dict], calibration: dict | None, engine: str = "roofline",
+                circular: dict[str, str] | None = None):
+    """(cases, unmapped [(id, reason)]) for every energy row of the measured frame; `circular`
+    marks the rows of presets whose TDP came from these measurements."""
     from hwsim.calibration import apply_calibration
     from hwsim.validation.predict import case_hardware, case_model, simulated_totals
 
@@ -87,7 +103,8 @@ def power_cases(frame, mapping: dict[str, dict], calibration: dict | None, engin
             measured_j_per_token=float(record["value"]), measured_tokens_per_s=float(tg["value"]),
             predicted_tokens_per_s=1.0 / totals["tpot_s"],
             base_w=power.idle_w + action_j / seconds,
-            headroom_w=max((power.tdp_w or power.idle_w) - power.idle_w, 0.0)))
+            headroom_w=max((power.tdp_w or power.idle_w) - power.idle_w, 0.0),
+            circular=(circular or {}).get(entry["preset"])))
     return cases, unmapped
 
 
@@ -100,47 +117,63 @@ def fit_share(cases: list[PowerCase]) -> float:
 
 def power_frame(cases: list[PowerCase]):
     """One record per case and metric (board_w, energy_j_per_token) under `fitted` (in-sample)
-    and `held_out` (share fitted without the case's device)."""
+    and `held_out` (share fitted without the case's device); the shares are fitted on the rows
+    with an independent TDP only (`circular` column: the exclusion reason, else None)."""
     import pandas as pd
 
-    shares = {"fitted": {c.preset: fit_share(cases) for c in cases}}
-    shares["held_out"] = {d: fit_share([c for c in cases if c.preset != d]) for d in {c.preset for c in cases}}
+    fit = [c for c in cases if c.circular is None]
+    shares = {"fitted": {c.preset: fit_share(fit) for c in cases}}
+    shares["held_out"] = {d: fit_share([c for c in fit if c.preset != d]) for d in {c.preset for c in cases}}
     records = []
     for mode, by_device in shares.items():
         for c in cases:
             watts = c.predicted_w(by_device[c.preset])
             for metric, measured, predicted in (("board_w", c.measured_w, watts),
                                                 (ENERGY_METRIC, c.measured_j_per_token, watts / c.predicted_tokens_per_s)):
-                records.append({"id": c.id, "preset": c.preset, "metric": metric, "mode": mode,
+                records.append({"id": c.id, "preset": c.preset, "metric": metric, "mode": mode, "circular": c.circular,
                                 "share": by_device[c.preset], "measured": measured, "predicted": predicted,
                                 "error_pct": 100 * (predicted - measured) / measured})
     return pd.DataFrame.from_records(records)
 
 
-def power_report(csv_frame, calibration: dict | None, mapping_path: Path | str | None = None) -> str:
+def power_report(csv_frame, calibration: dict | None, mapping_path: Path | str | None = None,
+                 engine: str = "roofline") -> str:
     """The text `hwsim validate measured` prints: per-row figures (held out), MAPE per metric
-    and mode, the fitted active share, and the unmapped energy rows with their reason."""
+    and mode over the rows with an independent TDP, the fitted active share, the rows left out
+    as circular and the unmapped energy rows, each with its reason. `engine` makes the
+    predictions (the one the command uses)."""
     from hwsim.validation.report import format_table
 
-    cases, unmapped = power_cases(csv_frame, load_power_mapping(mapping_path), calibration)
-    lines = ["Energy / power vs measured board watts (validation/power_mapping.yaml):"]
-    if len(cases) < 2 or len({c.preset for c in cases}) < 2:
-        lines.append(f"  {len(cases)} mapped energy rows: too few devices for a held-out fit")
+    circular = circular_presets(mapping_path)
+    cases, unmapped = power_cases(csv_frame, load_power_mapping(mapping_path), calibration, engine, circular)
+    independent = [c for c in cases if c.circular is None]
+    lines = [f"Energy / power vs measured board watts (validation/power_mapping.yaml, engine {engine}):"]
+    if len({c.preset for c in independent}) < 2:
+        lines.append(f"  {len(independent)} mapped energy rows with an independent TDP: too few devices for a held-out fit")
     else:
         frame = power_frame(cases)
         held = frame[frame["mode"] == "held_out"]
         rows = held.pivot_table(index=["id", "preset"], columns="metric", values=["measured", "predicted", "error_pct"])
-        table = [[i, p, f"{r[('measured', 'board_w')]:.1f}", f"{r[('predicted', 'board_w')]:.1f}",
-                  f"{r[('error_pct', 'board_w')]:+.0f}%", f"{r[('measured', ENERGY_METRIC)]:.3f}",
-                  f"{r[('predicted', ENERGY_METRIC)]:.3f}", f"{r[('error_pct', ENERGY_METRIC)]:+.0f}%"]
+        table = [[i + (" (circular, excluded)" if p in circular else ""), p, f"{r[('measured', 'board_w')]:.1f}",
+                  f"{r[('predicted', 'board_w')]:.1f}", f"{r[('error_pct', 'board_w')]:+.0f}%",
+                  f"{r[('measured', ENERGY_METRIC)]:.3f}", f"{r[('predicted', ENERGY_METRIC)]:.3f}",
+                  f"{r[('error_pct', ENERGY_METRIC)]:+.0f}%"]
                  for (i, p), r in rows.iterrows()]
         lines.append(format_table(_frame(["row", "preset", "W meas", "W pred (held out)", "W err",
                                           "J/tok meas", "J/tok pred (held out)", "J/tok err"], table)))
-        mape = frame.assign(ape=frame["error_pct"].abs()).groupby(["metric", "mode"])["ape"].agg(["mean", "count"])
-        lines.append("\nEnergy/power MAPE (held out = active share fitted without the row's device):")
+        scored = frame[frame["circular"].isna()]
+        mape = scored.assign(ape=scored["error_pct"].abs()).groupby(["metric", "mode"])["ape"].agg(["mean", "count"])
+        devices = sorted({c.preset for c in independent})
+        lines.append(f"\nEnergy/power MAPE on the {len(independent)} rows of {len(devices)} devices with an independent "
+                     f"TDP ({', '.join(devices)}; held out = active share fitted without the row's device):")
         lines.append(format_table(_frame(["metric", "mode", "MAPE %", "rows"],
                                          [[m, mode, f"{r['mean']:.1f}", int(r["count"])] for (m, mode), r in mape.iterrows()])))
-        lines.append(f"active share of (tdp - idle), fitted on all {len(cases)} rows: {fit_share(cases):.3f}")
+        lines.append(f"active share of (tdp - idle), fitted on those {len(independent)} rows: {fit_share(independent):.3f}")
+    left_out = [c for c in cases if c.circular is not None]
+    if left_out:
+        lines.append(f"{len(left_out)} rows left out of the fits and the MAPE (circular TDP):")
+        for preset in dict.fromkeys(c.preset for c in left_out):
+            lines.append(f"  {preset} ({sum(c.preset == preset for c in left_out)} rows): {circular[preset]}")
     lines.append(f"{len(unmapped)} energy rows unmapped:")
     lines += [f"  {row_id}: {reason}" for row_id, reason in unmapped]
     return "\n".join(lines)

@@ -78,26 +78,96 @@ def test_sweep_totals_carry_hardware_budget(load_hardware):
     assert not math.isnan(small["tdp_w"])
 
 
-def test_conclusion_quotes_table_cells():
+NAMES = ("Ouro-1.4B", "Qwen3-4B", "ouro-1.4b", "qwen3-4b")
+
+
+def _numbers(text: str) -> set[str]:
+    """Every number in `text` (model names aside), as written."""
+    import re
+
+    for name in NAMES:
+        text = text.replace(name, "")
+    return set(re.findall(r"\d[\d,]*(?:\.\d+)?", text.replace(", ", " ")))
+
+
+def _residency(label, sram, largest, ouro, qwen, held="none fits", held_tok="-", held_j="-"):
+    wins = "yes" if float(ouro) > float(qwen) else "no"
+    held_wins = "yes" if held_tok != "-" and float(held_tok) > float(qwen) else "no"
+    return [label, "607", sram, largest, "yes" if float(sram) >= 607 else "no", ouro, qwen, wins, held, held_tok,
+            held_j, held_wins]
+
+
+def _optimum(node, mm2, w, model, chip, tok, j):
+    return [node, mm2, w, model, chip, "55%", "5%", "25%", "14%", "0.53 GHz", "33.0", tok, j, "5.29"]
+
+
+def test_conclusion_states_each_budget_and_quotes_only_table_cells():
     from hwsim.chip.report import _conclusion
 
-    rows = [["7nm 25 mm2 2 W", "607", "0", "33", "no", "6.91", "11.2", "no"],
-            ["5nm 100 mm2 10 W", "607", "4", "190", "no", "37.9", "48.9", "no"]]
-    top = [["5nm", "100", "10", "ouro-1.4b", "90,112 MACs, 4 MiB, 8 ch", "55%", "5%", "25%", "14%", "0.53 GHz", "33.0",
-            "37.9", "0.199", "5.29"]]
-    text = " ".join(_conclusion(rows, None, top))
-    for cell in ("607", "190", "5nm 100 mm2 10 W", "37.9", "48.9", "4", "90,112 MACs, 4 MiB, 8 ch", "55%", "0.199"):
-        assert cell in text
-    assert "never becomes resident" in text
+    rows = [_residency("7nm 25 mm2 2 W", "0", "33", "6.91", "11.2"),
+            _residency("5nm 25 mm2 2 W", "0", "44", "7.5", "12.1"),
+            _residency("5nm 400 mm2 10 W", "0", "775", "39.1", "51.1", "98,304 MACs, 640 MiB, 8 ch", "13.6", "0.399")]
+    optima = [_optimum("7nm", "25", "2", "ouro-1.4b", "32,768 MACs, 0 MiB, 8 ch", "6.91", "0.201"),
+              _optimum("7nm", "25", "2", "qwen3-4b", "32,768 MACs, 0 MiB, 8 ch", "11.2", "0.155"),
+              _optimum("5nm", "25", "2", "ouro-1.4b", "16,384 MACs, 4 MiB, 4 ch", "7.5", "0.19"),
+              _optimum("5nm", "25", "2", "qwen3-4b", "16,384 MACs, 0 MiB, 4 ch", "12.1", "0.14"),
+              _optimum("5nm", "400", "10", "ouro-1.4b", "180,224 MACs, 0 MiB, 8 ch", "39.1", "0.166"),
+              _optimum("5nm", "400", "10", "qwen3-4b", "180,224 MACs, 0 MiB, 8 ch", "51.1", "0.128")]
+    paragraphs = _conclusion(rows, optima)
+    text = " ".join(paragraphs)
+    cells = set().union(*(_numbers(cell) for row in rows + optima for cell in row))
+    assert _numbers(text) <= cells
+    assert "In 7nm" in text and "no chip can hold it: the most SRAM that fits is 33 MiB" in text
+    assert "a chip holding it first fits at 5nm 400 mm2 10 W" in text and "13.6 tok/s and 0.399 J/token" in text
+    assert "No chip holding it beats Qwen3-4B" in text and "slower than Qwen3-4B at every 5nm budget" in text
+    budget_lines = paragraphs[-1].splitlines()[1:]
+    assert len(budget_lines) == 3   # one per budget, both models, area split, tok/s and J/token
+    for line, (lo, st) in zip(budget_lines, zip(optima[::2], optima[1::2])):
+        for cell in (lo[4], lo[5], lo[6], lo[7], lo[11], lo[12], st[4], st[11], st[12]):
+            assert cell in line
+
+
+def test_conclusion_names_where_the_block_is_resident_and_wins():
+    from hwsim.chip.report import _conclusion
+
+    rows = [_residency("5nm 200 mm2 5 W", "0", "385", "20", "28"),
+            _residency("5nm 400 mm2 5 W", "640", "775", "30.5", "28", "65,536 MACs, 640 MiB, 8 ch", "30.5", "0.2")]
+    optima = [_optimum("5nm", "200", "5", "ouro-1.4b", "a", "20", "0.2"),
+              _optimum("5nm", "200", "5", "qwen3-4b", "b", "28", "0.1"),
+              _optimum("5nm", "400", "5", "ouro-1.4b", "c", "30.5", "0.2"),
+              _optimum("5nm", "400", "5", "qwen3-4b", "d", "28", "0.1")]
+    text = " ".join(_conclusion(rows, optima))
+    assert "is first resident at 5nm 400 mm2 5 W" in text
+    assert "Ouro-1.4B first beats Qwen3-4B at 5nm 400 mm2 5 W (30.5 against 28 tok/s" in text
+
+
+def test_holding_search_only_takes_chips_that_hold_the_block():
+    budget, run = C.Budget("5nm", 400, 10), C.Run()
+    chips = [p for p in C.candidates(budget, run) if p.sram_bytes >= 600 * 2 ** 20]
+    assert chips and all(chip_cost(p).total_area_mm2 <= 400 for p in chips)
+    assert C.best_chip(C.Budget("7nm", 400, 10), "ouro-1.4b", run, engine="roofline",
+                       min_sram_bytes=607 * 2 ** 20).params is None   # 602 MiB fits at 7nm, not 607
+
+
+def test_a_larger_budget_keeps_the_smaller_ones_grid_points():
+    run = C.Run()
+    small = {(p.sram_bytes, p.dram_channels, p.mac_arrays) for p in C.candidates(C.Budget("5nm", 50, 10), run)}
+    large = {(p.sram_bytes, p.dram_channels, p.mac_arrays) for p in C.candidates(C.Budget("5nm", 100, 10), run)}
+    assert {k for k in small if k[2] in C.ARRAY_COUNTS} <= large
 
 
 @pytest.mark.slow
 def test_codesign_report_runs(tmp_path):
-    from hwsim.chip.report import run_report
+    from hwsim.chip.report import budgets, run_report
 
     path, conclusion = run_report(tmp_path)
     text = open(path).read()
     assert "## Shared-block residency of the looped model" in text and conclusion
+    tables = text.split("## Method")[1]
+    cells = set().union(*(_numbers(cell) for line in tables.splitlines() if line.startswith("|")
+                          for cell in line.split("|")))
+    assert _numbers(" ".join(conclusion)) <= cells
+    assert len(conclusion[-1].splitlines()) == 1 + len(budgets())   # a line per budget
     assert (tmp_path / "results.csv").exists()
 
 
@@ -125,3 +195,23 @@ def test_chip_show_reads_a_params_file(tmp_path):
     bad.write_text("name: x\nnode: 7nm\nclock: 1\nmac_rows: 4\nmac_cols: 4\n")
     result = CliRunner().invoke(main, ["chip", "show", str(bad)])
     assert result.exit_code != 0 and "clock" in result.output and "Traceback" not in result.output
+
+
+def test_holding_search_is_exact_over_its_candidates():
+    """With a SRAM floor the search runs in floor order to the end: its pick is the best of an
+    event simulation of every candidate that holds the SRAM and meets the power budget."""
+    from hwsim.chip.model import build_hardware
+    from hwsim.sim import simulate
+    from hwsim.validation.predict import case_model
+
+    budget, run, floor = C.Budget("5nm", 100, 10), C.Run(), 100 * 2 ** 20
+    found = C.best_chip(budget, "qwen3-0.6b", run, min_sram_bytes=floor)
+    model = case_model("qwen3-0.6b", run.quant)
+    speeds, holding = [], [p for p in C.candidates(budget, run) if p.sram_bytes >= floor]
+    for params in holding:
+        totals = simulate(model, build_hardware(params), phase="decode", prompt_len=run.prompt_len,
+                          gen_len=run.gen_len, batch=1, policy="pin", engine="des").totals
+        if totals["power_w"] <= 10 * (1 + 1e-6):
+            speeds.append(totals["tokens_per_s"])
+    assert found.params.sram_bytes >= floor and found.simulated < len(holding)   # stopped on the floor
+    assert found.totals["tokens_per_s"] == pytest.approx(max(speeds))

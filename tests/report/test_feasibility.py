@@ -148,3 +148,38 @@ def test_cli_keeps_depth_states_quality_and_explains_none():
     assert "loop count kept at 4" in result.output and "loop.count=2" not in result.output
     assert "cheapest passing configuration: none in the searched space, because:" in result.output
     assert "quality.gsm8k is unknown (no published GSM8K score of Ouro-1.4B at int4-g128)" in result.output
+
+
+@pytest.mark.parametrize("text, metric, limit", [
+    ("area_mm2<=50", "area_mm2", 50.0),
+    ("area_mm2 <= 50 mm2", "area_mm2", 50.0),
+    ("tdp_w<=15 W", "tdp_w", 15.0),
+    ("idle_w<500 mW", "idle_w", 0.5),
+])
+def test_budget_targets_parse(text, metric, limit):
+    target = F.parse_target(text)
+    assert (target.metric, target.limit) == (metric, pytest.approx(limit))
+
+
+def test_budget_targets_check_the_hardware_and_bind():
+    """edge-npu's derived area is 13.8 mm2 (hwsim show edge-npu) and its TDP 10 W: an area
+    ceiling of 10 mm2 fails and binds; 50 mm2 and tdp_w<=15 pass with the margins by hand."""
+    from hwsim.chip.budget import hardware_totals
+    from hwsim.spec.loader import load_hardware
+
+    budget = hardware_totals(load_hardware("edge-npu"))
+    verdict = F.check(budget, [F.parse_target("area_mm2<=50"), F.parse_target("tdp_w<=15")])
+    assert verdict.passed
+    assert [r.margin for r in verdict.results] == pytest.approx([(50 - budget["area_mm2"]) / 50, (15 - 10) / 15])
+    failed = F.check(budget, [F.parse_target("area_mm2<=10"), F.parse_target("tdp_w<=15")])
+    assert not failed.passed and failed.binding.target.metric == "area_mm2"
+
+
+def test_cli_area_and_power_targets():
+    passed = _run("--target", "area_mm2<=100", "--target", "power_w<=25", "--target", "tdp_w<=25 W", "--no-search")
+    assert passed.exit_code == 0, passed.output
+    assert "mm2" in passed.output.split("area_mm2<=100")[1].splitlines()[0]
+    failed = _run("--target", "area_mm2<=1", "--search-quant", "int4-g128")
+    assert failed.exit_code == 1, failed.output
+    assert "binding constraint: area_mm2<=1" in failed.output
+    assert "area_mm2" in failed.output and "misses <= 1" in failed.output

@@ -48,9 +48,40 @@ def _rows():
     ], columns=COLUMNS)
 
 
-def test_report_on_two_devices_lists_mape_and_unmapped():
-    text = power_report(_rows(), calibration=None)
+def _mapping_without_circular(tmp_path):
+    from hwsim.validation.power import POWER_MAPPING_PATH, load_power_mapping
+    import yaml
+
+    path = tmp_path / "power_mapping.yaml"
+    path.write_text(yaml.safe_dump({"rows": load_power_mapping(POWER_MAPPING_PATH)}))
+    return path
+
+
+def test_report_on_two_devices_lists_mape_and_unmapped(tmp_path):
+    text = power_report(_rows(), calibration=None, mapping_path=_mapping_without_circular(tmp_path))
     assert "board_w" in text and "held_out" in text and "energy_j_per_token" in text
     assert "geerling889-n150-cpu-llama32-3b-energy: no Intel N150 preset" in text
     held_w = [line for line in text.splitlines() if line.strip().startswith("board_w") and "held_out" in line]
-    assert held_w and float(held_w[0].split()[2]) < 60  # two very different boards still land within 60%
+    assert held_w and float(held_w[0].split()[2]) < 80  # two very different boards, one share
+
+
+def test_circular_tdp_rows_are_printed_but_left_out_of_fit_and_mape():
+    """The shipped mapping marks the Pi 5 (TDP = the measured peak): with only the M4 left,
+    no held-out figure is claimed, and the reason is printed."""
+    text = power_report(_rows(), calibration=None)
+    assert "raspberry-pi-5 (1 rows): TDP 13.9 W is the peak wall power" in text
+    assert "too few devices for a held-out fit" in text and "held_out" not in text
+
+
+def test_circular_case_is_flagged_and_does_not_move_the_share():
+    honest = [case("a", 2.0, 10.0, 7.0), case("b", 2.0, 10.0, 5.0)]
+    circular = PowerCase(**{**case("c", 2.0, 10.0, 11.0).__dict__, "circular": "TDP from these rows"})
+    frame = power_frame(honest + [circular])
+    # (10/7 (1 - 2/7) + 2 (1 - 2/5)) / ((10/7)^2 + 2^2) = (50/49 + 1.2) / (100/49 + 4)
+    share = (50 / 49 + 1.2) / (100 / 49 + 4)
+    assert fit_share(honest) == pytest.approx(share)
+    assert list(frame[frame["mode"] == "fitted"]["share"]) == pytest.approx([share] * 6)
+    held = frame[(frame["mode"] == "held_out") & (frame["metric"] == "board_w")].set_index("preset")
+    assert held.loc["a", "share"] == pytest.approx(0.3)      # b only, c never enters a fit
+    assert held.loc["c", "share"] == pytest.approx(share)    # c predicted from a and b
+    assert held.loc["c", "circular"] == "TDP from these rows" and held["circular"].isna().sum() == 2
