@@ -78,8 +78,9 @@ def _echo_power(csv_path, calibration, engine: str) -> None:
               help=f"Calibration to apply (default {DEFAULT_CALIBRATION}; fitted in-sample if absent).")
 @click.option("--held-out/--no-held-out", default=True, show_default=True,
               help="Also predict each device from a calibration fitted without it.")
-@click.option("--engine", type=click.Choice(ENGINES), default="roofline", show_default=True,
-              help="Engine that makes every prediction (des: the one reports, sweeps and feasibility use).")
+@click.option("--engine", type=click.Choice(ENGINES), default="des", show_default=True,
+              help="Engine that makes every prediction (des: the one reports, sweeps and feasibility use, "
+                   "whose error the README quotes; roofline: the closed form, a few times faster).")
 @click.option("--fit-engine", type=click.Choice(ENGINES), default="roofline", show_default=True,
               help="Engine the in-sample and held-out fits solve with (the closed form is ~30x faster).")
 def validate_measured(csv_path, mapping_path, plot_path, subset, calibration_path, held_out, engine, fit_engine):
@@ -139,5 +140,7 @@ def calibrate_measured(csv_path, mapping_path, out_path, write, engine):
     out = CALIBRATION_PATH if write else Path(out_path or DEFAULT_OUT)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    click.echo(f"\nwrote {out} ({len(fitted.presets)} presets, {len(fitted.classes)} classes; "
+    from hwsim.spec.documents import _display
+
+    click.echo(f"\nwrote {_display(out)} ({len(fitted.presets)} presets, {len(fitted.classes)} classes; "
                f"{time.perf_counter() - started:.0f} s)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pathlib import Path
 
 from hwsim.errors import ConfigError
-from hwsim.spec.loader import HARDWARE_DIR, MODELS_DIR, REPO_ROOT, read_document
+from hwsim.spec.loader import HARDWARE_DIR, MODELS_DIR, REPO_ROOT, _display, read_document
 from hwsim.spec.quant import QUANT_PRESETS
 from hwsim.spec.runtime import Runtime, parse_runtime
 
@@ -106,7 +106,7 @@ def load_mapping(path: Path | str = MAPPING_PATH) -> Mapping:
     """Read the mapping table; each section maps a string to a preset name or {preset, note}."""
     path = Path(path)
     data = read_document(path)
-    shown = _shown(path)
+    shown = _display(path)   # shipped files relative to the data tree: no machine path
     sections = {}
     for section in ("hardware", "models", "quant"):
         raw = data.get(section) or {}
@@ -142,13 +142,6 @@ def _entry(value, where: str) -> Entry:
             raise ConfigError(f"{where}: an unmapped entry (preset: null) needs a note saying why")
         return Entry(preset, str(value.get("note", "")))
     raise ConfigError(f"{where}: expected a preset name or {{preset: NAME or null, note: TEXT}}")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 @dataclass(frozen=True)
