@@ -542,14 +542,13 @@ def _front(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 def context_length(data: ReportData):
     """Decode tokens/s against context length for the comparison's members; points that do not
     fit the chip's memory are crossed."""
-    rows = data.context
-    if rows is None:
-        return None
-    rows = rows[rows["status"] == "ok"]
-    if rows.empty:
+    from hwsim.report.iso import context_rows
+
+    rows = context_rows(data)
+    if rows is None or rows.empty:
         return None
     figure = _figure(9.5, 5.5, f"Decode speed against context length on {rows['hardware'].iloc[0]}",
-                     f"{data.iso.quant}; x = does not fit memory")
+                     f"{data.iso.quant}; x on the axis = does not fit memory (no speed)")
     ax = figure.subplots()
     designs = list(dict.fromkeys(rows["design"]))
     for design, group in rows.groupby("design", sort=False):
@@ -559,7 +558,9 @@ def context_length(data: ReportData):
         ax.plot(group["prompt_len"], group["tokens_per_s"], color=color, linewidth=1.5, label=design,
                 linestyle="-" if "x" not in design.split()[-1] else "--")
         ax.scatter(group.loc[fits, "prompt_len"], group.loc[fits, "tokens_per_s"], color=color, s=25)
-        ax.scatter(group.loc[~fits, "prompt_len"], group.loc[~fits, "tokens_per_s"], color=color, marker="x", s=70)
+        # A context that does not fit has no speed: its cross sits on the x axis.
+        ax.scatter(group.loc[~fits, "prompt_len"], [0.03] * int((~fits).sum()), color=color, marker="x", s=70,
+                   transform=ax.get_xaxis_transform(), clip_on=False)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     _plain_log(ax, "x", "y")

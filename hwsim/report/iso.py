@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from hwsim.report.collect import ReportData, iso_peers, usable_rows
+from hwsim.report.presets import NUMERIC_TOTALS
+from hwsim.sweep.constraints import ENGINE_INDEPENDENT
 from hwsim.report.table import (CONTEXT_COLUMNS, DEPTH_COLUMNS, ISO_COLUMNS, QUALITY, RATIO, SENSITIVITY_COLUMNS,
                                 display, verdict)
 
@@ -111,8 +113,15 @@ def _position(rows: pd.DataFrame) -> list[int]:
 def context_rows(data: ReportData) -> pd.DataFrame | None:
     if data.context is None:
         return None
-    rows = data.context[data.context["status"] == "ok"].copy()
+    frame = data.context
+    fits = frame["fits"].astype(bool)
+    # A context pruned for not fitting memory is a result too ("does not fit: needs X, has Y"):
+    # its capacity totals are exact, its times (a floor bound, not a prediction) are left blank.
+    pruned = (frame["status"] == "pruned") & ~fits
+    rows = frame[(frame["status"] == "ok") | pruned].copy()
     rows["fits"] = rows["fits"].astype(bool)
+    timed = [k for k in NUMERIC_TOTALS if k in rows and k not in ENGINE_INDEPENDENT]
+    rows.loc[pruned[rows.index], timed] = float("nan")
     return rows.sort_values(["design", "prompt_len"], kind="stable")
 
 

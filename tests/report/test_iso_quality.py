@@ -95,3 +95,19 @@ def test_quality_objectives_are_drawn_in_points():
 
     assert display_scale("checkpoint_quality.avg", [68.72, 70.92]) == (1.0, "points")
     assert display_scale("energy_per_token_j", [0.05]) == (1e-3, "mJ")
+
+
+def test_a_context_pruned_for_not_fitting_is_a_row_without_a_speed():
+    """Was dropped: a DES report prunes a context whose footprint exceeds memory, and the table and
+    conclusion then said nothing of Ouro x4 at 16K on an 8 GB chip."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"design": ["Ouro-1.4B x4"] * 3, "prompt_len": [512, 16384, 32768],
+                          "status": ["ok", "pruned", "pruned"], "fits": [True, False, True],
+                          "tokens_per_s": [15.0, 3.0, 2.0], "memory_footprint_bytes": [1e9, 13.9e9, 5e9]})
+    rows = iso.context_rows(SimpleNamespace(context=frame))
+    assert list(rows["prompt_len"]) == [512, 16384]         # pruned by another constraint: not shown
+    assert rows["tokens_per_s"].isna().tolist() == [False, True]
+    assert rows["memory_footprint_bytes"].tolist() == [1e9, 13.9e9]
