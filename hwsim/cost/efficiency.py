@@ -5,24 +5,15 @@ different kernels: llama.cpp reaches ~14% of H100 tensor peak in prefill while i
 stay bandwidth-bound, and cuBLAS reaches ~94% of A100 peak on large GEMMs but a few percent on
 tiny ones. An engine's `efficiency_curve` (hwsim.spec.hardware.EfficiencyCurve, per dtype or
 `any`) gives the fraction as a function of size, piecewise-linear in log2(size) and flat beyond
-its end points; an engine without one uses its scalar `efficiency` at every size.
+its end points; an engine without one uses its scalar `efficiency` at every size. Which curve
+an engine uses for a dtype is hwsim.cost.datapath's choice (curve_for, matrix_efficiency).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hwsim.spec.hardware import ComputeEngineSpec, EfficiencyCurve
-
-
-def curve_for(engine: ComputeEngineSpec, dtype: str) -> EfficiencyCurve | None:
-    """The engine's curve for `dtype`: the requested dtype, the dtype it actually runs at, then
-    `any`; None when the engine has none."""
-    curves = engine.efficiency_curve
-    for key in (dtype, engine.rate_for(dtype)[0], "any"):
-        if key in curves:
-            return curves[key]
-    return None
+from hwsim.spec.hardware import EfficiencyCurve
 
 
 def curve_fraction(curve: EfficiencyCurve, size) -> np.ndarray:
@@ -35,12 +26,3 @@ def curve_fraction(curve: EfficiencyCurve, size) -> np.ndarray:
 def gemm_size(curve: EfficiencyCurve, flops, m) -> np.ndarray:
     """What the curve's size axis counts for GEMMs of `flops` FLOPs and `m` rows."""
     return np.asarray(m if curve.size == "rows" else np.asarray(flops, dtype=float) / 2.0, dtype=float)
-
-
-def matrix_efficiency(engine: ComputeEngineSpec, dtype: str, flops, m) -> np.ndarray:
-    """Achievable fraction of `engine`'s peak for GEMMs of `flops` FLOPs with `m` rows (arrays)."""
-    shape = np.broadcast(np.asarray(flops), np.asarray(m)).shape
-    curve = curve_for(engine, dtype)
-    if curve is None:
-        return np.full(shape, engine.efficiency)
-    return np.broadcast_to(curve_fraction(curve, gemm_size(curve, flops, m)), shape)

@@ -3,7 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from hwsim.cost.efficiency import curve_fraction, matrix_efficiency
+from hwsim.cost.datapath import matrix_efficiency
+from hwsim.cost.efficiency import curve_fraction
 from hwsim.cost.op_cost import compute_seconds
 from hwsim.spec import loader
 from hwsim.spec.hardware import EfficiencyCurve
