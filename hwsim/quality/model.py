@@ -264,6 +264,8 @@ def quality_columns(model, group: str | None = None) -> dict[str, Any]:
     """Result columns for one configuration: every `quality.*` / `checkpoint_quality.*` value,
     `quality_group`, and `quality_source` (the label of quality.avg, else of the first score)."""
     scores = model_quality(model, group)
+    if not scores and model.training_tokens is not None:
+        return _law_columns(model)
     if not scores:
         return {"quality_group": group, "quality_source": f"unmeasured: no published rows for {model.name}"}
     columns: dict[str, Any] = {key: score.value for key, score in scores.items()}
@@ -273,6 +275,23 @@ def quality_columns(model, group: str | None = None) -> dict[str, Any]:
     checkpoint = scores.get(CHECKPOINT_PREFIX + AVERAGE)
     columns["checkpoint_quality_source"] = checkpoint.label if checkpoint else headline.label
     return columns
+
+
+def _law_columns(model) -> dict[str, Any]:
+    """A model without published scores but with a training budget (a hypothetical design): the
+    recurrence scaling law's average accuracy (NaN outside the loss range the accuracy map
+    covers), labelled with the law and exponent, and kept apart from published scores
+    (quality_group None). An estimate outside the law's fitted range says so in its label."""
+    from hwsim.scaling.parametric import model_quality as law_quality
+
+    estimate = law_quality(model, model.training_tokens)
+    label = estimate.quality_source + (" (extrapolation)" if estimate.is_extrapolation else "")
+    accuracy = NAN if estimate.accuracy_pct is None else float(estimate.accuracy_pct)
+    # The law says nothing of quantisation: below 16 bits the configuration's score is unknown.
+    quantised = float(model.quant.weight.effective_bits) < FULL_PRECISION_BITS
+    return {PREFIX + AVERAGE: NAN if quantised else accuracy, CHECKPOINT_PREFIX + AVERAGE: accuracy,
+            "quality_group": None, "quality_source": f"{UNKNOWN}: {model.quant.name} ({label})" if quantised else label,
+            "checkpoint_quality_source": label}
 
 
 def is_quality_key(name: str) -> bool:

@@ -98,6 +98,7 @@ def build(spec: ParametricSpec, name: str, source: str, quant: Any = None, notes
     blocks = [{"name": n, "num_layers": k} for n, k in parts if k]
     data: dict[str, Any] = {
         "name": name, "family": "looped" if looped else "decoder", "source": source, "notes": notes,
+        "training_tokens": spec.training_tokens,
         "hidden_size": spec.hidden_size, "vocab_size": spec.vocab_size,
         "tied_embeddings": spec.tied_embeddings, "norm_placement": "pre", "attention": attention,
         "mlp": {"kind": spec.mlp, "intermediate_size": spec.ffn}, "blocks": blocks,

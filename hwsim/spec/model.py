@@ -218,6 +218,9 @@ class ModelSpec(Spec):
     family: ModelFamily
     source: str = Field(min_length=1)
     notes: str = ""
+    training_tokens: float | None = Field(None, gt=0, description="tokens the model was (or would be) "
+                                          "trained on: the D of the recurrence scaling law, which estimates the "
+                                          "quality of a model without published scores (hwsim.scaling)")
     hidden_size: int = Field(gt=0)
     vocab_size: int = Field(gt=0)
     embedding_size: int | None = Field(None, gt=0, description="ALBERT's factorised embedding width")

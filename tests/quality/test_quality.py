@@ -160,3 +160,24 @@ def test_last_k_takes_the_quality_of_the_policy_it_equals():
     every = quality_columns(configure_model(ouro, kv_policy="last_k", kv_last_k=4))
     assert every["quality.math500"] == 82.40
     assert math.isnan(quality_columns(configure_model(ouro, kv_policy="last_k", kv_last_k=2))["quality.math500"])
+
+
+def test_a_hypothetical_model_gets_the_scaling_law_estimate_labelled_as_such():
+    """A parametric design has no published rows: its quality column is the recurrence law's
+    average accuracy, labelled with phi, unknown once quantised, and never a published group."""
+    from hwsim.scaling.parametric import model_quality as law_quality
+    from hwsim.spec.loader import load_model
+    from hwsim.spec.variants import configure_model
+
+    model = configure_model(load_model("workloads/parametric/looped-edge.yaml"), quant="bf16")
+    columns = quality_columns(model)
+    expected = law_quality(model, model.training_tokens).accuracy_pct
+    assert columns["quality_group"] is None
+    assert columns["quality_source"].startswith("scaling law (phi=0.459)")
+    if expected is None:
+        assert math.isnan(columns["quality.avg"])
+    else:
+        assert columns["quality.avg"] == pytest.approx(expected)
+    quantised = quality_columns(configure_model(model, quant="int4-g128"))
+    assert math.isnan(quantised["quality.avg"]) and quantised["quality_source"].startswith("unknown")
+    assert quantised["checkpoint_quality.avg"] == pytest.approx(columns["checkpoint_quality.avg"], nan_ok=True)
