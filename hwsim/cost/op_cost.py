@@ -1,10 +1,11 @@
 """The one op-cost kernel under both engines: what one op of a trace costs on a device.
 
-Per op: compute seconds (FLOPs over the rate its engine reaches: GEMM kinds on the matrix engine,
-the rest on the vector engine; a GEMM whose M is not a multiple of the engine's `tile_m` pays
-for the padded rows, so a decode GEMV with M = batch runs at M / tile_m of peak), weight
-unpacking seconds on the vector engine, and memory seconds (bytes over the achievable main-memory
-bandwidth, plus one access latency), the bound label, and the device's prefetch mode. The
+Per op: compute seconds (FLOPs over the rate its engine reaches; which engine, the row padding of
+a few-row GEMM, the GEMV path and the efficiency curve are the datapath choices of
+hwsim.cost.datapath), weight-unpacking seconds where the datapath unpacks in a separate pass,
+memory seconds (bytes over the achievable main-memory bandwidth, plus one access latency), launch
+seconds (grouped MoE kernels launch a layer's experts once), the bound label, and the device's
+prefetch mode. The
 closed-form engine (hwsim.cost.closed_form) sums these per op; the discrete-event engine
 (hwsim.sim.engine) schedules them. Both import this module and neither imports the other, so
 they cannot disagree on how long an op computes or how fast memory moves.
