@@ -22,6 +22,7 @@ from hwsim import cache
 
 from hwsim.cost.op_cost import (TraceDemand, columns_demand, demand_compute_seconds, dequant_flops, dequant_seconds,
                                 dram_efficiency)
+from hwsim.cost.datapath import tiles_fit
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
 from hwsim.spec.hardware import HardwareSpec
@@ -135,8 +136,11 @@ class _Devices:
             * self.efficiency[:, 0]
         self.dram_latency_s = column([h.dram.latency_s if h.dram else 0.0 for h in hardware])[:, 0]
         self.launch_s = column([h.overhead.op_launch_s for h in hardware])[:, 0]
+        paths = [h.resolved_datapath for h in hardware]
         # Devices whose runtime launches a layer's experts as one grouped kernel (datapath.grouped_moe).
-        self.grouped_moe = column([h.resolved_datapath.grouped_moe for h in hardware])[:, 0] > 0
+        self.grouped_moe = column([p.grouped_moe for p in paths])[:, 0] > 0
+        self.fused_kernel = column([p.fused_attention for p in paths])[:, 0] > 0
+        self.attention_tile = column([p.attention_tile for p in paths])[:, 0]
         # On-chip bytes a policy could keep weights or activations in between uses. The simulator
         # splits the SRAM between the two, so charging each against all of it only lowers the floor.
         self.sram_bytes = column([h.sram.capacity_bytes if h.sram is not None and h.dram is not None else 0.0
@@ -146,7 +150,8 @@ class _Devices:
 
     def fused(self, demand: TraceDemand) -> np.ndarray:
         """1.0 per device whose fused attention keeps this trace's score matrix on chip."""
-        return np.asarray([float(demand.fused_attention(h, s)) for h, s in zip(self.hardware, self.sram_bytes)])
+        return tiles_fit(*demand.attention, self.fused_kernel, self.has_dram, self.attention_tile,
+                         self.sram_bytes).astype(float)
 
     def moved(self, demand: TraceDemand) -> np.ndarray:
         """Main-memory bytes per op and device when every op streams its operands: a fused

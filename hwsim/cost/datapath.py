@@ -183,11 +183,18 @@ def fused_attention_fits(head_dim: float, act_bits: float, hardware: HardwareSpe
     """Whether the device runs attention as one tiled kernel whose block fits the activation
     share of the SRAM (always, on a device without DRAM or a trace without attention)."""
     datapath = hardware.resolved_datapath
-    if not datapath.fused_attention:
-        return False
-    if hardware.dram is None or head_dim == 0:
-        return True
-    return attention_tile_bytes(head_dim, act_bits, datapath.attention_tile) <= ACTIVATION_SHARE * sram_bytes
+    return bool(tiles_fit(head_dim, act_bits, np.asarray(datapath.fused_attention),
+                          np.asarray(hardware.dram is not None), np.asarray(float(datapath.attention_tile)),
+                          np.asarray(sram_bytes)))
+
+
+def tiles_fit(head_dim: float, act_bits: float, fused_kernel: np.ndarray, has_dram: np.ndarray, tile: np.ndarray,
+              sram_bytes: np.ndarray) -> np.ndarray:
+    """`fused_attention_fits` over arrays of devices (the closed form prices many at once)."""
+    if head_dim == 0:
+        return fused_kernel.astype(bool)
+    fits = attention_tile_bytes(head_dim, act_bits, tile) <= ACTIVATION_SHARE * sram_bytes
+    return fused_kernel.astype(bool) & (~has_dram.astype(bool) | fits)
 
 
 def grouped_expert_followers(op_names) -> np.ndarray:
