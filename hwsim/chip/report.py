@@ -72,9 +72,11 @@ def _cross(optimum: Optimum, model_name: str, run: Run) -> dict:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    import pandas as pd
+
+    from hwsim.report.table import to_markdown
+
+    return to_markdown(pd.DataFrame(rows, columns=header))
 
 
 def run_report(out_dir: Path | str, run: Run | None = None) -> tuple[str, list[str]]:

@@ -265,10 +265,11 @@ def phi_sensitivity(grid: Grid, frame: pd.DataFrame, sim: _Sim | None = None) ->
 
 
 def markdown_table(frame: pd.DataFrame, columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for _, row in frame.iterrows():
-        lines.append("| " + " | ".join(cell(c, row[c]) for c in columns) + " |")
-    return "\n".join(lines)
+    """`frame`'s `columns` as a Markdown table, each value shown as the conclusion cites it."""
+    from hwsim.report.table import to_markdown
+
+    shown = pd.DataFrame({c: [cell(c, v) for v in frame[c]] for c in columns}, columns=columns)
+    return to_markdown(shown)
 
 
 def conclusion(win: pd.DataFrame, sens: pd.DataFrame) -> list[str]:
