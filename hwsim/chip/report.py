@@ -16,7 +16,6 @@ from pathlib import Path
 
 from hwsim.chip.codesign import Budget, Optimum, Run, best_chip, largest_sram_mib, looped_block_bytes
 from hwsim.chip.model import chip_cost
-from hwsim.report.presets import Written
 
 NAME = "chip-codesign-edge"
 LOOPED, STANDARD = "ouro-1.4b", "qwen3-4b"
@@ -207,8 +206,7 @@ def _optimum_text(row: list[str]) -> str:
             f"{row[11]} tok/s at {row[12]} J/token")
 
 
-def write(out_dir: Path | str, command: list[str] | None = None) -> Written:
-    """The code-preset entry point (hwsim.report.presets.CODE_PRESETS): run_report's files and
-    conclusion."""
-    _, conclusion = run_report(out_dir)
-    return Written(conclusion, ["report.md", "results.csv", "manifest.json"])
+def write(out_dir: Path | str, command: list[str] | None = None) -> list[str]:
+    """The code-preset entry point (hwsim.report.presets.CODE_PRESETS): write run_report's files,
+    return its conclusion."""
+    return run_report(out_dir)[1]

@@ -32,14 +32,14 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
     if (results_dir is None) == (preset is None):
         raise ConfigError("give either RESULTS_DIR (the --out of `hwsim sweep`) or --preset NAME, not both")
     start = time.perf_counter()
-    from hwsim.report.presets import CODE_PRESETS
+    from hwsim.report.presets import CODE_PRESET_FILES, CODE_PRESETS
 
     if preset in CODE_PRESETS:   # a report computed by its own module (e.g. hypothetical-looped-edge)
         import importlib
 
-        written = importlib.import_module(CODE_PRESETS[preset]).write(out_dir, command=["hwsim", *sys.argv[1:]])
-        click.echo("\n\n".join(written.paragraphs))
-        click.echo(f"\nwrote {out_dir}/{', '.join(written.files)} ({time.perf_counter() - start:.1f} s)")
+        paragraphs = importlib.import_module(CODE_PRESETS[preset]).write(out_dir, command=["hwsim", *sys.argv[1:]])
+        click.echo("\n\n".join(paragraphs))
+        click.echo(f"\nwrote {out_dir}/{', '.join(CODE_PRESET_FILES)} ({time.perf_counter() - start:.1f} s)")
         return
     if preset is not None:
         data = collect.from_preset(preset, out_dir, jobs=jobs, progress=not no_progress)

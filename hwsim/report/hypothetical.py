@@ -24,7 +24,6 @@ import pandas as pd
 from hwsim import units
 from hwsim.scaling import law, parametric
 from hwsim.scaling.parametric import ParametricSpec
-from hwsim.report.presets import Written
 from hwsim.scaling.presets import PRESETS, preset_model
 
 NAME = "hypothetical-looped-edge"
@@ -292,7 +291,7 @@ def conclusion(win: pd.DataFrame, sens: pd.DataFrame) -> list[str]:
     return out
 
 
-def write(out_dir: Path, grid: Grid = Grid(), command: list[str] | None = None) -> Written:
+def write(out_dir: Path, grid: Grid = Grid(), command: list[str] | None = None) -> list[str]:
     """Run the grid and write report.md, results.csv and manifest.json into `out_dir`."""
     from hwsim.report.manifest import build_manifest
 
@@ -331,4 +330,4 @@ def write(out_dir: Path, grid: Grid = Grid(), command: list[str] | None = None) 
     manifest = build_manifest({"preset": NAME, "grid": repr(grid)}, command)
     manifest["seconds"] = round(time.perf_counter() - start, 1)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return Written(paragraphs, ["report.md", "results.csv", "manifest.json"])
+    return paragraphs

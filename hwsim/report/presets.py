@@ -12,7 +12,6 @@ against context length), `sensitivity` (the parameters that flip the answer) and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,18 +25,11 @@ from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.spec import RunSpec, SweepSpec
 
 REPORTS_DIR = builtin_dir("report")
-# Reports computed by a module instead of a YAML of sweeps: name -> module with
-# write(out_dir, command=...) -> Written.
+# Reports computed by a module instead of a YAML of sweeps: name -> module whose
+# write(out_dir, command=...) writes CODE_PRESET_FILES and returns the conclusion's paragraphs.
 CODE_PRESETS = {"hypothetical-looped-edge": "hwsim.report.hypothetical",
                 "chip-codesign-edge": "hwsim.chip.report"}
-
-
-@dataclass
-class Written:
-    """What a code preset wrote: its conclusion paragraphs and the files under its out_dir."""
-
-    paragraphs: list[str]
-    files: list[str] = field(default_factory=list)
+CODE_PRESET_FILES = ("report.md", "results.csv", "manifest.json")
 
 
 NUMERIC_TOTALS = tuple(k for k in TOTAL_KEYS if k not in ("fits", "bound"))

@@ -32,7 +32,7 @@ def test_conclusion_numbers_are_table_cells(small_report):
     out, written = small_report
     text = (out / "report.md").read_text()
     tables = text[text.index("## Best looped shape"):]
-    numbers = re.findall(r"\d+(?:\.\d+)?(?:x| %| tok/s| [kMG]?B)", " ".join(written.paragraphs))
+    numbers = re.findall(r"\d+(?:\.\d+)?(?:x| %| tok/s| [kMG]?B)", " ".join(written))
     assert numbers
     for number in numbers:
         assert number in tables, number
