@@ -215,8 +215,15 @@ def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
     trace builder and the byte totals read them for every trace of a model."""
     def make() -> dict[str, tuple[float, float]]:
         sizes, num_layers = {}, num_physical_layers(model)
+        # A tensor's bits depend on its layer only under a more-bits recipe (QuantSpec.weight_bits_for),
+        # so otherwise they are looked up once per (kind, role), not once per tensor.
+        by_layer = bool(model.quant.more_bits_format)
+        bits_of: dict[tuple, float] = {}
         for tensor in weight_table(model).tensors:
-            bits = tensor.bits(model, num_layers)
+            key = (tensor.kind, tensor.role, tensor.layer if by_layer else 0)
+            bits = bits_of.get(key)
+            if bits is None:
+                bits = bits_of[key] = tensor.bits(model, num_layers)
             sizes[tensor.weight_id] = (units.bytes_for(tensor.num_elements, bits), bits)
         return sizes
     return cache.per_spec.get("weight_sizes", model, make)
