@@ -34,8 +34,16 @@ def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec)
     """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings): GEMMs
     on the faster of the matrix engine (rows padded to its tile) and the GEMV path, the rest on
     the vector engine (hwsim.cost.datapath)."""
-    is_gemm = np.isin(np.asarray(op_kind, dtype=object), T.GEMM_KINDS)
-    return datapath.compute_seconds(flops, m, is_gemm, dtype, hardware)
+    return datapath.compute_seconds(flops, m, _is_gemm(op_kind), dtype, hardware)
+
+
+_GEMM_KINDS = frozenset(T.GEMM_KINDS)
+
+
+def _is_gemm(op_kind) -> np.ndarray:
+    """Per op: whether its kind runs on the matrix path (a set lookup per op: np.isin on
+    object arrays sorts them, which costs more than the lookups on trace-sized columns)."""
+    return np.fromiter((kind in _GEMM_KINDS for kind in op_kind), dtype=bool, count=len(op_kind))
 
 
 def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
@@ -159,7 +167,7 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
     unpacks its n x k weights when the QuantSpec dequantizes (without one: when its weight bits
     differ from its activation bits), unless the trace already carries explicit `dequant` rows."""
     kind = column[T.OP_KIND]
-    is_gemm = np.isin(kind, T.GEMM_KINDS)
+    is_gemm = _is_gemm(kind)
     weight_ids = column[T.WEIGHT_ID]
     if quant is not None:
         narrower = datapath.stored_narrower(np.asarray(column[T.WEIGHT_BITS], dtype=float), quant.compute_dtype)
@@ -223,8 +231,8 @@ def demand_compute_seconds(demand: TraceDemand, hardware: HardwareSpec) -> np.nd
     key = _compute_key(hardware)
     seconds = demand.engine_seconds.get(key)
     if seconds is None:
-        kinds = np.where(demand.is_gemm, "matmul", "act")
-        seconds = np.asarray(compute_seconds_array(demand.flops, demand.m, kinds, demand.dtype, hardware), dtype=float)
+        seconds = np.asarray(datapath.compute_seconds(demand.flops, demand.m, demand.is_gemm, demand.dtype, hardware),
+                             dtype=float)
         demand.engine_seconds[key] = seconds
     return seconds
 

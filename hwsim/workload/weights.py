@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from hwsim import cache, units
 from hwsim.spec.model import ModelSpec
 from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers
 
 TensorKind = Literal["matrix", "vector", "embedding"]
+# Tensor roles under the names QuantSpec's per-role rules use (llama.cpp's attn_v, ffn_down).
+_QUANT_ROLE = {"v": "attn_v", "down": "mlp_down", "expert_down": "mlp_down"}
 
 
-@dataclass(frozen=True)
-class WeightTensor:
+class WeightTensor(NamedTuple):
+    """One tensor (a NamedTuple, not a dataclass: a model has hundreds and a cold run builds
+    them all, at a quarter of a frozen dataclass's construction cost)."""
+
     weight_id: str
     role: str                 # q, k, v, o, gate, up, down, router, adapter, lm_head, embed, norm, ...
     kind: TensorKind
@@ -30,13 +34,15 @@ class WeightTensor:
     layer: int = -1           # global physical layer, -1 for model-level tensors
     expert_id: int | None = None
 
-    def bits(self, model: ModelSpec) -> float:
-        """Effective stored bits per element under the model's QuantSpec."""
+    def bits(self, model: ModelSpec, num_layers: int | None = None) -> float:
+        """Effective stored bits per element under the model's QuantSpec; `num_layers`
+        (num_physical_layers) may be passed by callers that ask for many tensors."""
         quant = model.quant
         if self.kind == "vector":
             return quant.act.effective_bits  # norms and small vectors stay at activation precision
-        quant_role = {"v": "attn_v", "down": "mlp_down", "expert_down": "mlp_down"}.get(self.role, self.role)
-        return quant.weight_bits_for(quant_role, max(self.layer, 0), num_physical_layers(model))
+        if num_layers is None:
+            num_layers = num_physical_layers(model)
+        return quant.weight_bits_for(_QUANT_ROLE.get(self.role, self.role), max(self.layer, 0), num_layers)
 
     def bytes(self, model: ModelSpec) -> float:
         return units.bytes_for(self.num_elements, self.bits(model))
@@ -208,9 +214,16 @@ def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
     """(bytes, bits) of every tensor by weight_id, memoised per spec object (hwsim.cache): the
     trace builder and the byte totals read them for every trace of a model."""
     def make() -> dict[str, tuple[float, float]]:
-        sizes = {}
+        sizes, num_layers = {}, num_physical_layers(model)
+        # A tensor's bits depend on its layer only under a more-bits recipe (QuantSpec.weight_bits_for),
+        # so otherwise they are looked up once per (kind, role), not once per tensor.
+        by_layer = bool(model.quant.more_bits_format)
+        bits_of: dict[tuple, float] = {}
         for tensor in weight_table(model).tensors:
-            bits = tensor.bits(model)
+            key = (tensor.kind, tensor.role, tensor.layer if by_layer else 0)
+            bits = bits_of.get(key)
+            if bits is None:
+                bits = bits_of[key] = tensor.bits(model, num_layers)
             sizes[tensor.weight_id] = (units.bytes_for(tensor.num_elements, bits), bits)
         return sizes
     return cache.per_spec.get("weight_sizes", model, make)
