@@ -12,9 +12,12 @@ from hwsim.quality import quality, quality_columns
 from hwsim.quality.data import COLUMNS, QUALITY_DIR, SCORES_FILE, load, read_rows
 from hwsim.quality.model import BEYOND, INTERPOLATED, PUBLISHED, UNKNOWN, UNMEASURED
 from hwsim.spec import loader
+from hwsim.resources import source_checkout
 from hwsim.spec.variants import configure_model
 
-SHARED_CSV = loader.REPO_ROOT.parent / "shared" / "data" / "quality.csv"
+# The project's data set sits beside the checkout (as CI lays it out); an installed copy has none.
+CHECKOUT = source_checkout()
+SHARED_CSV = CHECKOUT.parent / "shared" / "data" / "quality.csv" if CHECKOUT else Path("shared-data-absent")
 GROUP = "ouro_base_lmeval"
 
 
