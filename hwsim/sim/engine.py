@@ -128,8 +128,8 @@ class Engine:
         first = np.zeros(n)
         refetch = np.zeros(n)
         if self.has_dram:
-            ids, sizes = memory.access_sequence(trace, self.kv_policy)
-            hit, is_first = memory.serve_accesses(self.residency, ids, sizes, self.position)
+            ids, sizes, next_use = memory.access_plan(trace, self.kv_policy)
+            hit, is_first = memory.serve_accesses(self.residency, ids, sizes, next_use, self.position)
             self.position += len(ids)
             fetched = np.asarray([bool(w) for w in ids[0::2]]) & ~hit[0::2]
             first = np.where(fetched & is_first[0::2], weight_bytes, 0.0)

@@ -25,6 +25,7 @@ from collections import OrderedDict
 import numpy as np
 import pandas as pd
 
+from hwsim import cache
 from hwsim.cost import datapath
 from hwsim.workload import trace as T
 
@@ -264,16 +265,30 @@ def kv_ids(trace: pd.DataFrame, kv_policy: str = "per_loop") -> list[str]:
 def access_sequence(trace: pd.DataFrame, kv_policy: str = "per_loop") -> tuple[list[str], list[float]]:
     """What each op asks of the SRAM, in order: its weight, then the KV cache it reads (ids
     interleaved, length 2 x ops; "" where an op has none), with their sizes."""
-    weight_ids, caches = list(trace[T.WEIGHT_ID]), kv_ids(trace, kv_policy)
-    ids = [x for pair in zip(weight_ids, caches) for x in pair]
-    sizes = np.column_stack([np.asarray(trace[T.WEIGHT_BYTES], dtype=float), np.asarray(trace[T.KV_READ_BYTES], dtype=float)]).ravel()
-    return ids, sizes.tolist()
+    return access_plan(trace, kv_policy)[:2]
 
 
-def serve_accesses(residency: Residency, ids: list[str], sizes: list[float], position: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run an access sequence through `residency`: (hit, first fetch) per access; `position` is
-    the sequence's start on belady's clock."""
-    upcoming = next_use_positions(ids) + position
+_plans = cache.register(cache.SpecMemo(256))
+
+
+def access_plan(trace, kv_policy: str = "per_loop") -> tuple[list[str], list[float], np.ndarray]:
+    """`access_sequence` and each access's next-use position (belady's future), kept per trace
+    object and KV policy (hwsim.cache): a decode simulation serves the same cached trace at every
+    sampled step and policy run."""
+    def make() -> tuple[list[str], list[float], np.ndarray]:
+        weight_ids, caches = list(trace[T.WEIGHT_ID]), kv_ids(trace, kv_policy)
+        ids = [x for pair in zip(weight_ids, caches) for x in pair]
+        sizes = np.column_stack([np.asarray(trace[T.WEIGHT_BYTES], dtype=float),
+                                 np.asarray(trace[T.KV_READ_BYTES], dtype=float)]).ravel()
+        return ids, sizes.tolist(), next_use_positions(ids)
+    return _plans.get(f"access:{kv_policy}", trace, make)
+
+
+def serve_accesses(residency: Residency, ids: list[str], sizes: list[float], next_use: np.ndarray,
+                   position: int) -> tuple[np.ndarray, np.ndarray]:
+    """Run an access sequence through `residency`: (hit, first fetch) per access; `next_use`
+    (next_use_positions) is counted from the sequence's start, `position` on belady's clock."""
+    upcoming = next_use + position
     hit, first = np.zeros(len(ids), dtype=bool), np.zeros(len(ids), dtype=bool)
     for i, key in enumerate(ids):
         if key:
