@@ -20,9 +20,9 @@ import numpy as np
 
 from hwsim import cache
 
-from hwsim.cost.op_cost import (TraceDemand, columns_demand, demand_compute_seconds, dequant_flops, dequant_seconds,
-                                dram_efficiency)
 from hwsim.cost.datapath import tiles_fit
+from hwsim.cost.op_cost import (TraceDemand, buffer_bytes, columns_demand, demand_compute_seconds, dequant_flops,
+                                dequant_seconds, dram_efficiency)
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
 from hwsim.spec.hardware import HardwareSpec
@@ -143,8 +143,7 @@ class _Devices:
         self.attention_tile = column([p.attention_tile for p in paths])[:, 0]
         # On-chip bytes a policy could keep weights or activations in between uses. The simulator
         # splits the SRAM between the two, so charging each against all of it only lowers the floor.
-        self.sram_bytes = column([h.sram.capacity_bytes if h.sram is not None and h.dram is not None else 0.0
-                                  for h in hardware])[:, 0]
+        self.sram_bytes = column([buffer_bytes(h) for h in hardware])[:, 0]
         self.dequant_per_weight = column([float(dequant_flops(1.0, h)) for h in hardware])
         self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
 

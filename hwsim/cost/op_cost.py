@@ -207,6 +207,13 @@ PREFETCH_BY_CLASS = {
 }
 
 
+def buffer_bytes(hardware: HardwareSpec) -> float:
+    """The SRAM a residency policy manages in front of main memory: all of it on a device with a
+    DRAM, none on an all-SRAM design (which holds everything in its SRAM as main memory)."""
+    sram = hardware.sram
+    return sram.capacity_bytes if sram is not None and hardware.dram is not None else 0.0
+
+
 def prefetch_mode(hardware: HardwareSpec) -> str:
     """`cross_op` or `within_op`: the preset's overhead.prefetch, else its class default."""
     return hardware.overhead.prefetch or PREFETCH_BY_CLASS[hardware.device_class]
@@ -275,8 +282,7 @@ def op_times(trace: pd.DataFrame, hardware: HardwareSpec, dram_bytes=None, *,
     dequantised and the per-format DRAM efficiency; without it they are read from the trace."""
     demand = trace_demand(trace, quant)
     if dram_bytes is None:   # every op streams its operands, but a fused kernel's score tiles
-        sram = hardware.sram.capacity_bytes if hardware.sram is not None and hardware.dram is not None else 0.0
-        fused = demand.fused_attention(hardware, sram)
+        fused = demand.fused_attention(hardware, buffer_bytes(hardware))
         moved = demand.read_bytes + demand.write_bytes - (demand.score_bytes if fused else 0.0)
     else:
         moved = np.asarray(dram_bytes, float)

@@ -65,10 +65,9 @@ class Engine:
         self.hardware, self.quant, self.policy, self.kv_policy = hardware, quant, policy, kv_policy
         self.prefetch = op_cost.prefetch_mode(hardware)
         self.env = simpy.Environment()
-        dram, sram = hardware.dram, hardware.sram
+        dram = hardware.dram
         self.has_dram = dram is not None
-        # With a DRAM the SRAM is a managed buffer; an all-SRAM design holds everything in it.
-        self.sram_bytes = sram.capacity_bytes if (self.has_dram and sram is not None) else 0.0
+        self.sram_bytes = op_cost.buffer_bytes(hardware)
         self.dram_efficiency = op_cost.dram_efficiency(hardware, quant)
         self.dram_latency_s = dram.latency_s if dram is not None else 0.0
         self.dram_rate = dram.bandwidth_bytes_per_s * self.dram_efficiency if dram is not None else np.inf
@@ -171,7 +170,7 @@ class Engine:
         # The vector engine unpacks the next weight tile while the matrix engine multiplies this
         # one, and operands stream from SRAM meanwhile: the engines are busy for the longest.
         busy_s = np.maximum(np.maximum(ops.compute_s, ops.dequant_s), onchip_s)
-        launch_s = np.full(n, ops.launch_s)
+        launch_s = ops.launch_s
         self.dtype = ops.dtype
         token_step = int((label or {}).get("token_step", 0))
         read_bytes, write_bytes = served["dram_read_bytes"], served["dram_write_bytes"]
