@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwsim import cache
-
 from hwsim.cost.datapath import tiles_fit
 from hwsim.cost.op_cost import (TraceDemand, buffer_bytes, columns_demand, demand_compute_seconds, dequant_flops,
                                 dequant_seconds, dram_efficiency)

@@ -100,12 +100,13 @@ class Engine:
         record.append(Transfer(op_index, start, self.env.now))
 
     # -- one run ----------------------------------------------------------------------------
-    def prepare(self, trace: dict[str, np.ndarray]) -> None:
+    def prepare(self, trace: dict[str, np.ndarray], act: tuple[np.ndarray, np.ndarray]) -> None:
         """Size the SRAM shares for this trace: activations of its largest op (up to half of the
         SRAM), weights the rest; `pin` chooses its pinned set for this capacity. Kernels that load
         their own operands (`within_op`) pass activations through main memory, as GPU and CPU
-        runtimes do between kernels: no SRAM share is set aside for them."""
-        working = sum(memory.onchip_activations(trace, self.hardware, self.sram_bytes))
+        runtimes do between kernels: no SRAM share is set aside for them. `act`: each op's
+        on-chip (in, out) activation bytes (memory.onchip_activations)."""
+        working = act[0] + act[1]
         if not self.has_dram:
             self.act_reserve = np.inf
         elif self.prefetch == "within_op":
@@ -118,11 +119,11 @@ class Engine:
             pinned = memory.pinned_weights(*memory.access_sequence(trace, self.kv_policy), capacity)
         self.residency.resize(capacity, pinned)
 
-    def serve(self, trace: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def serve(self, trace: dict[str, np.ndarray], act: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
         """Decide where every byte of the trace's demand comes from (no timing)."""
         weight_bytes = trace[T.WEIGHT_BYTES]
         n = len(weight_bytes)
-        act_in, act_out = memory.onchip_activations(trace, self.hardware, self.sram_bytes)
+        act_in, act_out = act
         kv_read, kv_write = trace[T.KV_READ_BYTES], trace[T.KV_WRITE_BYTES]
         first = np.zeros(n)
         refetch = np.zeros(n)
@@ -158,9 +159,10 @@ class Engine:
             label: dict | None = None) -> dict[str, np.ndarray]:
         """Simulate a trace (its columns, op_cost.trace_columns, and its demand) from an idle
         device (SRAM contents carried over) and return per-op costs as columns, one value per row."""
-        self.prepare(trace)
+        act = memory.onchip_activations(trace, demand, self.hardware, self.sram_bytes)
+        self.prepare(trace, act)
         self.residency.peak_bytes = self.residency.resident_bytes
-        served = self.serve(trace)
+        served = self.serve(trace, act)
         ops = compute.op_compute(demand, self.hardware)
         ops = replace(ops, dequant_s=datapath.dequant_after_residency(
             ops.dequant_s, np.asarray(trace[T.WEIGHT_BYTES], dtype=float),

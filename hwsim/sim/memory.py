@@ -234,15 +234,15 @@ def fused_attention_fits(trace, hardware, sram_bytes: float) -> bool:
     return datapath.fused_attention_fits(*datapath.attention_shape(trace), hardware, sram_bytes)
 
 
-def onchip_activations(trace: pd.DataFrame, hardware, sram_bytes: float) -> tuple[np.ndarray, np.ndarray]:
+def onchip_activations(trace, demand, hardware, sram_bytes: float) -> tuple[np.ndarray, np.ndarray]:
     """(in, out) activation bytes of each op's working set. With fused attention whose tile
     fits, the score matrix never leaves the tiles, so it is neither a working set nor a spill;
-    otherwise every op's activations as the trace gives them."""
+    otherwise every op's activations as the trace gives them. `demand` (op_cost.trace_demand of
+    the trace) carries the score bytes and the attention's shape."""
     act_in, act_out = np.asarray(trace[T.ACT_IN_BYTES], dtype=float), np.asarray(trace[T.ACT_OUT_BYTES], dtype=float)
-    if not fused_attention_fits(trace, hardware, sram_bytes):
+    if not demand.fused_attention(hardware, sram_bytes):
         return act_in, act_out
-    score_in, score_out = datapath.score_bytes(trace)
-    return act_in - score_in, act_out - score_out
+    return act_in - demand.score_read_bytes, act_out - demand.score_write_bytes
 
 
 # -- KV placement: a cache read is an access like a weight's -----------------------------------
