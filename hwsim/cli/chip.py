@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hwsim.cli.options import text_table
+from hwsim.vocab import ENGINES
 
 
 @click.group("chip")
@@ -36,7 +37,7 @@ def show(path: str) -> None:
 @click.option("--area", "areas", multiple=True, type=float, required=True, help="Die-area budget in mm2 (repeatable).")
 @click.option("--power", "powers", multiple=True, type=float, required=True, help="Power budget in W (repeatable).")
 @click.option("--quant", default="int4-g128", show_default=True)
-@click.option("--engine", type=click.Choice(["des", "roofline"]), default="des", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default="des", show_default=True,
               help="des: event simulation of the screened candidates; roofline: the floor only (fast).")
 def codesign(models, nodes, areas, powers, quant, engine) -> None:
     """Best chip per budget: SRAM vs MACs vs DRAM channels at a fixed area, in the budget's power mode."""

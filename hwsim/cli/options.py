@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hwsim.errors import ConfigError
+from hwsim.vocab import KV_POLICIES
 
 
 def text_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -107,7 +108,7 @@ def explicit(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
 
 
-kv_policy_option = click.option("--kv-policy", type=click.Choice(["per_loop", "shared", "last_k", "exit_only"]),
+kv_policy_option = click.option("--kv-policy", type=click.Choice(KV_POLICIES),
                                 help="Which loop iterations keep K/V (looped models).")
 kv_last_k_option = click.option("--kv-last-k", type=click.IntRange(min=1),
                                 help="Loop iterations that keep K/V under --kv-policy last_k.")

@@ -6,13 +6,15 @@ import math
 
 import click
 
+from hwsim.vocab import KV_POLICIES
+
 
 @click.command("quality")
 @click.argument("comparison", required=False)
 @click.option("--model", "model_name", help="Model preset (instead of a comparison set).")
 @click.option("--loops", type=click.IntRange(min=1), help="Loop count (looped models).")
 @click.option("--quant", help="Quantisation preset (a published penalty or 'unknown').")
-@click.option("--kv-policy", type=click.Choice(["per_loop", "shared", "last_k", "exit_only"]))
+@click.option("--kv-policy", type=click.Choice(KV_POLICIES))
 @click.option("--group", help="Comparable group (default: the model's first).")
 def quality_command(comparison, model_name, loops, quant, kv_policy, group) -> None:
     """Print COMPARISON (workloads/comparisons/NAME.yaml) at equal quality, or with --model the

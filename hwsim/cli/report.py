@@ -10,6 +10,7 @@ import click
 
 from hwsim.cli.options import (allow_positions_option, check_positions, kv_last_k_option, kv_policy_option,
                                load_cli_model, parse_sets, runtime_option, set_option)
+from hwsim.vocab import RESIDENCY_POLICIES
 
 
 @click.command("report")
@@ -67,7 +68,7 @@ def report_command(results_dir: Path | None, preset: str | None, out_dir: Path, 
 @click.option("--gen", "--gen-len", "gen_len", type=click.IntRange(min=1), default=128, show_default=True,
               help="Generated tokens per sequence.")
 @allow_positions_option
-@click.option("--policy", type=click.Choice(["lru", "stream", "belady", "pin"]), default="lru", show_default=True)
+@click.option("--policy", type=click.Choice(RESIDENCY_POLICIES), default="lru", show_default=True)
 @set_option
 @runtime_option
 @click.option("--search-quant", help="Quantisations to search, comma-separated (default: int4-g128,int8,bf16 "

@@ -8,6 +8,7 @@ import click
 
 from hwsim.cli.options import (allow_positions_option, check_positions, explicit, kv_last_k_option,
                                kv_policy_option, load_cli_model, parse_sets, runtime_option, set_option)
+from hwsim.vocab import ENGINES, RESIDENCY_POLICIES
 
 _ROWS = [  # (totals key, label, display unit or None for plain values)
     ("latency_s", "latency", "s"), ("ttft_s", "time to first token", "s"),
@@ -44,11 +45,11 @@ _ROWS = [  # (totals key, label, display unit or None for plain values)
 @kv_last_k_option
 @click.option("--head-format", help="Store the LM head and embeddings in this format (bf16, q6_k, int8, "
               "int4-g128, ...) instead of the quantisation's own rule.")
-@click.option("--policy", type=click.Choice(["stream", "lru", "belady", "pin"]), default="lru",
+@click.option("--policy", type=click.Choice(RESIDENCY_POLICIES), default="lru",
               show_default=True, help="SRAM residency policy.")
 @set_option
 @runtime_option
-@click.option("--engine", type=click.Choice(["des", "roofline"]), default="des", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="des", show_default=True)
 @click.option("--full-loops", is_flag=True, help="Simulate every loop iteration instead of extrapolating "
               "from the warm-up and one steady iteration.")
 @allow_positions_option

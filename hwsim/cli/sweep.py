@@ -6,13 +6,15 @@ from pathlib import Path
 
 import click
 
+from hwsim.vocab import ENGINES
+
 
 @click.command("sweep")
 @click.argument("spec")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Directory for points.jsonl, results.parquet/.csv, pareto.csv, sensitivity.csv.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
-@click.option("--engine", type=click.Choice(["des", "roofline"]), default="des", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default="des", show_default=True,
               help="Event simulation, or the closed-form roofline bound (fast).")
 @click.option("--dask", "dask_address", metavar="ADDRESS|local",
               help="Run on a Dask scheduler (tcp://host:8786), or 'local' for a local cluster.")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
+from hwsim import vocab
+
 DEFAULT_CSV = "validation/measured.csv"   # in the shipped data tree (hwsim.resources)
 DEFAULT_CALIBRATION = "configs/calibration.yaml"
 # Where `calibrate measured` writes without --write or --out: the current directory, so a tour
 # of the commands leaves the tracked file alone.
 DEFAULT_OUT = "calibration.yaml"
-ENGINES = ["roofline", "des"]
+ENGINES = list(vocab.ENGINES)
 
 csv_option = click.option("--csv", "csv_path", default=None, metavar="FILE",
                           help=f"Measured rows (same columns as {DEFAULT_CSV}).")

@@ -23,6 +23,7 @@ from hwsim.spec import loader
 from hwsim.spec._base import Spec
 from hwsim.result import TOTAL_KEYS
 from hwsim.sweep.spec import RunSpec, SweepSpec
+from hwsim.vocab import Engine, ResidencyPolicy
 
 REPORTS_DIR = builtin_dir("report")
 # Reports computed by a module instead of a YAML of sweeps: name -> module whose
@@ -42,7 +43,7 @@ class ResidencySpec(Spec):
     sram: list[str] = Field(min_length=2)
     loops: list[int] = Field(default_factory=list)
     gen_len: int = Field(64, ge=1)
-    policy: Literal["lru", "stream", "belady", "pin"] = "lru"
+    policy: ResidencyPolicy = "lru"
 
 
 class IsoQualitySpec(Spec):
@@ -98,7 +99,7 @@ class ReportSpec(Spec):
     question: str = Field(min_length=1)
     objective: dict[str, Literal["min", "max"]] = Field(min_length=1, max_length=1)
     pareto: dict[str, Literal["min", "max"]] = Field(min_length=2)
-    engine: Literal["des", "roofline"] = "des"
+    engine: Engine = "des"
     run: RunSpec = Field(default_factory=RunSpec)
     sweeps: dict[str, dict[str, Any]] = Field(min_length=1)
     focus: dict[str, Any] = Field(min_length=1)

@@ -27,9 +27,10 @@ import pandas as pd
 
 from hwsim import cache
 from hwsim.cost import datapath
+from hwsim.vocab import RESIDENCY_POLICIES
 from hwsim.workload import trace as T
 
-POLICIES = ("stream", "lru", "belady", "pin")
+POLICIES = RESIDENCY_POLICIES
 
 
 def activation_reserve(working_set_bytes: np.ndarray, sram_bytes: float) -> float:

@@ -17,9 +17,9 @@ from hwsim.sim.engine import PHASES, des_run
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.totals import build_result, build_totals, footprint_bytes
+from hwsim.vocab import ENGINES
 from hwsim.workload import trace as T
 
-ENGINES = ("des", "roofline")
 
 
 def roofline_totals(model: ModelSpec, hardware: HardwareSpec, *, phase: str = "e2e", prompt_len: int = 512,

@@ -27,9 +27,9 @@ from pydantic import Field, model_validator
 
 from hwsim.spec._base import Spec
 from hwsim.spec.quant import QuantSpec
+from hwsim.vocab import KVPolicy
 
 ModelFamily = Literal["decoder", "looped", "recurrent_depth", "recursive_reasoning", "encoder"]
-KVPolicy = Literal["per_loop", "shared", "last_k", "exit_only", "first"]
 NormPlacement = Literal["pre", "sandwich", "post_residual"]
 FINAL_NORM = "final_norm"   # schedule item: the model's final norm applied at that point
 

@@ -10,7 +10,7 @@ from hwsim.errors import ConfigError
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QuantSpec, head_overrides, quant_preset
 
-KV_POLICIES = ("per_loop", "shared", "last_k", "exit_only", "first")
+from hwsim.vocab import KV_POLICIES
 
 
 def configure_model(model: ModelSpec, *, loops: int | None = None, quant: str | QuantSpec | None = None,

@@ -28,9 +28,9 @@ from hwsim.sweep.analysis import pareto_front, pareto_mask, sensitivity
 from hwsim.sweep.constraints import Constraint
 from hwsim.sweep.journal import DirectoryLock, Journal
 from hwsim.sweep.spec import Point, SweepPlan, SweepSpec, resolve_points
+from hwsim.vocab import ENGINES
 
 Evaluate = Callable[[Point, str], dict[str, Any]]
-ENGINES = ("des", "roofline")
 RESULT_FILES = ("results.parquet", "results.csv", "pareto.csv", "sensitivity.csv", "manifest.json")
 
 

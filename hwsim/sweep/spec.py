@@ -48,6 +48,7 @@ from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import FORMATS, quant_preset
 from hwsim.spec.variants import configure_model
 from hwsim.sweep.constraints import Constraint, parse_constraint
+from hwsim.vocab import ResidencyPolicy
 
 RUN_AXES = ("phase", "batch", "prompt_len", "gen_len", "policy")
 # The inference runtime: chooses the hardware's calibration (hwsim/spec/runtime.py), so it is
@@ -87,7 +88,7 @@ class RunSpec(Spec):
     batch: int = Field(1, ge=1)
     prompt_len: int = Field(512, ge=1)
     gen_len: int = Field(128, ge=1)
-    policy: Literal["lru", "stream", "belady", "pin"] = "lru"
+    policy: ResidencyPolicy = "lru"
 
 
 class SweepSpec(Spec):
@@ -99,7 +100,7 @@ class SweepSpec(Spec):
     batch: int = Field(1, ge=1)
     prompt_len: int = Field(512, ge=1)
     gen_len: int = Field(128, ge=1)
-    policy: Literal["lru", "stream", "belady", "pin"] = "lru"
+    policy: ResidencyPolicy = "lru"
     runtime: str | None = Field(None, description="inference runtime (default: the hardware class's)")
     fixed: dict[str, Any] = Field(default_factory=dict, alias="set",
                                   description="overrides applied to every point (same paths as axes)")
