@@ -36,7 +36,7 @@ from hwsim.calibration import (MIN_EFFICIENCY, REFERENCE_BANDWIDTH_BYTES_PER_S, 
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.runtime import Runtime
 from hwsim.validation.mapping import GEMM_SHAPE, Case
-from hwsim.validation.predict import case_hardware, case_model, predict_seconds
+from hwsim.validation.predict import case_hardware, model_for, predict_seconds
 
 REFERENCE_FORMAT = "q4_0"
 # A group slope needs this many devices spanning at least a doubling of bandwidth; with fewer,
@@ -125,7 +125,7 @@ def solve_efficiency(seconds_at: Callable[[float], float], target_s: float,
 def weight_format(case: Case) -> str:
     if case.row.spec.group == "kernel":
         return KERNEL_DTYPE
-    return case_model(case.model, case.quant).quant.weight.name
+    return model_for(case).quant.weight.name
 
 
 def _at_dram(hardware: HardwareSpec, efficiency: float) -> HardwareSpec:
@@ -269,7 +269,7 @@ def fit_eligible(case: Case) -> bool:
     """Rows the fit may learn from: GEMM kernel timings, and decode / prefill of a standard model
     (the one looped-model anecdote runs an eager reference implementation and would teach the
     wrong runtime)."""
-    return case.row.spec.group == "kernel" or not case_model(case.model, case.quant).is_looped
+    return case.row.spec.group == "kernel" or not model_for(case).is_looped
 
 
 def _implied(case: Case, hardware: HardwareSpec, efficiency: float, saturated: bool, **extra) -> Implied:

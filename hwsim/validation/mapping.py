@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hwsim.errors import ConfigError
 from hwsim.spec.loader import HARDWARE_DIR, MODELS_DIR, REPO_ROOT, _display, read_document
-from hwsim.spec.quant import QUANT_PRESETS
+from hwsim.spec.quant import FORMATS, QUANT_PRESETS
 from hwsim.spec.runtime import Runtime, parse_runtime
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Entry:
 
     preset: str | None
     note: str = ""
+    head: str | None = None   # quant entries: the LM head and embeddings' format (as --head-format)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ class Mapping:
             return None, f"quant {text!r} is not in {self.source}"
         return _existing(entry, "quant", text, set(QUANT_PRESETS))
 
+    def quant_head(self, text: str) -> str | None:
+        """The LM head and embeddings' format a quant string states (None: the preset's own)."""
+        entry = self.quant.get(text.strip())
+        return entry.head if entry is not None else None
+
 
 def _existing(entry: Entry, kind: str, text: str, known: set[str]) -> tuple[str | None, str]:
     if entry.preset is None:
@@ -112,7 +118,8 @@ def load_mapping(path: Path | str = MAPPING_PATH) -> Mapping:
         raw = data.get(section) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{shown}: {section}: expected a mapping of string -> preset")
-        sections[section] = {str(k).strip(): _entry(v, f"{shown}: {section}.{k}") for k, v in raw.items()}
+        sections[section] = {str(k).strip(): _entry(v, f"{shown}: {section}.{k}", allow_head=section == "quant")
+                             for k, v in raw.items()}
     unknown = set(data) - set(sections) - {"runtimes"}
     if unknown:
         raise ConfigError(f"{shown}: unknown sections: {', '.join(sorted(unknown))}")
@@ -131,17 +138,24 @@ def _runtime_rules(raw, shown: str) -> tuple[RuntimeRule, ...]:
     return tuple(rules)
 
 
-def _entry(value, where: str) -> Entry:
+def _entry(value, where: str, allow_head: bool = False) -> Entry:
+    keys = {"preset", "note", "head"} if allow_head else {"preset", "note"}
     if isinstance(value, str):
         return Entry(value)
-    if isinstance(value, dict) and set(value) <= {"preset", "note"} and "preset" in value:
+    if isinstance(value, dict) and set(value) <= keys and "preset" in value:
         preset = value["preset"]
         if preset is not None and not isinstance(preset, str):
             raise ConfigError(f"{where}.preset: expected a preset name or null")
         if preset is None and not value.get("note"):
             raise ConfigError(f"{where}: an unmapped entry (preset: null) needs a note saying why")
-        return Entry(preset, str(value.get("note", "")))
-    raise ConfigError(f"{where}: expected a preset name or {{preset: NAME or null, note: TEXT}}")
+        head = value.get("head")
+        if head is not None and head not in FORMATS:
+            raise ConfigError(f"{where}.head: unknown format {head!r}; known: {', '.join(sorted(FORMATS))}")
+        if head is not None and not value.get("note"):
+            raise ConfigError(f"{where}: a head format needs a note giving its source")
+        return Entry(preset, str(value.get("note", "")), head)
+    shape = "{preset: NAME or null, note: TEXT" + (", head: FORMAT}" if allow_head else "}")
+    raise ConfigError(f"{where}: expected a preset name or {shape}")
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,7 @@ class Case:
     model: str
     quant: str
     runtime: Runtime = Runtime.LLAMA_CPP
+    head_format: str | None = None   # the LM head and embeddings' format, where the row's quant states one
 
 
 @dataclass(frozen=True)
@@ -196,7 +211,7 @@ def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
             unmapped.append(Unmapped(record["id"], record["hardware"], record["model"],
                                      record["metric"], "; ".join(reasons)))
         else:
-            cases.append(Case(parsed, *presets, runtime=runtime))
+            cases.append(Case(parsed, *presets, runtime=runtime, head_format=mapping.quant_head(record["quant"])))
     return cases, unmapped
 
 

@@ -19,8 +19,13 @@ from hwsim.validation.measured import MeasuredRow
 
 
 @lru_cache(maxsize=None)
-def case_model(model: str, quant: str) -> ModelSpec:
-    return configure_model(load_model(model), quant=quant)
+def case_model(model: str, quant: str, head_format: str | None = None) -> ModelSpec:
+    return configure_model(load_model(model), quant=quant, head_format=head_format)
+
+
+def model_for(case: Case) -> ModelSpec:
+    """The model a measured row ran: its preset in the row's quantisation (and head format)."""
+    return case_model(case.model, case.quant, case.head_format)
 
 
 @lru_cache(maxsize=None)
@@ -33,7 +38,7 @@ def predict_seconds(case: Case, hardware: HardwareSpec, engine: str = "roofline"
     row = case.row
     if row.spec.group == "kernel":
         return _gemm_seconds(row, hardware)
-    totals = simulated_totals(case_model(case.model, case.quant), hardware, engine, phase=row.spec.phase,
+    totals = simulated_totals(model_for(case), hardware, engine, phase=row.spec.phase,
                               prompt_len=row.prompt_tokens,
                               gen_len=row.gen_tokens if row.spec.phase != "prefill" else 0, batch=row.batch)
     if row.metric == "pp_tokens_per_s":

@@ -39,7 +39,8 @@ def predict_rows(cases: list[Case], hardware_for: Callable[[Case], HardwareSpec]
         row = case.row
         records.append({"id": row.id, "preset": case.hardware, "class": hardware.device_class,
                         "runtime": str(case.runtime),
-                        "model": case.model, "quant": case.quant, "metric": row.metric,
+                        "model": case.model,
+                        "quant": case.quant + (f"+head:{case.head_format}" if case.head_format else ""), "metric": row.metric,
                         "group": row.spec.group, "measured": row.value,
                         "predicted": to_metric(row, seconds), "mode": mode})
     return add_errors(pd.DataFrame.from_records(records))

@@ -14,7 +14,7 @@ from hwsim.calibration import CALIBRATION_PATH, load_calibration
 from hwsim.spec.loader import REPO_ROOT
 from hwsim.validation.mapping import load_mapping, map_rows
 from hwsim.validation.measured import load_measured
-from hwsim.validation.predict import case_model, simulated_totals
+from hwsim.validation.predict import model_for, simulated_totals
 from hwsim.validation.run import calibrated_hardware
 
 TOLERANCE = {"decode": 0.03, "e2e": 0.03, "prefill": 0.05}
@@ -45,7 +45,7 @@ def test_des_reproduces_the_closed_form_engine(case, hardware_for):
     row, hardware = case.row, hardware_for(case)
     run = dict(phase=row.spec.phase, prompt_len=row.prompt_tokens,
                gen_len=row.gen_tokens if row.spec.phase != "prefill" else 0, batch=row.batch)
-    model = case_model(case.model, case.quant)
+    model = model_for(case)
     closed = simulated_totals(model, hardware, "roofline", **run)
     des = simulated_totals(model, hardware, "des", **run)
     key = TIME_KEY[row.spec.group]

@@ -7,7 +7,7 @@ from hwsim.cli import main
 from hwsim.errors import ConfigError
 from hwsim.spec.loader import REPO_ROOT
 from hwsim.spec.runtime import Runtime
-from hwsim.validation.mapping import Entry, Mapping, RuntimeRule, load_mapping, map_rows, match_apple
+from hwsim.validation.mapping import Case, Entry, Mapping, RuntimeRule, load_mapping, map_rows, match_apple
 from hwsim.validation.measured import REQUIRED_COLUMNS, load_measured, parse_row
 
 
@@ -115,4 +115,39 @@ def test_unmapped_entry_needs_a_note(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text("hardware:\n  X: {preset: null}\n")
     with pytest.raises(ConfigError, match="needs a note"):
+        load_mapping(path)
+
+
+def test_quant_entry_head_format_reaches_the_simulated_model():
+    """A quant string that says some layers are wider (QNN 'w4a16 + w8a16 for some layers')
+    maps with an 8-bit LM head: the row's model moves fewer head bytes than the 16-bit default."""
+    from hwsim.validation.predict import model_for
+    from hwsim.workload.weights import unique_weight_bytes
+
+    frame = load_measured(REPO_ROOT / "validation" / "measured.csv")
+    cases, _ = map_rows(frame, load_mapping())
+    qnn = next(c for c in cases if c.runtime == Runtime.QNN and c.head_format is not None
+               and c.model == "llama-3.2-1b")
+    assert qnn.head_format == "int8"
+    narrow, default = model_for(qnn), model_for(Case(qnn.row, qnn.hardware, qnn.model, qnn.quant, qnn.runtime))
+    assert narrow.quant.overrides["lm_head"] == "int8" and default.quant.overrides["lm_head"] == "bf16"
+    # Llama-3.2-1B's tied 128,256 x 2,048 embedding / head: one byte per weight saved.
+    assert unique_weight_bytes(default) - unique_weight_bytes(narrow) == pytest.approx(128256 * 2048, rel=0.01)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("{preset: int4-g128, head: int3, note: x}", "head: unknown format 'int3'"),
+    ("{preset: int4-g128, head: int8}", "head format needs a note"),
+])
+def test_quant_head_entry_is_checked(tmp_path, entry, message):
+    path = tmp_path / "m.yaml"
+    path.write_text(f"quant:\n  X: {entry}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_mapping(path)
+
+
+def test_head_is_only_a_quant_field(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("models:\n  X: {preset: llama-2-7b, head: int8, note: x}\n")
+    with pytest.raises(ConfigError, match="expected a preset name or"):
         load_mapping(path)

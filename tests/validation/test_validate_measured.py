@@ -8,7 +8,7 @@ from hwsim.cli import main
 from hwsim.spec.loader import REPO_ROOT
 from hwsim.validation.mapping import load_mapping, map_rows
 from hwsim.validation.measured import load_measured
-from hwsim.validation.predict import case_hardware, case_model, predict_seconds
+from hwsim.validation.predict import case_hardware, model_for, predict_seconds
 from hwsim.validation.run import fast_subset
 from hwsim.workload.weights import unique_weight_bytes
 
@@ -30,7 +30,7 @@ def test_decode_prediction_is_weight_bytes_over_bandwidth(cases):
     case = _case(cases, "lcpp4167-m1pro-14c-q4_0-tg128")
     hardware = with_efficiencies(case_hardware(case.hardware), {"dram_efficiency": 0.5,
                                                                   "dram_efficiency_by_format": {}})
-    weights = unique_weight_bytes(case_model(case.model, case.quant))
+    weights = unique_weight_bytes(model_for(case))
     expected = weights / (hardware.main_memory.bandwidth_bytes_per_s * 0.5)
     predicted = predict_seconds(case, hardware, "roofline")
     assert expected <= predicted <= expected * 1.15
@@ -40,7 +40,7 @@ def test_prefill_prediction_is_flops_over_matrix_rate(cases):
     # pp512 is compute-bound on an Apple GPU: seconds per token ~ 2 x params FLOPs / rate.
     case = _case(cases, "lcpp4167-m2ultra-76c-f16-pp512")
     hardware = case_hardware(case.hardware)  # the preset as written (uncalibrated)
-    model = case_model(case.model, case.quant)
+    model = model_for(case)
     _, peak = hardware.matrix.rate_for(model.quant.compute_dtype)
     flops_per_token = 2 * 6.74e9
     seconds = predict_seconds(case, hardware, "roofline")
