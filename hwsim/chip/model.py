@@ -16,7 +16,7 @@ from hwsim.chip.params import CHIP_NOTE, ChipParams
 from hwsim.errors import ConfigError
 
 MIB_BITS = 2 ** 20
-DTYPE_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4, "fp4": 4}
+DTYPE_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "int16": 16, "fp8": 8, "int8": 8, "int4": 4, "fp4": 4}
 REFERENCE_NODE = "7nm"       # the node the per-MAC and SRAM-energy anchors were taken at
 LOCAL_BANK_BYTES = 32 * 1024  # register file / L1 bank size
 SRAM_BYTES_PER_BANK_CYCLE = 64  # one 512-bit access per bank and cycle (the CACTI runs' word)

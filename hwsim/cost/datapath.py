@@ -126,7 +126,7 @@ def dequant_after_residency(dequant_s: np.ndarray, weight_bytes: np.ndarray, wei
     return dequant_s * fetched
 
 
-DTYPE_BITS = {"fp32": 32.0, "bf16": 16.0, "fp16": 16.0, "fp8": 8.0, "int8": 8.0, "int4": 4.0, "fp4": 4.0}
+DTYPE_BITS = {"fp32": 32.0, "bf16": 16.0, "fp16": 16.0, "int16": 16.0, "fp8": 8.0, "int8": 8.0, "int4": 4.0, "fp4": 4.0}
 
 
 def stored_narrower(weight_bits, compute_dtype: str) -> np.ndarray:

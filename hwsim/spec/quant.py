@@ -13,11 +13,11 @@ from pydantic import Field, model_validator
 
 from hwsim.spec._base import Spec
 
-DType = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]
+DType = Literal["fp32", "bf16", "fp16", "int16", "fp8", "int8", "int4", "fp4"]
 
 # Wider-first order: where an engine lacks a rate for a dtype, it runs at the next wider one.
 DTYPE_WIDER: dict[str, str | None] = {
-    "fp4": "int4", "int4": "int8", "fp8": "int8", "int8": "fp16", "bf16": "fp16",
+    "fp4": "int4", "int4": "int8", "fp8": "int8", "int8": "int16", "int16": "fp16", "bf16": "fp16",
     "fp16": "fp32", "fp32": None,
 }
 
@@ -54,6 +54,7 @@ FORMATS: dict[str, FormatSpec] = {f.name: f for f in [
     FormatSpec(name="fp16", dtype="fp16", bits=16),
     FormatSpec(name="bf16", dtype="bf16", bits=16),
     FormatSpec(name="fp8", dtype="fp8", bits=8, source="FP8 E4M3, per-tensor scale (negligible)"),
+    FormatSpec(name="int16", dtype="int16", bits=16, source="per-tensor int16 activations, scale negligible"),
     FormatSpec(name="int8", dtype="int8", bits=8, source="per-channel int8, scale negligible"),
     FormatSpec(name="int4", dtype="int4", bits=4),
     FormatSpec(name="int4-g128", dtype="int4", bits=4, group_size=128, scale_bits=16,
@@ -168,6 +169,9 @@ QUANT_PRESETS: dict[str, QuantSpec] = {q.name: q for q in [
               source="w8a8 (SmoothQuant-style): int8 weights and activations, int8 matmul"),
     QuantSpec(name="w4a8", weight=FORMATS["int4-g128"], act=FORMATS["int8"], overrides=_HEAD_16BIT,
               source="w4a8 (QServe-style): int4 weights unpacked to int8 in the datapath, int8 matmul"),
+    QuantSpec(name="w4a16-int", weight=FORMATS["int4-g128"], act=FORMATS["int16"], overrides=_HEAD_16BIT,
+              source="int4 weights x int16 activations on an integer MAC array: Qualcomm QNN / HTP 'w4a16' "
+                     "(A16W4; the GPU-style w4a16 with fp16 activations is int4-g128)"),
     QuantSpec(name="w4a4", weight=FORMATS["int4-g128"], act=FORMATS["int4"], overrides=_HEAD_16BIT,
               source="w4a4: int4 weights and activations, int4 matmul where the engine has one"),
     QuantSpec(name="fp4", weight=FORMATS["nvfp4"], act=FORMATS["nvfp4"], overrides=_HEAD_16BIT,

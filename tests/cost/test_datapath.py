@@ -111,6 +111,20 @@ def test_formats_state_their_compute_type():
     assert compute == {"int4-g128": "bf16", "q4_0": "fp16", "q4_k_m": "fp16", "int8": "int8", "w4a8": "int8",
                        "w4a4": "int4", "fp8": "fp8", "fp4": "fp4"}
     assert quant_preset("int4-g128").weight_only and not quant_preset("w4a8").weight_only
+    assert quant_preset("w4a16-int").compute_dtype == "int16" and not quant_preset("w4a16-int").weight_only
+
+
+def test_int16_activations_run_at_the_int16_rate_where_the_engine_has_one():
+    """QNN's w4a16 (int16 activations) on a Hexagon preset uses the int16 peak, twice its fp16
+    one, so a compute-bound prompt runs twice as fast as the float-activation build (w4); an
+    engine without int16 runs it at fp16."""
+    hexagon, h100 = loader.load_hardware("snapdragon-8-elite-npu"), loader.load_hardware("h100-sxm")
+    assert hexagon.matrix.rate_for("int16") == ("int16", 2 * hexagon.matrix.rate_for("fp16")[1])
+    assert h100.matrix.rate_for("int16") == ("fp16", h100.matrix.peak["fp16"])
+    flops, rows = 2 * 4096 * 4096 * 1024, 1024            # one prompt-sized GEMM, well past the tile
+    integer = datapath.compute_seconds(flops, rows, True, "int16", hexagon)
+    floating = datapath.compute_seconds(flops, rows, True, "fp16", hexagon)
+    assert float(floating / integer) == pytest.approx(2.0)
 
 
 def test_lm_head_and_embeddings_keep_16_bits_unless_the_format_says_otherwise():

@@ -122,7 +122,7 @@ def test_incomplete_energy_table_names_what_is_missing(tmp_path, monkeypatch):
                             'node: 9nm\nsource: x\nmac: {int8: {energy: "0.1 pJ/MAC", source: x}}\n'
                             'vector: {energy: "1 pJ/FLOP", source: x}\n'
                             'sram: [{max_capacity: "8 KiB", read: "1 pJ/B", write: "1 pJ/B", source: x}]\n')
-    assert "mac: missing dtypes fp4, int4, fp8, bf16, fp16, fp32" in message
+    assert "mac: missing dtypes fp4, int4, fp8, int16, bf16, fp16, fp32" in message
     assert "sram: every row but the last needs max_capacity; the last has none" in message
 
 
@@ -147,7 +147,7 @@ amounts = st.floats(min_value=0, max_value=1e18, allow_nan=False, allow_infinity
 
 
 @settings(max_examples=60, deadline=None)
-@given(flops=st.dictionaries(st.sampled_from(["fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"]), amounts),
+@given(flops=st.dictionaries(st.sampled_from(["fp32", "bf16", "fp16", "int16", "fp8", "int8", "int4", "fp4"]), amounts),
        vector=amounts, sram_r=amounts, sram_w=amounts, dram_r=amounts, dram_w=amounts,
        duration=st.floats(min_value=0, max_value=1e6), node=st.sampled_from(NODES),
        dram_type=st.sampled_from(["HBM3", "LPDDR5", "GDDR6X", "DDR5"]))

@@ -12,7 +12,7 @@ from hwsim.spec import loader
 PRESETS = [path.stem for path in loader.list_presets(loader.HARDWARE_DIR)]
 NODES = {"3nm", "4nm", "5nm", "7nm", "8nm", "14nm", "16nm"}  # keys of the energy tables
 # Narrow-to-wide tiers: a narrower dtype never runs slower than a wider one on the same engine.
-TIERS = [("fp4", "int4"), ("fp8", "int8"), ("fp16", "bf16"), ("fp32",)]
+TIERS = [("fp4", "int4"), ("fp8", "int8"), ("fp16", "bf16", "int16"), ("fp32",)]
 
 
 @pytest.fixture(params=PRESETS)
@@ -50,7 +50,7 @@ def test_every_section_has_a_source(hw):
 def test_fp32_is_listed_so_no_dtype_falls_back_to_the_fastest_rate(hw):
     # rate_for walks to wider dtypes and ends at fp32; without it, it would pick the top rate.
     assert "fp32" in hw.matrix.peak
-    for dtype in ("fp32", "bf16", "fp16", "fp8", "int8", "int4", "fp4"):
+    for dtype in ("fp32", "bf16", "fp16", "int16", "fp8", "int8", "int4", "fp4"):
         used, _ = hw.matrix.rate_for(dtype)
         assert used in hw.matrix.peak
 
