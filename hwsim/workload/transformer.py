@@ -37,6 +37,10 @@ FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act":
 _ROW = (T.LAYER, T.BLOCK_ID, T.OP_KIND, T.NAME, T.M, T.N, T.K, T.FLOPS, T.WEIGHT_ID,
         T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
         T.WEIGHT_BITS, T.EXPERT_ID, T.TOKENS_ACTIVE)
+# Each _ROW column's array dtype (_columnar); expert_id, None where an op has no expert, apart.
+_ROW_DTYPES = tuple(None if c == T.EXPERT_ID else object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
+                    else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE) else np.float64 for c in _ROW)
+_EXPERT = _ROW.index(T.EXPERT_ID)
 _LOOP_BLOCK = "loop"   # block_id of loop-level ops (adapter, inject add, loop norm, exit gate)
 
 
@@ -463,18 +467,10 @@ def columns_frame(columns: dict[str, np.ndarray], phase: str) -> pd.DataFrame:
 
 def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
     """Row tuples (in _ROW order) -> one typed array per column; expert_id -1 = none."""
-    columns = dict(zip(_ROW, zip(*rows))) if rows else {c: () for c in _ROW}
-    out = {}
-    for column in _ROW:
-        values = columns[column]
-        if column == T.EXPERT_ID:
-            out[column] = np.array([-1 if v is None else v for v in values], dtype=np.int64)
-        elif column in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID):
-            out[column] = np.array(values, dtype=object)
-        elif column in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE):
-            out[column] = np.array(values, dtype=np.int64)
-        else:
-            out[column] = np.array(values, dtype=np.float64)
+    values = list(zip(*rows)) if rows else [()] * len(_ROW)
+    out = {column: np.array(column_values, dtype=dtype)
+           for column, dtype, column_values in zip(_ROW, _ROW_DTYPES, values) if dtype is not None}
+    out[T.EXPERT_ID] = np.array([-1 if v is None else v for v in values[_EXPERT]], dtype=np.int64)
     return out
 
 
