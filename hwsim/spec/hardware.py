@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from hwsim import cache
 from hwsim.spec._base import Bytes, BytesPerS, FlopsPerS, Hertz, JoulesPerByte, JoulesPerFlop, Seconds, Spec, Watts
 from hwsim.spec.quant import DTYPE_WIDER, DType
 
@@ -234,9 +235,12 @@ class HardwareSpec(Spec):
 
     @property
     def resolved_datapath(self) -> DatapathSpec:
-        """`datapath` with every empty field filled from the device class default."""
-        stated = self.datapath.model_dump(exclude_none=True)
-        return DatapathSpec(**{**CLASS_DATAPATH[self.device_class], **stated})
+        """`datapath` with every empty field filled from the device class default, made once per
+        spec object (hwsim.cache): the cost kernel reads it for every trace it prices."""
+        def resolve() -> DatapathSpec:
+            stated = self.datapath.model_dump(exclude_none=True)
+            return DatapathSpec(**{**CLASS_DATAPATH[self.device_class], **stated})
+        return cache.per_spec.get("datapath", self, resolve)
 
     @property
     def dram(self) -> MemoryLevelSpec | None:

@@ -9,16 +9,17 @@ so they cannot disagree about what a loop means.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from hwsim.spec.model import FINAL_NORM, ModelSpec, RepeatSpec
 
 StepKind = Literal["layer", "inject", "exit_gate", "loop_norm", "final_norm", "hyper_connection"]
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
+    """One step of a pass (a NamedTuple, not a frozen dataclass: every trace build expands the
+    schedule, and a tuple is several times cheaper to make)."""
+
     kind: StepKind
     block: str | None   # block name for layer steps
     layer: int          # global physical layer index (-1 for non-layer steps)

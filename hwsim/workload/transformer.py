@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hwsim import cache, units
+from hwsim import units
 from hwsim.errors import TraceError
 from hwsim.spec.model import ModelSpec
 from hwsim.workload import trace as T
 from hwsim.workload.depth import loop_depths
 from hwsim.workload.moe import expert_token_counts
 from hwsim.workload.schedule import Step, expand, loop_repeat
-from hwsim.workload.weights import lm_head_tensor, weight_sizes, weight_table
+from hwsim.workload.weights import layer_prefix, layer_shapes, lm_head_tensor, weight_sizes, weight_table
 
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
 # sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
@@ -37,6 +37,10 @@ FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act":
 _ROW = (T.LAYER, T.BLOCK_ID, T.OP_KIND, T.NAME, T.M, T.N, T.K, T.FLOPS, T.WEIGHT_ID,
         T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
         T.WEIGHT_BITS, T.EXPERT_ID, T.TOKENS_ACTIVE)
+# Each _ROW column's array dtype (_columnar); expert_id, None where an op has no expert, apart.
+_ROW_DTYPES = tuple(None if c == T.EXPERT_ID else object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
+                    else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE) else np.float64 for c in _ROW)
+_EXPERT = _ROW.index(T.EXPERT_ID)
 _LOOP_BLOCK = "loop"   # block_id of loop-level ops (adapter, inject add, loop norm, exit gate)
 
 
@@ -65,7 +69,7 @@ class _Builder:
         self.layer_uses: set[tuple[str, int, int, int]] = set()   # (block, layer, template's layer, id(template))
         self._templates: dict[tuple, dict[str, np.ndarray]] = {}
         self._expert_counts: dict[int, np.ndarray] = {}
-        self._weights, self._layer_shapes = _weight_sizes(model)
+        self._weights, self._layer_shapes = weight_sizes(model), layer_shapes(model)
 
     # -- row primitives ---------------------------------------------------------------------
     def _act(self, elements: float) -> float:
@@ -75,7 +79,7 @@ class _Builder:
         return units.bytes_for(elements, self.kv_bits) if self.causal else 0.0
 
     def _weight(self, weight_id: str) -> tuple[float, float]:
-        """(bytes, bits) of a weight tensor (_weight_sizes)."""
+        """(bytes, bits) of a weight tensor (weights.weight_sizes)."""
         return self._weights[weight_id] if weight_id else (0.0, 0.0)
 
     def gemm(self, out, where, kind, name, m, n, k, weight_id="", act_in=None, act_out=None,
@@ -271,8 +275,8 @@ class _Builder:
 
     def layer_shape(self, block: str, layer: int) -> int:
         """What a layer's rows depend on besides its number, as a number: its tensors' names
-        after the layer prefix, sizes and bits (_weight_sizes); -1 for a layer without tensors."""
-        return self._layer_shapes.get(_layer_prefix(block, layer), -1)
+        after the layer prefix, sizes and bits (weights.layer_shapes); -1 for a layer without tensors."""
+        return self._layer_shapes.get(layer_prefix(block, layer), -1)
 
     def layer_columns(self, block: str, layer: int, seqs: int, writers: int, window: int = 0) -> dict[str, np.ndarray]:
         """Columns of one layer application. Layers of one shape (layer_shape) give the same rows
@@ -288,7 +292,7 @@ class _Builder:
             return template
 
         def relabel() -> dict[str, np.ndarray]:
-            old, new = _layer_prefix(block, first), _layer_prefix(block, layer)
+            old, new = layer_prefix(block, first), layer_prefix(block, layer)
             cut = len(old)
             return {**template, T.LAYER: np.full(len(template[T.LAYER]), layer, dtype=np.int64),
                     T.WEIGHT_ID: np.array([new + w[cut:] if w.startswith(old) else w for w in template[T.WEIGHT_ID]],
@@ -313,7 +317,7 @@ class _Builder:
             if key not in layer_bytes:
                 own = set()
                 for template in templates:
-                    old, new = _layer_prefix(block, first_of[template]), _layer_prefix(block, layer)
+                    old, new = layer_prefix(block, first_of[template]), layer_prefix(block, layer)
                     for weight_id in set(blocks[template][T.WEIGHT_ID]):
                         if weight_id.startswith(old):
                             own.add(new + weight_id[len(old):])
@@ -461,42 +465,12 @@ def columns_frame(columns: dict[str, np.ndarray], phase: str) -> pd.DataFrame:
     return pd.DataFrame({c: data[c] for c in T.COLUMNS})
 
 
-def _layer_prefix(block: str, layer: int) -> str:
-    """The start of the weight ids of a layer's tensors (weights._layer_tensors)."""
-    return f"{block}.L{layer}."
-
-
-def _weight_sizes(model: ModelSpec) -> tuple[dict[str, tuple[float, float]], dict[str, int]]:
-    """(bytes, bits) of every weight tensor by id (weights.weight_sizes), and per layer prefix
-    the number of the layer's shape: layers with equal tensors' (name after the prefix, bytes,
-    bits) share it. Kept per spec object (hwsim.cache): every trace of a model reads them."""
-    def make():
-        sizes, shapes = weight_sizes(model), {}
-        for tensor in weight_table(model).tensors:
-            if tensor.layer >= 0:
-                marker = f".L{tensor.layer}."
-                cut = tensor.weight_id.find(marker) + len(marker)
-                if cut >= len(marker):
-                    shapes.setdefault(tensor.weight_id[:cut], []).append((tensor.weight_id[cut:], *sizes[tensor.weight_id]))
-        numbers: dict[tuple, int] = {}       # a shape -> a small number, cheap to hash in keys
-        return sizes, {prefix: numbers.setdefault(tuple(sorted(shape)), len(numbers)) for prefix, shape in shapes.items()}
-    return cache.per_spec.get("layer_shapes", model, make)
-
-
 def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
     """Row tuples (in _ROW order) -> one typed array per column; expert_id -1 = none."""
-    columns = dict(zip(_ROW, zip(*rows))) if rows else {c: () for c in _ROW}
-    out = {}
-    for column in _ROW:
-        values = columns[column]
-        if column == T.EXPERT_ID:
-            out[column] = np.array([-1 if v is None else v for v in values], dtype=np.int64)
-        elif column in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID):
-            out[column] = np.array(values, dtype=object)
-        elif column in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE):
-            out[column] = np.array(values, dtype=np.int64)
-        else:
-            out[column] = np.array(values, dtype=np.float64)
+    values = list(zip(*rows)) if rows else [()] * len(_ROW)
+    out = {column: np.array(column_values, dtype=dtype)
+           for column, dtype, column_values in zip(_ROW, _ROW_DTYPES, values) if dtype is not None}
+    out[T.EXPERT_ID] = np.array([-1 if v is None else v for v in values[_EXPERT]], dtype=np.int64)
     return out
 
 

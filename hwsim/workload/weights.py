@@ -52,18 +52,18 @@ def _norm_elements(model: ModelSpec, width: int) -> int:
     return {"rmsnorm": width, "layernorm": 2 * width, "rmsnorm_no_weight": 0}[model.norm]
 
 
-def _layer_tensors(model: ModelSpec, block: str, layer: int) -> list[WeightTensor]:
+def _layer_template(model: ModelSpec) -> list[WeightTensor]:
+    """The tensors of one layer, ids without the layer's prefix: every layer of every block has
+    these (only its prefix and number differ), so they are worked out once per model."""
     h, att = model.hidden_size, model.attention
     q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
-    prefix = f"{block}.L{layer}"
     qkv_bias = 1 if att.qkv_bias else 0
 
     def matrix(role, k, n, bias=False, expert=None, name=None):
-        wid = f"{prefix}.{name or role}"
-        return WeightTensor(wid, role, "matrix", k, n, k * n + (n if bias else 0), layer, expert)
+        return WeightTensor(name or role, role, "matrix", k, n, k * n + (n if bias else 0), -1, expert)
 
     def vector(role, length):
-        return WeightTensor(f"{prefix}.{role}", role, "vector", length, 1, length, layer)
+        return WeightTensor(role, role, "vector", length, 1, length)
 
     tensors = [
         matrix("q", h, q_out, qkv_bias), matrix("k", h, kv_out, qkv_bias),
@@ -105,11 +105,33 @@ def _layer_tensors(model: ModelSpec, block: str, layer: int) -> list[WeightTenso
     return tensors
 
 
+def layer_prefix(block: str, layer: int) -> str:
+    """The start of the weight ids of a layer's tensors."""
+    return f"{block}.L{layer}."
+
+
+def _layer_tensors(template: list[WeightTensor], prefix: str, layer: int) -> list[WeightTensor]:
+    """The template's tensors as those of layer `layer`, ids under `prefix`."""
+    return [WeightTensor(prefix + name, role, kind, k, n, elements, layer, expert)
+            for name, role, kind, k, n, elements, _, expert in template]
+
+
+class LayerSpan(NamedTuple):
+    """Where one layer's tensors sit in WeightTable.tensors (in the layer template's order)."""
+
+    prefix: str               # layer_prefix of the layer
+    layer: int
+    start: int
+    end: int
+
+
 @dataclass(frozen=True)
 class WeightTable:
-    """All tensors of a model, with lookups the trace builder needs."""
+    """All tensors of a model, with lookups the trace builder needs. The layers' tensors are
+    one contiguous run, model-level tensors before and after it."""
 
     tensors: tuple[WeightTensor, ...]
+    layers: tuple[LayerSpan, ...] = ()
 
     def by_id(self) -> dict[str, WeightTensor]:
         """Tensors by weight_id: one dict per table, built on first use (read it, do not modify it)."""
@@ -155,10 +177,13 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
             tensors.append(WeightTensor("embed_norm", "norm", "vector", n, 1, n))
     if emb != h:
         tensors.append(WeightTensor("embed_proj", "embed_proj", "matrix", emb, h, emb * h + h))
-    offsets = block_offsets(model)
+    offsets, template, layers = block_offsets(model), _layer_template(model), []
     for block in model.blocks:
         for i in range(block.num_layers):
-            tensors += _layer_tensors(model, block.name, offsets[block.name] + i)
+            layer = offsets[block.name] + i
+            prefix = layer_prefix(block.name, layer)
+            layers.append(LayerSpan(prefix, layer, len(tensors), len(tensors) + len(template)))
+            tensors += _layer_tensors(template, prefix, layer)
     loop_steps = {s.inject or s.kind for s in expand(model, 1) if s.kind in ("inject", "exit_gate")}
     if "adapter" in loop_steps:
         tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
@@ -175,7 +200,7 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
         k = head.in_features or h
         tensors.append(WeightTensor(f"head.{head.name}", "head", "matrix", k, head.out_features,
                                     k * head.out_features + (head.out_features if head.bias else 0)))
-    return WeightTable(tuple(tensors))
+    return WeightTable(tuple(tensors), tuple(layers))
 
 
 def hyper_connection_tensors(model: ModelSpec) -> list[WeightTensor]:
@@ -211,22 +236,52 @@ def unique_weight_bytes(model: ModelSpec) -> float:
 
 
 def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
-    """(bytes, bits) of every tensor by weight_id, memoised per spec object (hwsim.cache): the
-    trace builder and the byte totals read them for every trace of a model."""
+    """(bytes, bits) of every tensor by weight_id, in table order, memoised per spec object
+    (hwsim.cache): the trace builder and the byte totals read them for every trace of a model."""
     def make() -> dict[str, tuple[float, float]]:
-        sizes, num_layers = {}, num_physical_layers(model)
-        # A tensor's bits depend on its layer only under a more-bits recipe (QuantSpec.weight_bits_for),
-        # so otherwise they are looked up once per (kind, role), not once per tensor.
-        by_layer = bool(model.quant.more_bits_format)
-        bits_of: dict[tuple, float] = {}
-        for tensor in weight_table(model).tensors:
-            key = (tensor.kind, tensor.role, tensor.layer if by_layer else 0)
-            bits = bits_of.get(key)
-            if bits is None:
-                bits = bits_of[key] = tensor.bits(model, num_layers)
-            sizes[tensor.weight_id] = (units.bytes_for(tensor.num_elements, bits), bits)
+        table, num_layers = weight_table(model), num_physical_layers(model)
+        tensors, spans = table.tensors, table.layers
+        first, last = (spans[0].start, spans[-1].end) if spans else (len(tensors), len(tensors))
+        sizes = {t.weight_id: _size(t, model, num_layers) for t in tensors[:first]}
+        for span, layer_sizes in zip(spans, _layer_sizes(model)):
+            sizes.update(zip([t.weight_id for t in tensors[span.start:span.end]], layer_sizes))
+        sizes.update((t.weight_id, _size(t, model, num_layers)) for t in tensors[last:])
         return sizes
     return cache.per_spec.get("weight_sizes", model, make)
+
+
+def _size(tensor: WeightTensor, model: ModelSpec, num_layers: int) -> tuple[float, float]:
+    bits = tensor.bits(model, num_layers)
+    return units.bytes_for(tensor.num_elements, bits), bits
+
+
+def _layer_sizes(model: ModelSpec) -> list[tuple[tuple[float, float], ...]]:
+    """Per layer (WeightTable.layers), the (bytes, bits) of its tensors. A tensor's bits depend
+    on its layer only under a more-bits recipe (QuantSpec.weight_bits_for), so otherwise every
+    layer shares the first one's, worked out once. Memoised per spec object (hwsim.cache)."""
+    def make() -> list[tuple[tuple[float, float], ...]]:
+        table, num_layers = weight_table(model), num_physical_layers(model)
+        by_layer = bool(model.quant.more_bits_format)
+        alike: dict[int, tuple[tuple[float, float], ...]] = {}
+        sizes = []
+        for span in table.layers:
+            key = span.layer if by_layer else 0
+            if key not in alike:
+                alike[key] = tuple(_size(t, model, num_layers) for t in table.tensors[span.start:span.end])
+            sizes.append(alike[key])
+        return sizes
+    return cache.per_spec.get("layer_sizes", model, make)
+
+
+def layer_shapes(model: ModelSpec) -> dict[str, int]:
+    """Per layer prefix, a small number (cheap to hash in keys) shared by the layers whose rows
+    in a trace are alike but for their number: every layer has the layer template's tensors, so
+    those whose tensors' bytes and bits are equal. Memoised per spec object (hwsim.cache)."""
+    def make() -> dict[str, int]:
+        numbers: dict[tuple, int] = {}
+        return {span.prefix: numbers.setdefault(sizes, len(numbers))
+                for span, sizes in zip(weight_table(model).layers, _layer_sizes(model))}
+    return cache.per_spec.get("layer_shapes", model, make)
 
 
 def _step_matmul_elements(model: ModelSpec, step: Step, table: WeightTable) -> float:
