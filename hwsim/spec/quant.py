@@ -106,6 +106,8 @@ class QuantSpec(Spec):
     kv: FormatSpec = FORMATS["bf16"]
     overrides: dict[TensorRole, str] = Field(default_factory=dict)
     more_bits_format: str | None = None
+    matmul_dtype: DType | None = Field(None, description="the type a matmul's activations are quantised to "
+                                       "on the fly, where it differs from how they are stored")
     source: str = ""
 
     @model_validator(mode="after")
@@ -119,9 +121,13 @@ class QuantSpec(Spec):
 
     @property
     def compute_dtype(self) -> str:
-        """The dtype the matrix unit runs at: the weight dtype when activations share it
-        (w8a8, fp8, fp4 / int4 compute), else the activation dtype, with the weights unpacked on
-        the way: weight-only formats (w4a16, q4_0, q4_k_m) compute at 16 bits, w4a8 at int8."""
+        """The dtype the matrix unit runs at: `matmul_dtype` where the recipe quantises a
+        matmul's activations on the fly (llama.cpp block formats: int8); else the weight dtype
+        when activations share it (w8a8, fp8, fp4 / int4 compute), else the activation dtype,
+        with the weights unpacked on the way: weight-only formats (w4a16) compute at 16 bits,
+        w4a8 at int8. An engine without the rate runs the next wider one (fp16 on Apple GPUs)."""
+        if self.matmul_dtype is not None:
+            return self.matmul_dtype
         return self.weight.dtype if self.weight.dtype == self.act.dtype else self.act.dtype
 
     @property
@@ -181,19 +187,19 @@ QUANT_PRESETS: dict[str, QuantSpec] = {q.name: q for q in [
     _weight_only("int4-g128-zp", "int4-g128-zp"),
     _weight_only("mxfp4", "mxfp4"),
     _weight_only("nvfp4", "nvfp4"),
-    QuantSpec(name="q4_0", weight=FORMATS["q4_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+    QuantSpec(name="q4_0", weight=FORMATS["q4_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               overrides=_LLAMA_CPP_OUTPUT, source="llama.cpp Q4_0 file type"),
-    QuantSpec(name="q4_1", weight=FORMATS["q4_1"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+    QuantSpec(name="q4_1", weight=FORMATS["q4_1"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               overrides=_LLAMA_CPP_OUTPUT, source="llama.cpp Q4_1 file type"),
-    QuantSpec(name="q8_0", weight=FORMATS["q8_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+    QuantSpec(name="q8_0", weight=FORMATS["q8_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               source="llama.cpp Q8_0 file type (output tensor stays Q8_0)"),
-    QuantSpec(name="q4_k_m", weight=FORMATS["q4_k"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+    QuantSpec(name="q4_k_m", weight=FORMATS["q4_k"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               overrides=_LLAMA_CPP_OUTPUT, more_bits_format="q6_k",
               source="llama.cpp Q4_K_M recipe, src/llama-quant.cpp"),
-    QuantSpec(name="q5_k_m", weight=FORMATS["q5_k"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+    QuantSpec(name="q5_k_m", weight=FORMATS["q5_k"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               overrides=_LLAMA_CPP_OUTPUT, more_bits_format="q6_k",
               source="llama.cpp Q5_K_M recipe, src/llama-quant.cpp"),
-    QuantSpec(name="q6_k", weight=FORMATS["q6_k"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+    QuantSpec(name="q6_k", weight=FORMATS["q6_k"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               source="llama.cpp Q6_K file type"),
 ]}
 QUANT_PRESETS["f16"] = QUANT_PRESETS["fp16"]

@@ -108,10 +108,14 @@ def test_datapath_defaults_by_class_and_overrides():
 def test_formats_state_their_compute_type():
     compute = {name: quant_preset(name).compute_dtype for name in ("int4-g128", "q4_0", "q4_k_m", "int8", "w4a8",
                                                                    "w4a4", "fp8", "fp4")}
-    assert compute == {"int4-g128": "bf16", "q4_0": "fp16", "q4_k_m": "fp16", "int8": "int8", "w4a8": "int8",
+    # llama.cpp quantises a matmul's activations to 8 bits on the fly (Q8_1 on CUDA, Q8_0 / Q8_K on
+    # CPUs) and multiplies with int8 dot products; an engine without int8 (Apple GPUs) runs fp16.
+    assert compute == {"int4-g128": "bf16", "q4_0": "int8", "q4_k_m": "int8", "int8": "int8", "w4a8": "int8",
                        "w4a4": "int4", "fp8": "fp8", "fp4": "fp4"}
     assert quant_preset("int4-g128").weight_only and not quant_preset("w4a8").weight_only
     assert quant_preset("w4a16-int").compute_dtype == "int16" and not quant_preset("w4a16-int").weight_only
+    apple, rtx = loader.load_hardware("apple-m2-10c"), loader.load_hardware("rtx-3090")
+    assert apple.matrix.rate_for("int8")[0] == "fp16" and rtx.matrix.rate_for("int8") == ("int8", rtx.matrix.peak["int8"])
 
 
 def test_int16_activations_run_at_the_int16_rate_where_the_engine_has_one():
