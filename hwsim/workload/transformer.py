@@ -9,6 +9,8 @@ layers and iterations: a Huginn decode at r=64 (~5,000 rows) builds in milliseco
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -68,6 +70,7 @@ class _Builder:
         self.merge_alike = False    # build_sum_columns: layers of one shape share their rows
         self.layer_uses: set[tuple[str, int, int, int]] = set()   # (block, layer, template's layer, id(template))
         self._templates: dict[tuple, dict[str, np.ndarray]] = {}
+        self._layer_makers: dict[int, Callable[[], dict[str, np.ndarray]]] = {}   # id(merged template) -> its maker
         self._expert_counts: dict[int, np.ndarray] = {}
         self._weights, self._layer_shapes = weight_sizes(model), layer_shapes(model)
 
@@ -278,15 +281,21 @@ class _Builder:
         after the layer prefix, sizes and bits (weights.layer_shapes); -1 for a layer without tensors."""
         return self._layer_shapes.get(layer_prefix(block, layer), -1)
 
-    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, window: int = 0) -> dict[str, np.ndarray]:
-        """Columns of one layer application. Layers of one shape (layer_shape) give the same rows
-        but for the layer number and the weight ids' prefix, so the rows are built once per shape
-        and copied with those relabelled: a 32-layer model builds one layer's rows, not 32. When
-        alike rows are merged (build_sum_columns), the shape's rows stand for every such layer."""
+    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> dict[str, np.ndarray]:
+        """Columns of one layer application in loop iteration `loop_iter`. Layers of one shape
+        (layer_shape) give the same rows but for the layer number and the weight ids' prefix, so
+        the rows are built once per shape and copied with those relabelled: a 32-layer model builds
+        one layer's rows, not 32. When alike rows are merged (build_sum_columns), the shape's rows
+        stand for every such layer."""
+        def make() -> dict[str, np.ndarray]:
+            return _columnar(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
+
+        window = self.window_keys(loop_iter)
         first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
-                                      lambda: (layer, _columnar(self.layer_rows(block, layer, seqs, writers, window))))
+                                      lambda: (layer, make()))
         if self.merge_alike:
             self.layer_uses.add((block, layer, first, id(template)))
+            self._layer_makers.setdefault(id(template), make)
             return template
         if first == layer:
             return template
@@ -330,6 +339,16 @@ class _Builder:
                 used.update(columns[T.WEIGHT_ID])
         used.discard("")
         return float(total + sum(self._weights[weight_id][0] for weight_id in used))
+
+    def at_context(self, context_len: int) -> None:
+        """Move a merged decode step (build_sum_columns) to a cache of `context_len` tokens: only
+        the layers' rows read the keys, so they are made again; every other row, and the weights
+        read, stay as they are."""
+        self.keys = context_len + 1
+        remade = {template: make() for template, make in self._layer_makers.items()}
+        self.blocks = [(remade.get(id(columns), columns), loop_iter, repeat) for columns, loop_iter, repeat in self.blocks]
+        self.layer_uses = {(block, layer, first, id(remade[template])) for block, layer, first, template in self.layer_uses}
+        self._layer_makers = {id(columns): self._layer_makers[template] for template, columns in remade.items()}
 
     def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
         """(sequences computing, sequences writing KV) in one iteration of the loop."""
@@ -418,7 +437,7 @@ class _Builder:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]
             if step.kind == "layer":
-                columns = self.layer_columns(step.block, step.layer, active, writers, self.window_keys(step.loop_iter))
+                columns = self.layer_columns(step.block, step.layer, active, writers, step.loop_iter)
             else:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)
@@ -508,6 +527,26 @@ def build_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len:
     return builder.columns(step), builder.used_weight_bytes()
 
 
+def build_decode_sum_columns(model: ModelSpec, batch: int, contexts: tuple[int, ...], *, token_step: int = 0,
+                             num_steps: int = 1) -> tuple[list[dict[str, np.ndarray]], float]:
+    """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass:
+    the context changes the attention's rows only (the closed form reads a step at two contexts),
+    so the rest is built once. The distinct weight bytes are the same at every context."""
+    builder = _built(model, "decode", batch, contexts[0], None, token_step, num_steps, True, True)
+    used = builder.used_weight_bytes()
+    columns = [builder.columns(token_step)]
+    for context_len in contexts[1:]:
+        _check_context(context_len)
+        builder.at_context(context_len)
+        columns.append(builder.columns(token_step))
+    return columns, used
+
+
+def _check_context(context_len: int) -> None:
+    if context_len < 0:
+        raise TraceError(f"context length must be >= 0, got {context_len}")
+
+
 def _built(model: ModelSpec, phase: str, batch: int, context_len: int, loops: int | None, token_step: int,
            num_steps: int, compress_loops: bool, merge_alike: bool) -> _Builder:
     """A builder that has built the trace the arguments describe (build_columns)."""
@@ -515,8 +554,7 @@ def _built(model: ModelSpec, phase: str, batch: int, context_len: int, loops: in
         raise TraceError(f"phase must be one of {', '.join(T.PHASES)}, got {phase!r}")
     if batch < 1:
         raise TraceError(f"batch must be >= 1, got {batch}")
-    if context_len < 0:
-        raise TraceError(f"context length must be >= 0, got {context_len}")
+    _check_context(context_len)
     if phase == "decode" and not model.has_decode:
         raise TraceError(f"model {model.name} has no decode phase (non-causal or no LM head); use prefill")
     if phase == "prefill" and model.task is None and context_len < 1:
