@@ -55,7 +55,7 @@ class _Builder:
         # Equally likely experts rotate by the assignments of each decode step (moe.py).
         self.expert_offset = token_step * batch * model.moe.top_k if model.moe else 0
         self.depths = depths
-        self.tensors = weight_table(model).by_id()
+        self.model_tensors = weight_table(model).model_level   # a layer's tensors are named in weight_sizes
         self.act_bits = model.quant.act.effective_bits
         self.kv_bits = model.quant.kv.effective_bits
         self.causal = model.attention.causal
@@ -102,7 +102,7 @@ class _Builder:
                     tokens))
 
     def _existing(self, weight_id: str) -> str:
-        return weight_id if weight_id in self.tensors else ""
+        return weight_id if weight_id in self._weights else ""
 
     # -- one layer application --------------------------------------------------------------
     def layer_rows(self, block: str, layer: int, seqs: int, writers: int, window_keys: int = 0) -> list[tuple]:
@@ -222,7 +222,7 @@ class _Builder:
             self.vector(out, where, "norm", "loop_norm", tokens * h, FLOPS_PER_ELEMENT["norm"],
                         self._existing("final_norm"))
         elif step.kind == "hyper_connection":   # Hyperloop: n streams mixed after an iteration
-            hc = self.tensors[f"loop.hc{step.loop_iter}"]
+            hc = self.model_tensors[f"loop.hc{step.loop_iter}"]
             self.gemm(out, where, "matmul", "hc_coeff", tokens, hc.out_features, hc.in_features, hc.weight_id)
             self.vector(out, where, "add", "hc_mix", tokens * hc.in_features, FLOPS_PER_ELEMENT["hyper_mix"])
         else:  # exit gate: Linear(h -> 1)
@@ -233,16 +233,16 @@ class _Builder:
         model, tokens = self.model, self.batch * self.seq_tokens
         where, out = (-1, "", tokens), []
         width = model.embedding_size or model.hidden_size
-        for tensor in self.tensors.values():
+        for tensor in self.model_tensors.values():
             if tensor.kind == "embedding":   # lookup: gathered rows counted as activation input
                 out.append((-1, "", "embed", tensor.weight_id, 0, 0, 0, 0.0, "", 0.0,
                             units.bytes_for(tokens * width, tensor.bits(model)), self._act(tokens * width),
                             0.0, 0.0, tensor.bits(model), None, tokens))
         if model.embedding_scale != 1.0:
             self.vector(out, where, "scale", "embed_scale", tokens * width, FLOPS_PER_ELEMENT["scale"])
-        if "embed_norm" in self.tensors:
+        if "embed_norm" in self.model_tensors:
             self.vector(out, where, "norm", "embed_norm", tokens * width, FLOPS_PER_ELEMENT["norm"], "embed_norm")
-        if "embed_proj" in self.tensors:
+        if "embed_proj" in self.model_tensors:
             self.gemm(out, where, "matmul", "embed_proj", tokens, model.hidden_size, width, "embed_proj")
         return out
 
@@ -260,7 +260,7 @@ class _Builder:
             # task models produce logits for every token they process.
             rows = self.batch if (self.causal and self.phase == "prefill") else all_tokens
             self.gemm(out, (-1, "", rows), "lm_head", "lm_head", rows, model.vocab_size, h, head.weight_id)
-        for tensor in self.tensors.values():
+        for tensor in self.model_tensors.values():
             if tensor.role == "head":        # pooled heads (TRM's Q head): one row per sequence
                 self.gemm(out, (-1, "", self.batch), "matmul", tensor.weight_id, self.batch,
                           tensor.out_features, tensor.in_features, tensor.weight_id)
