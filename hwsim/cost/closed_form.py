@@ -145,11 +145,16 @@ class _Devices:
         self.sram_bytes = column([buffer_bytes(h) for h in hardware])[:, 0]
         self.dequant_per_weight = column([float(dequant_flops(1.0, h)) for h in hardware])
         self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
+        self._fused: dict[tuple, np.ndarray] = {}    # fused() by attention shape
 
     def fused(self, demand: TraceDemand) -> np.ndarray:
-        """1.0 per device whose fused attention keeps this trace's score matrix on chip."""
-        return tiles_fit(*demand.attention, self.fused_kernel, self.has_dram, self.attention_tile,
-                         self.sram_bytes).astype(float)
+        """1.0 per device whose fused attention keeps this trace's score matrix on chip, kept per
+        attention shape (every trace of a model has the same)."""
+        fused = self._fused.get(demand.attention)
+        if fused is None:
+            fused = self._fused[demand.attention] = tiles_fit(*demand.attention, self.fused_kernel, self.has_dram,
+                                                              self.attention_tile, self.sram_bytes).astype(float)
+        return fused
 
     def moved(self, demand: TraceDemand) -> np.ndarray:
         """Main-memory bytes per op and device when every op streams its operands: a fused

@@ -9,6 +9,8 @@ layers and iterations: a Huginn decode at r=64 (~5,000 rows) builds in milliseco
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -53,7 +55,7 @@ class _Builder:
         # Equally likely experts rotate by the assignments of each decode step (moe.py).
         self.expert_offset = token_step * batch * model.moe.top_k if model.moe else 0
         self.depths = depths
-        self.tensors = weight_table(model).by_id()
+        self.model_tensors = weight_table(model).model_level   # a layer's tensors are named in weight_sizes
         self.act_bits = model.quant.act.effective_bits
         self.kv_bits = model.quant.kv.effective_bits
         self.causal = model.attention.causal
@@ -68,6 +70,7 @@ class _Builder:
         self.merge_alike = False    # build_sum_columns: layers of one shape share their rows
         self.layer_uses: set[tuple[str, int, int, int]] = set()   # (block, layer, template's layer, id(template))
         self._templates: dict[tuple, dict[str, np.ndarray]] = {}
+        self._layer_makers: dict[int, Callable[[], dict[str, np.ndarray]]] = {}   # id(merged template) -> its maker
         self._expert_counts: dict[int, np.ndarray] = {}
         self._weights, self._layer_shapes = weight_sizes(model), layer_shapes(model)
 
@@ -99,7 +102,7 @@ class _Builder:
                     tokens))
 
     def _existing(self, weight_id: str) -> str:
-        return weight_id if weight_id in self.tensors else ""
+        return weight_id if weight_id in self._weights else ""
 
     # -- one layer application --------------------------------------------------------------
     def layer_rows(self, block: str, layer: int, seqs: int, writers: int, window_keys: int = 0) -> list[tuple]:
@@ -219,7 +222,7 @@ class _Builder:
             self.vector(out, where, "norm", "loop_norm", tokens * h, FLOPS_PER_ELEMENT["norm"],
                         self._existing("final_norm"))
         elif step.kind == "hyper_connection":   # Hyperloop: n streams mixed after an iteration
-            hc = self.tensors[f"loop.hc{step.loop_iter}"]
+            hc = self.model_tensors[f"loop.hc{step.loop_iter}"]
             self.gemm(out, where, "matmul", "hc_coeff", tokens, hc.out_features, hc.in_features, hc.weight_id)
             self.vector(out, where, "add", "hc_mix", tokens * hc.in_features, FLOPS_PER_ELEMENT["hyper_mix"])
         else:  # exit gate: Linear(h -> 1)
@@ -230,16 +233,16 @@ class _Builder:
         model, tokens = self.model, self.batch * self.seq_tokens
         where, out = (-1, "", tokens), []
         width = model.embedding_size or model.hidden_size
-        for tensor in self.tensors.values():
+        for tensor in self.model_tensors.values():
             if tensor.kind == "embedding":   # lookup: gathered rows counted as activation input
                 out.append((-1, "", "embed", tensor.weight_id, 0, 0, 0, 0.0, "", 0.0,
                             units.bytes_for(tokens * width, tensor.bits(model)), self._act(tokens * width),
                             0.0, 0.0, tensor.bits(model), None, tokens))
         if model.embedding_scale != 1.0:
             self.vector(out, where, "scale", "embed_scale", tokens * width, FLOPS_PER_ELEMENT["scale"])
-        if "embed_norm" in self.tensors:
+        if "embed_norm" in self.model_tensors:
             self.vector(out, where, "norm", "embed_norm", tokens * width, FLOPS_PER_ELEMENT["norm"], "embed_norm")
-        if "embed_proj" in self.tensors:
+        if "embed_proj" in self.model_tensors:
             self.gemm(out, where, "matmul", "embed_proj", tokens, model.hidden_size, width, "embed_proj")
         return out
 
@@ -257,7 +260,7 @@ class _Builder:
             # task models produce logits for every token they process.
             rows = self.batch if (self.causal and self.phase == "prefill") else all_tokens
             self.gemm(out, (-1, "", rows), "lm_head", "lm_head", rows, model.vocab_size, h, head.weight_id)
-        for tensor in self.tensors.values():
+        for tensor in self.model_tensors.values():
             if tensor.role == "head":        # pooled heads (TRM's Q head): one row per sequence
                 self.gemm(out, (-1, "", self.batch), "matmul", tensor.weight_id, self.batch,
                           tensor.out_features, tensor.in_features, tensor.weight_id)
@@ -278,15 +281,21 @@ class _Builder:
         after the layer prefix, sizes and bits (weights.layer_shapes); -1 for a layer without tensors."""
         return self._layer_shapes.get(layer_prefix(block, layer), -1)
 
-    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, window: int = 0) -> dict[str, np.ndarray]:
-        """Columns of one layer application. Layers of one shape (layer_shape) give the same rows
-        but for the layer number and the weight ids' prefix, so the rows are built once per shape
-        and copied with those relabelled: a 32-layer model builds one layer's rows, not 32. When
-        alike rows are merged (build_sum_columns), the shape's rows stand for every such layer."""
+    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> dict[str, np.ndarray]:
+        """Columns of one layer application in loop iteration `loop_iter`. Layers of one shape
+        (layer_shape) give the same rows but for the layer number and the weight ids' prefix, so
+        the rows are built once per shape and copied with those relabelled: a 32-layer model builds
+        one layer's rows, not 32. When alike rows are merged (build_sum_columns), the shape's rows
+        stand for every such layer."""
+        def make() -> dict[str, np.ndarray]:
+            return _columnar(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
+
+        window = self.window_keys(loop_iter)
         first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
-                                      lambda: (layer, _columnar(self.layer_rows(block, layer, seqs, writers, window))))
+                                      lambda: (layer, make()))
         if self.merge_alike:
             self.layer_uses.add((block, layer, first, id(template)))
+            self._layer_makers.setdefault(id(template), make)
             return template
         if first == layer:
             return template
@@ -330,6 +339,16 @@ class _Builder:
                 used.update(columns[T.WEIGHT_ID])
         used.discard("")
         return float(total + sum(self._weights[weight_id][0] for weight_id in used))
+
+    def at_context(self, context_len: int) -> None:
+        """Move a merged decode step (build_sum_columns) to a cache of `context_len` tokens: only
+        the layers' rows read the keys, so they are made again; every other row, and the weights
+        read, stay as they are."""
+        self.keys = context_len + 1
+        remade = {template: make() for template, make in self._layer_makers.items()}
+        self.blocks = [(remade.get(id(columns), columns), loop_iter, repeat) for columns, loop_iter, repeat in self.blocks]
+        self.layer_uses = {(block, layer, first, id(remade[template])) for block, layer, first, template in self.layer_uses}
+        self._layer_makers = {id(columns): self._layer_makers[template] for template, columns in remade.items()}
 
     def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
         """(sequences computing, sequences writing KV) in one iteration of the loop."""
@@ -418,7 +437,7 @@ class _Builder:
                 counts[step.loop_iter] = self.iteration_counts(step.loop_iter)
             active, writers = counts[step.loop_iter]
             if step.kind == "layer":
-                columns = self.layer_columns(step.block, step.layer, active, writers, self.window_keys(step.loop_iter))
+                columns = self.layer_columns(step.block, step.layer, active, writers, step.loop_iter)
             else:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)
@@ -508,6 +527,26 @@ def build_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len:
     return builder.columns(step), builder.used_weight_bytes()
 
 
+def build_decode_sum_columns(model: ModelSpec, batch: int, contexts: tuple[int, ...], *, token_step: int = 0,
+                             num_steps: int = 1) -> tuple[list[dict[str, np.ndarray]], float]:
+    """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass:
+    the context changes the attention's rows only (the closed form reads a step at two contexts),
+    so the rest is built once. The distinct weight bytes are the same at every context."""
+    builder = _built(model, "decode", batch, contexts[0], None, token_step, num_steps, True, True)
+    used = builder.used_weight_bytes()
+    columns = [builder.columns(token_step)]
+    for context_len in contexts[1:]:
+        _check_context(context_len)
+        builder.at_context(context_len)
+        columns.append(builder.columns(token_step))
+    return columns, used
+
+
+def _check_context(context_len: int) -> None:
+    if context_len < 0:
+        raise TraceError(f"context length must be >= 0, got {context_len}")
+
+
 def _built(model: ModelSpec, phase: str, batch: int, context_len: int, loops: int | None, token_step: int,
            num_steps: int, compress_loops: bool, merge_alike: bool) -> _Builder:
     """A builder that has built the trace the arguments describe (build_columns)."""
@@ -515,8 +554,7 @@ def _built(model: ModelSpec, phase: str, batch: int, context_len: int, loops: in
         raise TraceError(f"phase must be one of {', '.join(T.PHASES)}, got {phase!r}")
     if batch < 1:
         raise TraceError(f"batch must be >= 1, got {batch}")
-    if context_len < 0:
-        raise TraceError(f"context length must be >= 0, got {context_len}")
+    _check_context(context_len)
     if phase == "decode" and not model.has_decode:
         raise TraceError(f"model {model.name} has no decode phase (non-causal or no LM head); use prefill")
     if phase == "prefill" and model.task is None and context_len < 1:

@@ -110,7 +110,7 @@ def layer_prefix(block: str, layer: int) -> str:
     return f"{block}.L{layer}."
 
 
-def _layer_tensors(template: list[WeightTensor], prefix: str, layer: int) -> list[WeightTensor]:
+def _layer_tensors(template: tuple[WeightTensor, ...], prefix: str, layer: int) -> list[WeightTensor]:
     """The template's tensors as those of layer `layer`, ids under `prefix`."""
     return [WeightTensor(prefix + name, role, kind, k, n, elements, layer, expert)
             for name, role, kind, k, n, elements, _, expert in template]
@@ -128,10 +128,26 @@ class LayerSpan(NamedTuple):
 @dataclass(frozen=True)
 class WeightTable:
     """All tensors of a model, with lookups the trace builder needs. The layers' tensors are
-    one contiguous run, model-level tensors before and after it."""
+    one contiguous run (at `layers_at` among the model-level tensors), each layer the layer
+    template's tensors under its prefix: they are made only when asked for, since building a
+    trace needs only their ids and sizes (weight_sizes)."""
 
-    tensors: tuple[WeightTensor, ...]
+    model_tensors: tuple[WeightTensor, ...]     # model-level tensors, in table order
+    template: tuple[WeightTensor, ...] = ()     # one layer's tensors, ids without the layer prefix
     layers: tuple[LayerSpan, ...] = ()
+    layers_at: int = 0
+
+    @cached_property
+    def tensors(self) -> tuple[WeightTensor, ...]:
+        """Every tensor, in table order."""
+        at, template = self.layers_at, self.template
+        layer_tensors = [t for span in self.layers for t in _layer_tensors(template, span.prefix, span.layer)]
+        return (*self.model_tensors[:at], *layer_tensors, *self.model_tensors[at:])
+
+    @cached_property
+    def model_level(self) -> dict[str, WeightTensor]:
+        """The model-level tensors by weight_id (embeddings, heads, loop tensors, final norm)."""
+        return {t.weight_id: t for t in self.model_tensors}
 
     def by_id(self) -> dict[str, WeightTensor]:
         """Tensors by weight_id: one dict per table, built on first use (read it, do not modify it)."""
@@ -145,7 +161,8 @@ class WeightTable:
         return [t for t in self.tensors if t.layer == layer]
 
     def get(self, weight_id: str) -> WeightTensor:
-        return self.by_id()[weight_id]
+        tensor = self.model_level.get(weight_id)
+        return tensor if tensor is not None else self.by_id()[weight_id]
 
     @property
     def num_params(self) -> int:
@@ -178,12 +195,12 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
     if emb != h:
         tensors.append(WeightTensor("embed_proj", "embed_proj", "matrix", emb, h, emb * h + h))
     offsets, template, layers = block_offsets(model), _layer_template(model), []
+    layers_at = len(tensors)
     for block in model.blocks:
         for i in range(block.num_layers):
             layer = offsets[block.name] + i
-            prefix = layer_prefix(block.name, layer)
-            layers.append(LayerSpan(prefix, layer, len(tensors), len(tensors) + len(template)))
-            tensors += _layer_tensors(template, prefix, layer)
+            start = layers_at + len(layers) * len(template)
+            layers.append(LayerSpan(layer_prefix(block.name, layer), layer, start, start + len(template)))
     loop_steps = {s.inject or s.kind for s in expand(model, 1) if s.kind in ("inject", "exit_gate")}
     if "adapter" in loop_steps:
         tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
@@ -200,7 +217,7 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
         k = head.in_features or h
         tensors.append(WeightTensor(f"head.{head.name}", "head", "matrix", k, head.out_features,
                                     k * head.out_features + (head.out_features if head.bias else 0)))
-    return WeightTable(tuple(tensors), tuple(layers))
+    return WeightTable(tuple(tensors), tuple(template), tuple(layers), layers_at)
 
 
 def hyper_connection_tensors(model: ModelSpec) -> list[WeightTensor]:
@@ -240,12 +257,11 @@ def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
     (hwsim.cache): the trace builder and the byte totals read them for every trace of a model."""
     def make() -> dict[str, tuple[float, float]]:
         table, num_layers = weight_table(model), num_physical_layers(model)
-        tensors, spans = table.tensors, table.layers
-        first, last = (spans[0].start, spans[-1].end) if spans else (len(tensors), len(tensors))
-        sizes = {t.weight_id: _size(t, model, num_layers) for t in tensors[:first]}
-        for span, layer_sizes in zip(spans, _layer_sizes(model)):
-            sizes.update(zip([t.weight_id for t in tensors[span.start:span.end]], layer_sizes))
-        sizes.update((t.weight_id, _size(t, model, num_layers)) for t in tensors[last:])
+        tensors, at, names = table.model_tensors, table.layers_at, [t.weight_id for t in table.template]
+        sizes = {t.weight_id: _size(t, model, num_layers) for t in tensors[:at]}
+        for span, layer_sizes in zip(table.layers, _layer_sizes(model)):
+            sizes.update(zip([span.prefix + name for name in names], layer_sizes))
+        sizes.update((t.weight_id, _size(t, model, num_layers)) for t in tensors[at:])
         return sizes
     return cache.per_spec.get("weight_sizes", model, make)
 
@@ -267,7 +283,8 @@ def _layer_sizes(model: ModelSpec) -> list[tuple[tuple[float, float], ...]]:
         for span in table.layers:
             key = span.layer if by_layer else 0
             if key not in alike:
-                alike[key] = tuple(_size(t, model, num_layers) for t in table.tensors[span.start:span.end])
+                alike[key] = tuple(_size(t, model, num_layers)
+                                   for t in _layer_tensors(table.template, span.prefix, span.layer))
             sizes.append(alike[key])
         return sizes
     return cache.per_spec.get("layer_sizes", model, make)

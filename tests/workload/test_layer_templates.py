@@ -9,7 +9,7 @@ from hwsim.spec import loader
 from hwsim.spec.variants import configure_model
 from hwsim.workload import trace as T
 from hwsim.workload import transformer
-from hwsim.workload.transformer import build_columns, build_sum_columns, build_trace
+from hwsim.workload.transformer import build_columns, build_decode_sum_columns, build_sum_columns, build_trace
 from hwsim.workload.weights import unique_weight_bytes
 
 PRESETS = [p.stem for p in loader.list_presets(loader.MODELS_DIR)]
@@ -67,3 +67,28 @@ def test_a_merged_llama_decode_is_one_layer_long(load_model):
     layer_rows = (full[T.LAYER] == 0).sum()
     assert len(merged[T.FLOPS]) == len(full[T.FLOPS]) - 15 * layer_rows      # 16 alike layers, one written
     assert weight_bytes == unique_weight_bytes(load_model("llama-3.2-1b"))   # every tensor (tied head: the table)
+
+
+LOOPED = dict(begin_layers=1, middle_layers=2, end_layers=1, loops=3, hidden_size=256, num_heads=4, vocab_size=1000)
+
+
+@pytest.mark.parametrize("name", ["llama-3.2-1b", "huginn-0125", "ouro-1.4b", "olmoe-1b-7b", "gemma-3-1b",
+                                  "sliding_window", "first_loop_window", "linear"])
+def test_a_decode_built_at_several_contexts_is_each_context_built_alone(load_model, name):
+    """Only the layers' rows are made again at each further context: every column is exact."""
+    from hwsim.scaling import parametric
+    from hwsim.scaling.parametric import ParametricSpec
+
+    variants = {"sliding_window": dict(attention="sliding_window", window=64),
+                "first_loop_window": dict(kv_policy="first_loop_window", kv_window=32), "linear": dict(attention="linear")}
+    model = (parametric.build(ParametricSpec(**LOOPED, **variants[name]), "t", "test") if name in variants
+             else load_model(name))
+    contexts = (0, 1, 700)
+    together, weight_bytes = build_decode_sum_columns(model, 3, contexts, token_step=2, num_steps=5)
+    for context, columns in zip(contexts, together):
+        alone, alone_bytes = build_sum_columns(model, "decode", 3, context, token_step=2, num_steps=5)
+        assert columns.keys() == alone.keys()
+        for column in alone:
+            assert columns[column].dtype == alone[column].dtype
+            assert columns[column].tolist() == alone[column].tolist(), column
+        assert weight_bytes == alone_bytes
