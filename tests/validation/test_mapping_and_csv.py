@@ -104,17 +104,17 @@ def test_runtime_rules_match_id_before_source():
     assert "has no runtime" in mapping.runtime_for("x", "elsewhere")[1]
 
 
-def test_unknown_runtime_in_mapping_is_an_error(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("runtimes:\n  - {match: foo, runtime: cuda}\n", r"m.yaml: runtimes\[0\].runtime: unknown runtime 'cuda'"),
+    ("hardware:\n  X: {preset: null}\n", "needs a note"),
+    ("quant:\n  X: {preset: int4-g128, head: int3, note: x}\n", "head: unknown format 'int3'"),
+    ("quant:\n  X: {preset: int4-g128, head: int8}\n", "head format needs a note"),
+    ("models:\n  X: {preset: llama-2-7b, head: int8, note: x}\n", "expected a preset name or"),  # head: quant only
+])
+def test_bad_mapping_entry_is_an_error(tmp_path, text, message):
     path = tmp_path / "m.yaml"
-    path.write_text("runtimes:\n  - {match: foo, runtime: cuda}\n")
-    with pytest.raises(ConfigError, match=r"m.yaml: runtimes\[0\].runtime: unknown runtime 'cuda'"):
-        load_mapping(path)
-
-
-def test_unmapped_entry_needs_a_note(tmp_path):
-    path = tmp_path / "m.yaml"
-    path.write_text("hardware:\n  X: {preset: null}\n")
-    with pytest.raises(ConfigError, match="needs a note"):
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
         load_mapping(path)
 
 
@@ -134,20 +134,3 @@ def test_quant_entry_head_format_reaches_the_simulated_model():
     # Llama-3.2-1B's tied 128,256 x 2,048 embedding / head: one byte per weight saved.
     assert unique_weight_bytes(default) - unique_weight_bytes(narrow) == pytest.approx(128256 * 2048, rel=0.01)
 
-
-@pytest.mark.parametrize("entry, message", [
-    ("{preset: int4-g128, head: int3, note: x}", "head: unknown format 'int3'"),
-    ("{preset: int4-g128, head: int8}", "head format needs a note"),
-])
-def test_quant_head_entry_is_checked(tmp_path, entry, message):
-    path = tmp_path / "m.yaml"
-    path.write_text(f"quant:\n  X: {entry}\n")
-    with pytest.raises(ConfigError, match=message):
-        load_mapping(path)
-
-
-def test_head_is_only_a_quant_field(tmp_path):
-    path = tmp_path / "m.yaml"
-    path.write_text("models:\n  X: {preset: llama-2-7b, head: int8, note: x}\n")
-    with pytest.raises(ConfigError, match="expected a preset name or"):
-        load_mapping(path)
