@@ -133,4 +133,3 @@ def test_quant_entry_head_format_reaches_the_simulated_model():
     assert narrow.quant.overrides["lm_head"] == "int8" and default.quant.overrides["lm_head"] == "bf16"
     # Llama-3.2-1B's tied 128,256 x 2,048 embedding / head: one byte per weight saved.
     assert unique_weight_bytes(default) - unique_weight_bytes(narrow) == pytest.approx(128256 * 2048, rel=0.01)
-
