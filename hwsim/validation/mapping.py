@@ -42,6 +42,13 @@ class Entry:
     preset: str | None
     note: str = ""
     head: str | None = None   # quant entries: the LM head and embeddings' format (as --head-format)
+    by_runtime: tuple[tuple[Runtime, str], ...] = ()   # quant entries: another preset under a runtime
+
+    def for_runtime(self, runtime: Runtime | None) -> Entry:
+        """This entry with the preset the row's runtime reads the string as (a llama.cpp build
+        of 'a 4-bit model' is one of llama.cpp's own block formats)."""
+        chosen = dict(self.by_runtime).get(runtime) if runtime is not None else None
+        return Entry(chosen, self.note, self.head) if chosen else self
 
 
 @dataclass(frozen=True)
@@ -84,11 +91,11 @@ class Mapping:
             return None, f"model {text!r} is not in {self.source}"
         return _existing(entry, "model", text, _preset_names(MODELS_DIR))
 
-    def quant_preset(self, text: str) -> tuple[str | None, str]:
+    def quant_preset(self, text: str, runtime: Runtime | None = None) -> tuple[str | None, str]:
         entry = self.quant.get(text.strip())
         if entry is None:
             return None, f"quant {text!r} is not in {self.source}"
-        return _existing(entry, "quant", text, set(QUANT_PRESETS))
+        return _existing(entry.for_runtime(runtime), "quant", text, set(QUANT_PRESETS))
 
     def quant_head(self, text: str) -> str | None:
         """The LM head and embeddings' format a quant string states (None: the preset's own)."""
@@ -138,8 +145,19 @@ def _runtime_rules(raw, shown: str) -> tuple[RuntimeRule, ...]:
     return tuple(rules)
 
 
+def _by_runtime(raw, value: dict, where: str) -> tuple[tuple[Runtime, str], ...]:
+    """A quant entry's `runtimes: {RUNTIME: PRESET}`: the preset a runtime reads the string as."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        raise ConfigError(f"{where}.runtimes: expected a mapping of runtime -> quant preset")
+    if not value.get("note"):
+        raise ConfigError(f"{where}: presets by runtime need a note saying why")
+    return tuple((parse_runtime(k, f"{where}.runtimes"), v) for k, v in raw.items())
+
+
 def _entry(value, where: str, allow_head: bool = False) -> Entry:
-    keys = {"preset", "note", "head"} if allow_head else {"preset", "note"}
+    keys = {"preset", "note", "head", "runtimes"} if allow_head else {"preset", "note"}
     if isinstance(value, str):
         return Entry(value)
     if isinstance(value, dict) and set(value) <= keys and "preset" in value:
@@ -153,8 +171,8 @@ def _entry(value, where: str, allow_head: bool = False) -> Entry:
             raise ConfigError(f"{where}.head: unknown format {head!r}; known: {', '.join(sorted(FORMATS))}")
         if head is not None and not value.get("note"):
             raise ConfigError(f"{where}: a head format needs a note giving its source")
-        return Entry(preset, str(value.get("note", "")), head)
-    shape = "{preset: NAME or null, note: TEXT" + (", head: FORMAT}" if allow_head else "}")
+        return Entry(preset, str(value.get("note", "")), head, _by_runtime(value.get("runtimes"), value, where))
+    shape = "{preset: NAME or null, note: TEXT" + (", head: FORMAT, runtimes: {RUNTIME: NAME}}" if allow_head else "}")
     raise ConfigError(f"{where}: expected a preset name or {shape}")
 
 
@@ -193,20 +211,20 @@ def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
             unmapped.append(Unmapped(record["id"], record["hardware"], record["model"], record["metric"], parsed))
             continue
         reasons = [parsed] if isinstance(parsed, str) else []
+        runtime, runtime_reason = mapping.runtime_for(record["id"], record["source"])
         presets = []
         model_lookup = mapping.model_preset
         if not reasons and parsed.spec.group == "kernel":
             model_lookup = _gemm_shape
         for lookup, text in ((mapping.hardware_preset, record["hardware"]),
                              (model_lookup, record["model"]),
-                             (mapping.quant_preset, record["quant"])):
+                             (lambda text: mapping.quant_preset(text, runtime), record["quant"])):
             preset, reason = lookup(text)
             presets.append(preset)
             if reason:
                 reasons.append(reason)
-        runtime, reason = mapping.runtime_for(record["id"], record["source"])
-        if reason:
-            reasons.append(reason)
+        if runtime_reason:
+            reasons.append(runtime_reason)
         if reasons:
             unmapped.append(Unmapped(record["id"], record["hardware"], record["model"],
                                      record["metric"], "; ".join(reasons)))

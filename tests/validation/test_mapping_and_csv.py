@@ -110,6 +110,8 @@ def test_runtime_rules_match_id_before_source():
     ("quant:\n  X: {preset: int4-g128, head: int3, note: x}\n", "head: unknown format 'int3'"),
     ("quant:\n  X: {preset: int4-g128, head: int8}\n", "head format needs a note"),
     ("models:\n  X: {preset: llama-2-7b, head: int8, note: x}\n", "expected a preset name or"),  # head: quant only
+    ("quant:\n  X: {preset: int4-g128, runtimes: {cuda: q4_0}, note: x}\n", "X.runtimes: unknown runtime 'cuda'"),
+    ("quant:\n  X: {preset: int4-g128, runtimes: {llama.cpp: q4_0}}\n", "presets by runtime need a note"),
 ])
 def test_bad_mapping_entry_is_an_error(tmp_path, text, message):
     path = tmp_path / "m.yaml"
@@ -133,3 +135,20 @@ def test_quant_entry_head_format_reaches_the_simulated_model():
     assert narrow.quant.overrides["lm_head"] == "int8" and default.quant.overrides["lm_head"] == "bf16"
     # Llama-3.2-1B's tied 128,256 x 2,048 embedding / head: one byte per weight saved.
     assert unique_weight_bytes(default) - unique_weight_bytes(narrow) == pytest.approx(128256 * 2048, rel=0.01)
+
+
+def test_quant_string_reads_by_the_rows_runtime():
+    """'4-bit (scheme not stated)' is a llama.cpp block format on a llama.cpp row and the g128
+    layout elsewhere; an unknown preset named for a runtime is reported, not used."""
+    import pandas as pd
+
+    mapping = Mapping(hardware={}, models={"LLaMA-2 7B": Entry("llama-2-7b")},
+                      quant={"4-bit": Entry("int4-g128", "n", by_runtime=((Runtime.LLAMA_CPP, "q4_0"),)),
+                             "odd": Entry("int4-g128", "n", by_runtime=((Runtime.LLAMA_CPP, "q9_9"),))},
+                      source="t.yaml", runtimes=(RuntimeRule("-lcpp-", Runtime.LLAMA_CPP),
+                                                 RuntimeRule("-trt-", Runtime.TENSORRT_LLM)))
+    frame = pd.DataFrame([_record(id="a-lcpp-", quant="4-bit"), _record(id="a-trt-", quant="4-bit"),
+                          _record(id="b-lcpp-", quant="odd")], dtype=str)
+    cases, unmapped = map_rows(frame, mapping)
+    assert {c.row.id: c.quant for c in cases} == {"a-lcpp-": "q4_0", "a-trt-": "int4-g128"}
+    assert [u.id for u in unmapped] == ["b-lcpp-"] and "q9_9: no such preset" in unmapped[0].reason
