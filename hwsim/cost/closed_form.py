@@ -15,6 +15,7 @@ hand a RunSums to the one results builder (hwsim.totals); neither imports the ot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload.depth import depth_groups
-from hwsim.workload.trace_cache import cached_sum_columns
+from hwsim.workload.trace_cache import cached_decode_pair, cached_sum_columns
 from hwsim.workload.weights import unique_weight_bytes
 
 _demands = cache.register(cache.Memo(256))
@@ -38,10 +39,12 @@ def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_st
             num_steps: int = 1) -> TraceDemand:
     """Demand of a trace with alike loop iterations and layers merged (build_sum_columns: sums
     over its rows are the trace's), read from its columns without a DataFrame; both are kept per
-    process (hwsim.cache)."""
+    process (hwsim.cache). A decode step's demand holds its rows at `context_len` and then at the
+    next context (cached_decode_pair), so both are read and priced in one pass."""
     def make() -> TraceDemand:
-        columns, used_weight_bytes = cached_sum_columns(model, phase, batch, context_len, token_step=token_step,
-                                                        num_steps=num_steps)
+        read = cached_decode_pair if phase == "decode" else partial(cached_sum_columns, phase=phase)
+        columns, used_weight_bytes = read(model, batch=batch, context_len=context_len, token_step=token_step,
+                                          num_steps=num_steps)
         demand = columns_demand(columns, model.quant)
         # Merged rows name the first layer's tensors only: the distinct bytes come from the builder.
         demand.__dict__["unique_weight_bytes"] = used_weight_bytes
@@ -178,19 +181,18 @@ class _Devices:
         held, _, seconds = _op_seconds_kept.get(key, lambda: (demand, self, self._op_seconds(demand, moved)))
         return seconds if held is demand else self._op_seconds(demand, moved)
 
-    def step_seconds(self, at0: TraceDemand, at1: TraceDemand) -> tuple[np.ndarray, ...]:
+    def step_seconds(self, pair: TraceDemand) -> tuple[np.ndarray, ...]:
         """(compute_s, its slope, memory_s, its slope) of a decode step's ops, devices x ops:
-        op_seconds at context 0 and the change per token of context (kept like op_seconds)."""
+        op_seconds at context 0 and the change per token of context, priced in one pass over
+        the pair's rows (kept like op_seconds)."""
         def make() -> tuple[np.ndarray, ...]:
-            c0, m0 = self.op_seconds(at0, self.moved(at0))
-            c1, m1 = self.op_seconds(at1, self.moved(at1))
-            return c0, c1 - c0, m0, m1 - m0
+            compute_s, memory_s = self._op_seconds(pair, self.moved(pair))
+            return (*_first_and_slope(compute_s), *_first_and_slope(memory_s))
 
         if not self.kept:
             return make()
-        held0, held1, _, seconds = _op_seconds_kept.get(("step", id(at0), id(at1), id(self)),
-                                                        lambda: (at0, at1, self, make()))
-        return seconds if held0 is at0 and held1 is at1 else make()
+        held, _, seconds = _op_seconds_kept.get(("step", id(pair), id(self)), lambda: (pair, self, make()))
+        return seconds if held is pair else make()
 
     def _op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
@@ -217,70 +219,77 @@ def _kept(devices: _Devices) -> _Devices:
     return devices
 
 
-def _kv_transfers(demand: TraceDemand) -> float:
+def _kv_transfers(demand: TraceDemand, rows: int | None = None) -> float:
     """Transfers every schedule makes: KV lives in DRAM, so an op that reads KV has a read
     transfer (unless a looped layer's cache may be kept on chip) and one that writes KV a write
-    transfer (each repeat of a row its own). KV bytes only grow with the context, so a count
-    taken at the shortest context holds for every longer one."""
-    kv_read = demand.kv_bytes - demand.kv_write_bytes - demand.kv_keepable_bytes
-    return float(demand.repeat[kv_read > 0].sum() + demand.repeat[demand.kv_write_bytes > 0].sum())
+    transfer (each repeat of a row its own), counted over the first `rows` rows (default: all).
+    KV bytes only grow with the context, so a count taken at the shortest context holds for
+    every longer one."""
+    kv_write, repeat = demand.kv_write_bytes[:rows], demand.repeat[:rows]
+    kv_read = demand.kv_bytes[:rows] - kv_write - demand.kv_keepable_bytes[:rows]
+    return float(repeat[kv_read > 0].sum() + repeat[kv_write > 0].sum())
+
+
+def _first_and_slope(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value at context 0, change per token of context) of per-op values over a decode pair's
+    rows (the last axis: the rows at context 0, then at context 1)."""
+    by_context = values.reshape(*values.shape[:-1], 2, -1)
+    at0 = by_context[..., 0, :]
+    return at0, by_context[..., 1, :] - at0
 
 
 _step_sums = cache.register(cache.Memo(512))
 _prefill_sums = cache.register(cache.SpecMemo(256))
 
 
-def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, steps: int) -> dict:
+def _demand_step_sums(pair: TraceDemand, first_context: int, steps: int) -> dict:
     """The device-independent sums of `_steps_run` (bytes, FLOPs, the activations' line), kept
-    per pair of demands and step range: a hardware sweep prices them once."""
+    per decode pair and step range: a hardware sweep prices them once."""
     def make() -> dict:
-        repeat = at0.repeat
+        rows = len(pair.repeat) // 2
+        repeat = pair.repeat[:rows]
         names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
                  "dequant_elements", "score_read_bytes", "score_write_bytes")
-
-        def columns(demand: TraceDemand) -> np.ndarray:      # one row per summed quantity
-            return np.stack([getattr(demand, name) for name in names] + [np.where(demand.is_gemm, 0.0, demand.flops)])
-
-        column0 = columns(at0)
-        slope = columns(at1) - column0
+        column0, slope = _first_and_slope(np.stack([getattr(pair, name) for name in names]
+                                                   + [np.where(pair.is_gemm, 0.0, pair.flops)]))
         totals = _linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat
         sums = dict(zip(names + ("vector_flops",), totals.tolist()))
         last = first_context + steps - 1
-        act_slope = at1.act_bytes - at0.act_bytes
+        act0, act_slope = column0[names.index("act_bytes")], slope[names.index("act_bytes")]
         # What may spill: activations but the score matrix a fused kernel keeps in its tiles.
-        spill0, spill1 = at0.act_bytes - at0.score_bytes, at1.act_bytes - at1.score_bytes
-        keep0, keep1 = at0.kv_keepable_bytes, at1.kv_keepable_bytes
-        streamed0, streamed1 = at0.kv_bytes - keep0, at1.kv_bytes - keep1
+        spill0, spill_slope = _first_and_slope(pair.act_bytes - pair.score_bytes)
+        keep0, keep_slope = _first_and_slope(pair.kv_keepable_bytes)
+        streamed0, streamed_slope = _first_and_slope(pair.kv_bytes - pair.kv_keepable_bytes)
         sums.update(
-            peak_act_bytes=float(np.max(at0.act_bytes + act_slope * last, initial=0.0)),
-            spill_first=spill0 + (spill1 - spill0) * first_context, spill_slope=spill1 - spill0,
-            keep_first=keep0 + (keep1 - keep0) * first_context, keep_slope=keep1 - keep0,
-            kv_streamed_bytes=float(_linear_sum(streamed0 + (streamed1 - streamed0) * first_context,
-                                                streamed1 - streamed0, 0, steps) @ repeat),
-            kv_transfers=steps * _kv_transfers(at0), unique_weight_bytes=at0.unique_weight_bytes,
+            peak_act_bytes=float(np.max(act0 + act_slope * last, initial=0.0)),
+            spill_first=spill0 + spill_slope * first_context, spill_slope=spill_slope,
+            keep_first=keep0 + keep_slope * first_context, keep_slope=keep_slope,
+            kv_streamed_bytes=float(_linear_sum(streamed0 + streamed_slope * first_context,
+                                                streamed_slope, 0, steps) @ repeat),
+            kv_transfers=steps * _kv_transfers(pair, rows), unique_weight_bytes=pair.unique_weight_bytes,
             launches=steps * float(repeat.sum()),
-            grouped_launches=steps * float(repeat @ ~at0.grouped_followers))
-        return at0, at1, sums
+            grouped_launches=steps * float(repeat @ ~pair.grouped_followers[:rows]))
+        return pair, sums
 
-    key = (id(at0), id(at1), first_context, steps)
-    held0, held1, sums = _step_sums.get(key, make)
-    if held0 is not at0 or held1 is not at1:      # an id reused after its demand left the cache
-        held0, held1, sums = make()
+    held, sums = _step_sums.get((id(pair), first_context, steps), make)
+    if held is not pair:      # an id reused after its demand left the cache
+        held, sums = make()
     return sums
 
 
-def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_context: int, steps: int,
-               cold: bool = False, floor: bool = True) -> _Run:
+def _steps_run(pair: TraceDemand, devices: _Devices, first_context: int, steps: int, cold: bool = False,
+               floor: bool = True) -> _Run:
     """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
     Every per-op quantity is linear in the context (attention reads one more key per step), so it
-    is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
+    is read off a step's rows at contexts 0 and 1 (`pair`: those at 0, then those at 1, in one
+    demand); per op, max(compute, memory) of a linear
     pair switches side at most once, so each side is an arithmetic series. A row counts its
     `repeat` times. `cold`: the SRAM holds no weight when the first step starts (a decode-only run).
     `floor=False` leaves the floor's channel time out (the estimate does not need it)."""
-    repeat = at0.repeat
-    sums = _demand_step_sums(at0, at1, first_context, steps)
+    repeat = pair.repeat[:len(pair.repeat) // 2]
+    sums = _demand_step_sums(pair, first_context, steps)
 
-    c0, c_slope, m0, m_slope = devices.step_seconds(at0, at1)
+    c0, c_slope, m0, m_slope = devices.step_seconds(pair)
     c_first = c0 + c_slope * first_context
     compute_s, memory_s = _split_sums(c_first, c_slope, m0 + m_slope * first_context, m_slope, steps)
 
@@ -303,7 +312,7 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_cont
         serial_s=_linear_sum(c_first, c_slope, 0, steps) @ repeat,
         floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
         vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
-        **devices.streamed(sums, at0),
+        **devices.streamed(sums, pair),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
 
@@ -360,9 +369,8 @@ def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int
                 floor: bool) -> _Run:
     run = None
     for first, end in depth_groups(model, batch, steps):
-        at0 = _demand(model, "decode", batch, 0, first, steps)
-        at1 = _demand(model, "decode", batch, 1, first, steps)
-        group = _steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0, floor)
+        pair = _demand(model, "decode", batch, 0, first, steps)
+        group = _steps_run(pair, devices, prompt_len + first, end - first, cold and first == 0, floor)
         run = group if run is None else run.plus(group)
     return run
 

@@ -445,25 +445,31 @@ class _Builder:
             self.blocks.append((columns, step.loop_iter, step.repeat))
         self.add(self.output_rows(), -1)
 
-    def columns(self, token_step: int) -> dict[str, np.ndarray]:
+    def pieces(self) -> list[tuple[dict[str, np.ndarray], int, int]]:
+        """(columns, loop_iter, repeat) of the trace's blocks in order; when alike rows are
+        merged, one entry per distinct block with its repeats summed."""
+        if not self.merge_alike:
+            return self.blocks
+        merged: dict[int, list] = {}
+        for columns, loop_iter, repeat in self.blocks:
+            entry = merged.setdefault(id(columns), [columns, loop_iter, 0])
+            entry[2] += repeat
+        return [tuple(entry) for entry in merged.values()]
+
+    def columns(self, token_step: int, pieces: list | None = None, contexts: int = 1) -> dict[str, np.ndarray]:
         """The trace's columns as numpy arrays (text as Python objects, expert_id -1 for none):
-        what the engines read, without building a DataFrame."""
-        blocks = self.blocks
-        if self.merge_alike:      # one entry per distinct block, its repeats summed
-            merged: dict[int, list] = {}
-            for columns, loop_iter, repeat in blocks:
-                entry = merged.setdefault(id(columns), [columns, loop_iter, 0])
-                entry[2] += repeat
-            blocks = list(merged.values())
-        pieces = [columns for columns, _, _ in blocks]
-        sizes = [len(p[T.LAYER]) for p in pieces]
-        data = {c: np.concatenate([p[c] for p in pieces]) for c in _ROW}
+        what the engines read, without building a DataFrame. `pieces` (default: this trace's)
+        may hold the pieces of `contexts` alike traces in turn, stacked into one set of columns
+        (op ids count from 0 in each)."""
+        pieces = self.pieces() if pieces is None else pieces
+        sizes = [len(columns[T.LAYER]) for columns, _, _ in pieces]
+        data = {c: np.concatenate([columns[c] for columns, _, _ in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
         data.update({
-            T.OP_ID: np.arange(count, dtype=np.int64),
+            T.OP_ID: np.tile(np.arange(count // contexts, dtype=np.int64), contexts),
             T.PHASE: np.full(count, self.phase, dtype=object),
-            T.LOOP_ITER: np.repeat([i for _, i, _ in blocks], sizes).astype(np.int64),
-            T.REPEAT: np.repeat([r for _, _, r in blocks], sizes).astype(np.int64),
+            T.LOOP_ITER: np.repeat([i for _, i, _ in pieces], sizes).astype(np.int64),
+            T.REPEAT: np.repeat([r for _, _, r in pieces], sizes).astype(np.int64),
             T.ACT_BITS: np.full(count, float(self.act_bits)),
             T.KV_BITS: np.full(count, float(self.kv_bits)),
             T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
@@ -528,18 +534,19 @@ def build_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len:
 
 
 def build_decode_sum_columns(model: ModelSpec, batch: int, contexts: tuple[int, ...], *, token_step: int = 0,
-                             num_steps: int = 1) -> tuple[list[dict[str, np.ndarray]], float]:
-    """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass:
-    the context changes the attention's rows only (the closed form reads a step at two contexts),
+                             num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
+    """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass
+    and stacked: the rows at the first context, then as many at the next, ...
+    The context changes the attention's rows only (the closed form reads a step at two contexts),
     so the rest is built once. The distinct weight bytes are the same at every context."""
     builder = _built(model, "decode", batch, contexts[0], None, token_step, num_steps, True, True)
     used = builder.used_weight_bytes()
-    columns = [builder.columns(token_step)]
+    pieces = builder.pieces()
     for context_len in contexts[1:]:
         _check_context(context_len)
         builder.at_context(context_len)
-        columns.append(builder.columns(token_step))
-    return columns, used
+        pieces = pieces + builder.pieces()
+    return builder.columns(token_step, pieces, len(contexts)), used
 
 
 def _check_context(context_len: int) -> None:

@@ -85,10 +85,12 @@ def test_a_decode_built_at_several_contexts_is_each_context_built_alone(load_mod
              else load_model(name))
     contexts = (0, 1, 700)
     together, weight_bytes = build_decode_sum_columns(model, 3, contexts, token_step=2, num_steps=5)
-    for context, columns in zip(contexts, together):
+    for i, context in enumerate(contexts):
         alone, alone_bytes = build_sum_columns(model, "decode", 3, context, token_step=2, num_steps=5)
-        assert columns.keys() == alone.keys()
+        assert together.keys() == alone.keys()
+        rows = slice(i * len(alone[T.OP_ID]), (i + 1) * len(alone[T.OP_ID]))   # stacked: each context in turn
         for column in alone:
-            assert columns[column].dtype == alone[column].dtype
-            assert columns[column].tolist() == alone[column].tolist(), column
+            assert together[column].dtype == alone[column].dtype
+            assert together[column][rows].tolist() == alone[column].tolist(), column
+        assert len(together[T.OP_ID]) == len(contexts) * len(alone[T.OP_ID])
         assert weight_bytes == alone_bytes
