@@ -241,40 +241,74 @@ def _first_and_slope(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _step_sums = cache.register(cache.Memo(512))
 _prefill_sums = cache.register(cache.SpecMemo(256))
 
+# Per-op demand summed over a run (with the vector FLOPs, `_summed_rows`): bytes and FLOPs.
+_SUMMED = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
+           "dequant_elements", "score_read_bytes", "score_write_bytes")
+
+
+def _summed_rows(demand: TraceDemand) -> np.ndarray:
+    """One row per _SUMMED quantity, then the vector FLOPs: summed with one matrix product."""
+    return np.stack([getattr(demand, name) for name in _SUMMED] + [np.where(demand.is_gemm, 0.0, demand.flops)])
+
+
+def _per_step_range(kind: str, pair: TraceDemand, first_context: int, steps: int, make) -> dict:
+    """`make()`, kept per decode pair and step range (hwsim.cache): a hardware sweep sums them once."""
+    held, sums = _step_sums.get((kind, id(pair), first_context, steps), lambda: (pair, make()))
+    return sums if held is pair else make()     # else an id reused after its demand left the cache
+
 
 def _demand_step_sums(pair: TraceDemand, first_context: int, steps: int) -> dict:
-    """The device-independent sums of `_steps_run` (bytes, FLOPs, the activations' line), kept
-    per decode pair and step range: a hardware sweep prices them once."""
+    """The device-independent sums of `_steps_run` (bytes, FLOPs, launches, the peak activations)."""
     def make() -> dict:
         rows = len(pair.repeat) // 2
         repeat = pair.repeat[:rows]
-        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
-                 "dequant_elements", "score_read_bytes", "score_write_bytes")
-        column0, slope = _first_and_slope(np.stack([getattr(pair, name) for name in names]
-                                                   + [np.where(pair.is_gemm, 0.0, pair.flops)]))
+        column0, slope = _first_and_slope(_summed_rows(pair))
         totals = _linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat
-        sums = dict(zip(names + ("vector_flops",), totals.tolist()))
-        last = first_context + steps - 1
-        act0, act_slope = column0[names.index("act_bytes")], slope[names.index("act_bytes")]
+        sums = dict(zip(_SUMMED + ("vector_flops",), totals.tolist()))
+        act = _SUMMED.index("act_bytes")
+        sums.update(
+            peak_act_bytes=float(np.max(column0[act] + slope[act] * (first_context + steps - 1), initial=0.0)),
+            launches=steps * float(repeat.sum()),
+            grouped_launches=steps * float(repeat @ ~pair.grouped_followers[:rows]))
+        return sums
+
+    return _per_step_range("demand", pair, first_context, steps, make)
+
+
+def _floor_step_sums(pair: TraceDemand, first_context: int, steps: int) -> dict:
+    """The device-independent terms of the decode floor's traffic (`_steps_floor_seconds`)."""
+    def make() -> dict:
+        rows = len(pair.repeat) // 2
         # What may spill: activations but the score matrix a fused kernel keeps in its tiles.
         spill0, spill_slope = _first_and_slope(pair.act_bytes - pair.score_bytes)
         keep0, keep_slope = _first_and_slope(pair.kv_keepable_bytes)
         streamed0, streamed_slope = _first_and_slope(pair.kv_bytes - pair.kv_keepable_bytes)
-        sums.update(
-            peak_act_bytes=float(np.max(act0 + act_slope * last, initial=0.0)),
+        return dict(
             spill_first=spill0 + spill_slope * first_context, spill_slope=spill_slope,
             keep_first=keep0 + keep_slope * first_context, keep_slope=keep_slope,
             kv_streamed_bytes=float(_linear_sum(streamed0 + streamed_slope * first_context,
-                                                streamed_slope, 0, steps) @ repeat),
-            kv_transfers=steps * _kv_transfers(pair, rows), unique_weight_bytes=pair.unique_weight_bytes,
-            launches=steps * float(repeat.sum()),
-            grouped_launches=steps * float(repeat @ ~pair.grouped_followers[:rows]))
-        return pair, sums
+                                                streamed_slope, 0, steps) @ pair.repeat[:rows]),
+            kv_transfers=steps * _kv_transfers(pair, rows))
 
-    held, sums = _step_sums.get((id(pair), first_context, steps), make)
-    if held is not pair:      # an id reused after its demand left the cache
-        held, sums = make()
-    return sums
+    return _per_step_range("floor", pair, first_context, steps, make)
+
+
+def _steps_floor_seconds(pair: TraceDemand, devices: _Devices, first_context: int, steps: int,
+                         cold: bool) -> np.ndarray:
+    """Channel time of the traffic no policy avoids over the steps. Each step uses its unique
+    weights; at most the SRAM's worth can be left from the step before, the rest crosses the
+    channel again. Activations beyond the SRAM spill (a fused kernel's score tiles never do); a
+    looped layer's KV reads may be served on chip up to the SRAM's size, the rest of the KV
+    crosses the channel."""
+    sums = _floor_step_sums(pair, first_context, steps)
+    repeat = pair.repeat[:len(pair.repeat) // 2]
+    sram = devices.sram_bytes
+    unique = pair.unique_weight_bytes
+    weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
+    spilled, _ = _split_sums(sums["spill_first"] - sram[:, None], sums["spill_slope"], 0.0, 0.0, steps)
+    kv_beyond, _ = _split_sums(sums["keep_first"] - sram[:, None], sums["keep_slope"], 0.0, 0.0, steps)
+    return devices.channel_seconds(weight_floor + sums["kv_streamed_bytes"] + kv_beyond @ repeat + spilled @ repeat,
+                                   sums["kv_transfers"])
 
 
 def _steps_run(pair: TraceDemand, devices: _Devices, first_context: int, steps: int, cold: bool = False,
@@ -282,35 +316,24 @@ def _steps_run(pair: TraceDemand, devices: _Devices, first_context: int, steps: 
     """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
     Every per-op quantity is linear in the context (attention reads one more key per step), so it
     is read off a step's rows at contexts 0 and 1 (`pair`: those at 0, then those at 1, in one
-    demand); per op, max(compute, memory) of a linear
-    pair switches side at most once, so each side is an arithmetic series. A row counts its
-    `repeat` times. `cold`: the SRAM holds no weight when the first step starts (a decode-only run).
-    `floor=False` leaves the floor's channel time out (the estimate does not need it)."""
+    demand); per op, max(compute, memory) of a linear pair switches side at most once, so each
+    side is an arithmetic series. A row counts its `repeat` times. `cold`: the SRAM holds no
+    weight when the first step starts (a decode-only run). `floor=False` leaves the floor's
+    terms out (the estimate does not need them)."""
     repeat = pair.repeat[:len(pair.repeat) // 2]
     sums = _demand_step_sums(pair, first_context, steps)
 
     c0, c_slope, m0, m_slope = devices.step_seconds(pair)
     c_first = c0 + c_slope * first_context
     compute_s, memory_s = _split_sums(c_first, c_slope, m0 + m_slope * first_context, m_slope, steps)
-
-    # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
-    # the step before, the rest crosses the channel again. Activations beyond the SRAM spill (a
-    # fused kernel's score tiles never do); a looped layer's KV reads may be served on chip up to
-    # the SRAM's size, the rest of the KV crosses the channel.
-    floor_memory_s = 0.0
+    serial_s = floor_memory_s = 0.0
     if floor:
-        sram = devices.sram_bytes
-        unique = sums["unique_weight_bytes"]
-        weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
-        spilled, _ = _split_sums(sums["spill_first"] - sram[:, None], sums["spill_slope"], 0.0, 0.0, steps)
-        kv_beyond, _ = _split_sums(sums["keep_first"] - sram[:, None], sums["keep_slope"], 0.0, 0.0, steps)
-        floor_memory_s = devices.channel_seconds(
-            weight_floor + sums["kv_streamed_bytes"] + kv_beyond @ repeat + spilled @ repeat, sums["kv_transfers"])
+        serial_s = _linear_sum(c_first, c_slope, 0, steps) @ repeat
+        floor_memory_s = _steps_floor_seconds(pair, devices, first_context, steps, cold)
     return _Run(
         compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
         launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
-        serial_s=_linear_sum(c_first, c_slope, 0, steps) @ repeat,
-        floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
+        serial_s=serial_s, floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
         vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
         **devices.streamed(sums, pair),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
@@ -320,49 +343,53 @@ def _steps_run(pair: TraceDemand, devices: _Devices, first_context: int, steps: 
 _prefill_kept = cache.register(cache.Memo(512))
 
 
-def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
-    """One prefill trace, op by op (a row counts its `repeat` times). Floor traffic: the SRAM
-    starts empty, so every weight the prompt uses is fetched once; KV and activations beyond the
-    SRAM cross the channel. A kept device set (one device) remembers the run per demand: it
-    does not depend on the decode that follows."""
+def _prefill_run(demand: TraceDemand, devices: _Devices, floor: bool = True) -> _Run:
+    """One prefill trace, op by op (a row counts its `repeat` times); `floor=False` leaves the
+    floor's terms out. A kept device set (one device) remembers the run per demand: it does not
+    depend on the decode that follows."""
     if not devices.kept:
-        return _price_prefill(demand, devices)
-    held, _, run = _prefill_kept.get((id(demand), id(devices)), lambda: (demand, devices, _price_prefill(demand, devices)))
-    return run if held is demand else _price_prefill(demand, devices)
+        return _price_prefill(demand, devices, floor)
+    held, _, run = _prefill_kept.get((id(demand), id(devices), floor),
+                                     lambda: (demand, devices, _price_prefill(demand, devices, floor)))
+    return run if held is demand else _price_prefill(demand, devices, floor)
 
 
-def _price_prefill(demand: TraceDemand, devices: _Devices) -> _Run:
+def _price_prefill(demand: TraceDemand, devices: _Devices, floor: bool) -> _Run:
     repeat = demand.repeat
 
     def make() -> dict:
-        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
-                 "score_read_bytes", "score_write_bytes")
-        sums = {name: float(repeat @ getattr(demand, name)) for name in names}
-        sums.update(vector_flops=float(repeat @ np.where(demand.is_gemm, 0.0, demand.flops)),
-                    dequant_elements=float(repeat @ demand.dequant_elements),
-                    peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
-                    kv_transfers=_kv_transfers(demand), launches=float(repeat.sum()),
-                    grouped_launches=float(repeat @ ~demand.grouped_followers),
-                    kv_streamed_bytes=float(repeat @ (demand.kv_bytes - demand.kv_keepable_bytes)))
+        sums = dict(zip(_SUMMED + ("vector_flops",), (_summed_rows(demand) @ repeat).tolist()))
+        sums.update(peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)), launches=float(repeat.sum()),
+                    grouped_launches=float(repeat @ ~demand.grouped_followers))
         return sums
 
     sums = _prefill_sums.get("prefill", demand, make)
     compute_s, memory_s = devices.op_seconds(demand, devices.moved(demand))
-    sram = devices.sram_bytes[:, None]
-    spilled = np.maximum(demand.act_bytes - demand.score_bytes - sram, 0.0)
-    kv_beyond = np.maximum(demand.kv_keepable_bytes - sram, 0.0)
-    floor_bytes = demand.unique_weight_bytes + sums["kv_streamed_bytes"] + (kv_beyond + spilled) @ repeat
+    serial_s = floor_memory_s = 0.0
+    if floor:
+        serial_s = compute_s @ repeat
+        floor_memory_s = _prefill_floor_seconds(demand, devices)
     return _Run(
         compute_s=np.where(compute_s >= memory_s, compute_s, 0.0) @ repeat,
         memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
         launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
-        serial_s=compute_s @ repeat,
-        floor_memory_s=devices.channel_seconds(floor_bytes, sums["kv_transfers"]),
-        matrix_flops=sums["matrix_flops"],
+        serial_s=serial_s, floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
         vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
         **devices.streamed(sums, demand),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
+
+
+def _prefill_floor_seconds(demand: TraceDemand, devices: _Devices) -> np.ndarray:
+    """Channel time of the prefill's traffic no policy avoids: the SRAM starts empty, so every
+    weight the prompt uses is fetched once; KV and activations beyond the SRAM cross the channel."""
+    repeat = demand.repeat
+    sram = devices.sram_bytes[:, None]
+    spilled = np.maximum(demand.act_bytes - demand.score_bytes - sram, 0.0)
+    kv_beyond = np.maximum(demand.kv_keepable_bytes - sram, 0.0)
+    kv_streamed = float(repeat @ (demand.kv_bytes - demand.kv_keepable_bytes))
+    floor_bytes = demand.unique_weight_bytes + kv_streamed + (kv_beyond + spilled) @ repeat
+    return devices.channel_seconds(floor_bytes, _kv_transfers(demand))
 
 
 def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool,
@@ -413,8 +440,9 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
         devices = _Devices(hardware, model.quant)
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
     has_prefill = phase != "decode" or not model.has_decode
-    prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices) if has_prefill else _Run()
-    decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=bound == "floor")
+    floor = bound == "floor"
+    prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices, floor) if has_prefill else _Run()
+    decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=floor)
               if has_decode else _Run())
     run = prefill.plus(decode)
     memory_bytes = run.read_bytes + run.write_bytes
