@@ -9,7 +9,7 @@ layers and iterations: a Huginn decode at r=64 (~5,000 rows) builds in milliseco
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,9 @@ _ROW = (T.LAYER, T.BLOCK_ID, T.OP_KIND, T.NAME, T.M, T.N, T.K, T.FLOPS, T.WEIGHT
 # Each _ROW column's array dtype (_columnar); expert_id, None where an op has no expert, apart.
 _ROW_DTYPES = tuple(None if c == T.EXPERT_ID else object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
                     else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE) else np.float64 for c in _ROW)
-_EXPERT = _ROW.index(T.EXPERT_ID)
+_EXPERT, _WEIGHT_ID = _ROW.index(T.EXPERT_ID), _ROW.index(T.WEIGHT_ID)
+# A block of rows as the builder keeps it: row tuples when alike rows are merged, else columns.
+_Piece = dict[str, np.ndarray] | list[tuple]
 _LOOP_BLOCK = "loop"   # block_id of loop-level ops (adapter, inject add, loop norm, exit gate)
 
 
@@ -66,11 +68,11 @@ class _Builder:
             self.seq_tokens, self.keys = context_len, context_len
         else:                               # one new token attending to the cache and itself
             self.seq_tokens, self.keys = 1, context_len + 1
-        self.blocks: list[tuple[dict[str, np.ndarray], int, int]] = []   # (columns, loop_iter, repeat)
+        self.blocks: list[tuple[_Piece, int, int]] = []   # (rows or columns, loop_iter, repeat)
         self.merge_alike = False    # build_sum_columns: layers of one shape share their rows
         self.layer_uses: set[tuple[str, int, int, int]] = set()   # (block, layer, template's layer, id(template))
-        self._templates: dict[tuple, dict[str, np.ndarray]] = {}
-        self._layer_makers: dict[int, Callable[[], dict[str, np.ndarray]]] = {}   # id(merged template) -> its maker
+        self._templates: dict[tuple, Any] = {}
+        self._layer_makers: dict[int, Callable[[], _Piece]] = {}   # id(merged template) -> its maker
         self._expert_counts: dict[int, np.ndarray] = {}
         self._weights, self._layer_shapes = weight_sizes(model), layer_shapes(model)
 
@@ -268,7 +270,13 @@ class _Builder:
 
     # -- assembly ---------------------------------------------------------------------------
     def add(self, rows: list[tuple], loop_iter: int) -> None:
-        self.blocks.append((_columnar(rows), loop_iter, 1))
+        self.blocks.append((self.piece(rows), loop_iter, 1))
+
+    def piece(self, rows: list[tuple]) -> _Piece:
+        """A block's rows as kept until the trace's columns are made: as they are when alike rows
+        are merged (the columns are then made in one pass over every row), else as columns (which
+        are relabelled for other layers)."""
+        return rows if self.merge_alike else _columnar(rows)
 
     def cached(self, key: tuple, make):
         columns = self._templates.get(key)
@@ -281,14 +289,14 @@ class _Builder:
         after the layer prefix, sizes and bits (weights.layer_shapes); -1 for a layer without tensors."""
         return self._layer_shapes.get(layer_prefix(block, layer), -1)
 
-    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> dict[str, np.ndarray]:
+    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> _Piece:
         """Columns of one layer application in loop iteration `loop_iter`. Layers of one shape
         (layer_shape) give the same rows but for the layer number and the weight ids' prefix, so
         the rows are built once per shape and copied with those relabelled: a 32-layer model builds
         one layer's rows, not 32. When alike rows are merged (build_sum_columns), the shape's rows
         stand for every such layer."""
-        def make() -> dict[str, np.ndarray]:
-            return _columnar(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
+        def make() -> _Piece:
+            return self.piece(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
 
         window = self.window_keys(loop_iter)
         first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
@@ -317,7 +325,7 @@ class _Builder:
         for block, layer, first, template in self.layer_uses:
             first_of[template] = first
             by_layer.setdefault((block, layer), set()).add(template)
-        blocks = {id(columns): columns for columns, _, _ in self.blocks}
+        blocks = {id(rows): rows for rows, _, _ in self.blocks}
         used = set()
         layer_bytes: dict[tuple, float] = {}
         total = 0.0
@@ -327,16 +335,16 @@ class _Builder:
                 own = set()
                 for template in templates:
                     old, new = layer_prefix(block, first_of[template]), layer_prefix(block, layer)
-                    for weight_id in set(blocks[template][T.WEIGHT_ID]):
+                    for weight_id in {row[_WEIGHT_ID] for row in blocks[template]}:
                         if weight_id.startswith(old):
                             own.add(new + weight_id[len(old):])
                         else:
                             used.add(weight_id)       # a tensor outside the layer: counted once below
                 layer_bytes[key] = sum(self._weights[weight_id][0] for weight_id in own)
             total += layer_bytes[key]
-        for template_id, columns in blocks.items():
+        for template_id, rows in blocks.items():
             if template_id not in first_of:
-                used.update(columns[T.WEIGHT_ID])
+                used.update(row[_WEIGHT_ID] for row in rows)
         used.discard("")
         return float(total + sum(self._weights[weight_id][0] for weight_id in used))
 
@@ -405,7 +413,7 @@ class _Builder:
             if step.kind == "layer":
                 columns = self.layer_columns(step.block, step.layer, active, 0)
             else:
-                columns = self.cached((step.kind, step.inject, active), lambda: _columnar(self.step_rows(step, active)))
+                columns = self.cached((step.kind, step.inject, active), lambda: self.piece(self.step_rows(step, active)))
             self.blocks.append((columns, loop_iter, 1))
         model, rows, tokens = self.model, [], active * self.seq_tokens
         repeat = loop_repeat(model)
@@ -441,12 +449,12 @@ class _Builder:
             else:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)
-                columns = self.cached(key, lambda: _columnar(self.step_rows(step, active)))
+                columns = self.cached(key, lambda: self.piece(self.step_rows(step, active)))
             self.blocks.append((columns, step.loop_iter, step.repeat))
         self.add(self.output_rows(), -1)
 
-    def pieces(self) -> list[tuple[dict[str, np.ndarray], int, int]]:
-        """(columns, loop_iter, repeat) of the trace's blocks in order; when alike rows are
+    def pieces(self) -> list[tuple[_Piece, int, int]]:
+        """(rows or columns, loop_iter, repeat) of the trace's blocks in order; when alike rows are
         merged, one entry per distinct block with its repeats summed."""
         if not self.merge_alike:
             return self.blocks
@@ -462,8 +470,12 @@ class _Builder:
         may hold the pieces of `contexts` alike traces in turn, stacked into one set of columns
         (op ids count from 0 in each)."""
         pieces = self.pieces() if pieces is None else pieces
-        sizes = [len(columns[T.LAYER]) for columns, _, _ in pieces]
-        data = {c: np.concatenate([columns[c] for columns, _, _ in pieces]) for c in _ROW}
+        if self.merge_alike:     # row tuples: one pass makes every column
+            sizes = [len(rows) for rows, _, _ in pieces]
+            data = _columnar([row for rows, _, _ in pieces for row in rows])
+        else:
+            sizes = [len(columns[T.LAYER]) for columns, _, _ in pieces]
+            data = {c: np.concatenate([columns[c] for columns, _, _ in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
         data.update({
             T.OP_ID: np.tile(np.arange(count // contexts, dtype=np.int64), contexts),
