@@ -136,21 +136,30 @@ def stored_narrower(weight_bits, compute_dtype: str) -> np.ndarray:
     return (bits > 0) & (np.floor(bits) < DTYPE_BITS[compute_dtype])
 
 
+# What an op of each kind does with the attention's score matrix (score_bytes).
+_WRITES_SCORES, _READS_AND_WRITES_SCORES, _READS_SCORES = 1, 2, 3
+_SCORE_ROLE = {"attn_score": _WRITES_SCORES, "softmax": _READS_AND_WRITES_SCORES, "attn_value": _READS_SCORES}
+
+
 def score_bytes(trace) -> tuple[np.ndarray, np.ndarray]:
     """(in, out) bytes per op that are the attention score matrix: attn_score writes it, softmax
     reads and writes it, attn_value reads it (M x K of its product). A fused (FlashAttention)
-    kernel keeps them in on-chip tiles."""
+    kernel keeps them in on-chip tiles. Each op's kind is looked up once (comparing a column of
+    strings to each kind costs more)."""
     from hwsim import units
     from hwsim.workload import trace as T
 
     kind = np.asarray(trace[T.OP_KIND], dtype=object)
+    role = np.fromiter((_SCORE_ROLE.get(k, 0) for k in kind), dtype=np.int8, count=len(kind))
     act_in, act_out = np.asarray(trace[T.ACT_IN_BYTES], dtype=float), np.asarray(trace[T.ACT_OUT_BYTES], dtype=float)
-    softmax = (kind == "softmax") & (np.asarray(trace[T.NAME], dtype=object) == "softmax")
-    value = kind == "attn_value"
+    softmax = role == _READS_AND_WRITES_SCORES
+    if softmax.any():        # the softmax over the scores, not another (a router's top-k)
+        softmax[softmax] = np.asarray(trace[T.NAME], dtype=object)[softmax] == "softmax"
+    value = role == _READS_SCORES
     scores_in = units.bytes_for(np.asarray(trace[T.M], dtype=float) * np.asarray(trace[T.K], dtype=float),
                                 np.asarray(trace[T.ACT_BITS], dtype=float))
     score_in = np.where(softmax, act_in, np.where(value, np.minimum(scores_in, act_in), 0.0))
-    score_out = np.where(softmax | (kind == "attn_score"), act_out, 0.0)
+    score_out = np.where(softmax | (role == _WRITES_SCORES), act_out, 0.0)
     return score_in, score_out
 
 
