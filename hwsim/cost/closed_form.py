@@ -45,10 +45,8 @@ def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_st
         read = cached_decode_pair if phase == "decode" else partial(cached_sum_columns, phase=phase)
         columns, used_weight_bytes = read(model, batch=batch, context_len=context_len, token_step=token_step,
                                           num_steps=num_steps)
-        demand = columns_demand(columns, model.quant)
         # Merged rows name the first layer's tensors only: the distinct bytes come from the builder.
-        demand.__dict__["unique_weight_bytes"] = used_weight_bytes
-        return demand
+        return columns_demand(columns, model.quant, used_weight_bytes)
 
     return _demands.get((cache.spec_text(model), phase, batch, context_len, token_step, num_steps), make)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -99,16 +100,20 @@ class TraceDemand:
     grouped_followers: np.ndarray  # expert ops a grouped MoE kernel launches with an earlier one
     # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
     engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
+    # counts unique_weight_bytes where the rows cannot (merged layers name the first one's tensors)
+    count_weight_bytes: Callable[[], float] | None = field(default=None, compare=False, repr=False)
 
     def take(self, rows: np.ndarray) -> TraceDemand:
         """The demand of the selected rows (a boolean mask or indices)."""
         arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}
-        return replace(self, **arrays, engine_seconds={})
+        return replace(self, **arrays, engine_seconds={}, count_weight_bytes=None)
 
     @cached_property
     def unique_weight_bytes(self) -> float:
         """Bytes of the distinct weight tensors the trace uses (each id counted once)."""
+        if self.count_weight_bytes is not None:
+            return self.count_weight_bytes()
         used = self.weight_ids != ""
         _, first = np.unique(self.weight_ids[used].astype(str), return_index=True)
         return float(self.weight_bytes[used][first].sum())
@@ -162,10 +167,12 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
     return by_quant[key]
 
 
-def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None) -> TraceDemand:
+def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None,
+                   count_weight_bytes: Callable[[], float] | None = None) -> TraceDemand:
     """Read a trace's demand from its columns (trace_columns). Dequantisation: a weighted GEMM
     unpacks its n x k weights when the QuantSpec dequantizes (without one: when its weight bits
-    differ from its activation bits), unless the trace already carries explicit `dequant` rows."""
+    differ from its activation bits), unless the trace already carries explicit `dequant` rows.
+    `count_weight_bytes` counts the distinct weight bytes where the rows cannot tell."""
     kind = column[T.OP_KIND]
     is_gemm = _is_gemm(kind)
     weight_ids = column[T.WEIGHT_ID]
@@ -189,6 +196,7 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
         attention=datapath.attention_shape(column),
         kv_keepable_bytes=np.where(np.asarray(column[T.LOOP_ITER]) >= 0, column[T.KV_READ_BYTES], 0.0),
         grouped_followers=datapath.grouped_expert_followers(column[T.NAME]),
+        count_weight_bytes=count_weight_bytes,
     )
 
 

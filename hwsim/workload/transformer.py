@@ -535,30 +535,30 @@ def build_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int
 
 
 def build_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
-                      token_step: int = 0, num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
+                      token_step: int = 0, num_steps: int = 1) -> tuple[dict[str, np.ndarray], Callable[[], float]]:
     """For engines that only sum over a trace's rows (the closed form): the loop-compressed
     trace's columns with every layer of one shape written once, its `repeat` the number of layer
     applications it stands for (layer numbers and weight ids are then those of the first), and
-    the bytes of the distinct weight tensors the trace reads. A 16-layer decode is ~25 rows."""
+    what counts the bytes of the distinct weight tensors the trace reads (when asked: only the
+    floor needs them). A 16-layer decode is ~25 rows."""
     step = token_step if phase == "decode" else 0
     builder = _built(model, phase, batch, context_len, None, token_step, num_steps, True, True)
-    return builder.columns(step), builder.used_weight_bytes()
+    return builder.columns(step), builder.used_weight_bytes
 
 
 def build_decode_sum_columns(model: ModelSpec, batch: int, contexts: tuple[int, ...], *, token_step: int = 0,
-                             num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
+                             num_steps: int = 1) -> tuple[dict[str, np.ndarray], Callable[[], float]]:
     """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass
     and stacked: the rows at the first context, then as many at the next, ...
     The context changes the attention's rows only (the closed form reads a step at two contexts),
     so the rest is built once. The distinct weight bytes are the same at every context."""
     builder = _built(model, "decode", batch, contexts[0], None, token_step, num_steps, True, True)
-    used = builder.used_weight_bytes()
     pieces = builder.pieces()
     for context_len in contexts[1:]:
         _check_context(context_len)
         builder.at_context(context_len)
         pieces = pieces + builder.pieces()
-    return builder.columns(token_step, pieces, len(contexts)), used
+    return builder.columns(token_step, pieces, len(contexts)), builder.used_weight_bytes
 
 
 def _check_context(context_len: int) -> None:
