@@ -122,30 +122,15 @@ class _Devices:
     so a batch of devices is priced with one pass of array arithmetic per trace."""
 
     def __init__(self, hardware: list[HardwareSpec], quant: QuantSpec | None = None):
-        def column(values) -> np.ndarray:
-            return np.asarray(values, dtype=float)[:, None]
-
         self.hardware = hardware
         self.kept = False          # set when the object is kept in hwsim.cache (op_seconds memo)
-        self.efficiency = column([dram_efficiency(h, quant) for h in hardware])
-        main = [h.main_memory for h in hardware]
-        self.main_rate = column([m.bandwidth_bytes_per_s for m in main]) * self.efficiency
-        self.main_latency_s = column([m.latency_s for m in main])
-        self.has_dram = column([h.dram is not None for h in hardware])[:, 0]
-        self.dram_rate = column([h.dram.bandwidth_bytes_per_s if h.dram else 1.0 for h in hardware])[:, 0] \
-            * self.efficiency[:, 0]
-        self.dram_latency_s = column([h.dram.latency_s if h.dram else 0.0 for h in hardware])[:, 0]
-        self.launch_s = column([h.overhead.op_launch_s for h in hardware])[:, 0]
-        paths = [h.resolved_datapath for h in hardware]
+        (main_rate, main_latency_s, self.has_dram, self.dram_rate, self.dram_latency_s, self.launch_s, grouped_moe,
+         fused_kernel, self.attention_tile, self.sram_bytes, self.dequant_per_weight, dequant_s_per_weight) = \
+            np.array([_device_figures(h, quant) for h in hardware], dtype=float).T
+        self.main_rate, self.main_latency_s = main_rate[:, None], main_latency_s[:, None]
         # Devices whose runtime launches a layer's experts as one grouped kernel (datapath.grouped_moe).
-        self.grouped_moe = column([p.grouped_moe for p in paths])[:, 0] > 0
-        self.fused_kernel = column([p.fused_attention for p in paths])[:, 0] > 0
-        self.attention_tile = column([p.attention_tile for p in paths])[:, 0]
-        # On-chip bytes a policy could keep weights or activations in between uses. The simulator
-        # splits the SRAM between the two, so charging each against all of it only lowers the floor.
-        self.sram_bytes = column([buffer_bytes(h) for h in hardware])[:, 0]
-        self.dequant_per_weight = column([float(dequant_flops(1.0, h)) for h in hardware])
-        self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
+        self.grouped_moe, self.fused_kernel = grouped_moe > 0, fused_kernel > 0
+        self.dequant_s_per_weight = dequant_s_per_weight[:, None]
         self._fused: dict[tuple, np.ndarray] = {}    # fused() by attention shape
 
     def fused(self, demand: TraceDemand) -> np.ndarray:
@@ -210,6 +195,19 @@ class _Devices:
 
 
 _op_seconds_kept = cache.register(cache.Memo(512))
+
+
+def _device_figures(hardware: HardwareSpec, quant: QuantSpec | None) -> tuple:
+    """One device's row of _Devices (in the order it unpacks them): memory rates at the
+    achievable fraction, latencies, launch time, datapath choices, on-chip bytes a policy could
+    keep weights or activations in between uses (the simulator splits the SRAM between the two,
+    so charging each against all of it only lowers the floor), and unpacking cost per weight."""
+    efficiency = dram_efficiency(hardware, quant)
+    main, dram, path = hardware.main_memory, hardware.dram, hardware.resolved_datapath
+    return (main.bandwidth_bytes_per_s * efficiency, main.latency_s, dram is not None,
+            (dram.bandwidth_bytes_per_s if dram else 1.0) * efficiency, dram.latency_s if dram else 0.0,
+            hardware.overhead.op_launch_s, path.grouped_moe, path.fused_attention, path.attention_tile,
+            buffer_bytes(hardware), float(dequant_flops(1.0, hardware)), dequant_seconds(1.0, hardware))
 
 
 def _kept(devices: _Devices) -> _Devices:
@@ -332,7 +330,7 @@ def _steps_run(pair: TraceDemand, devices: _Devices, first_context: int, steps: 
         compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
         launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
         serial_s=serial_s, floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
-        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight * sums["dequant_elements"],
         **devices.streamed(sums, pair),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
@@ -372,7 +370,7 @@ def _price_prefill(demand: TraceDemand, devices: _Devices, floor: bool) -> _Run:
         memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
         launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
         serial_s=serial_s, floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
-        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight * sums["dequant_elements"],
         **devices.streamed(sums, demand),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
