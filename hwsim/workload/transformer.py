@@ -20,7 +20,7 @@ from hwsim.spec.model import ModelSpec
 from hwsim.workload import trace as T
 from hwsim.workload.depth import loop_depths
 from hwsim.workload.moe import expert_token_counts
-from hwsim.workload.schedule import Step, expand, loop_repeat
+from hwsim.workload.schedule import Step, expand, loop_repeat, one_pass
 from hwsim.workload.weights import layer_prefix, layer_shapes, lm_head_tensor, weight_sizes, weight_table
 
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
@@ -429,9 +429,12 @@ class _Builder:
         counts = {-1: (self.batch, self.batch)}
         policy = self.model.loop.exit_policy
         kl_check = policy is not None and policy.check == "kl" and self.phase == "decode"
-        # A KL check follows every iteration, so its rows are per iteration: no compression then.
-        runs = self.iteration_runs() if compress_loops and not kl_check else None
-        steps = expand(self.model, max(self.depths), runs)
+        if self.model.is_looped:
+            # A KL check follows every iteration, so its rows are per iteration: no compression then.
+            runs = self.iteration_runs() if compress_loops and not kl_check else None
+            steps = expand(self.model, max(self.depths), runs)
+        else:          # no loop: the steps of one pass
+            steps = one_pass(self.model)
         tail = []
         if kl_check:
             last = max(i for i, s in enumerate(steps) if s.loop_iter >= 0)

@@ -14,7 +14,7 @@ from typing import Literal, NamedTuple
 
 from hwsim import cache, units
 from hwsim.spec.model import ModelSpec
-from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers
+from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers, one_pass
 
 TensorKind = Literal["matrix", "vector", "embedding"]
 # Tensor roles under the names QuantSpec's per-role rules use (llama.cpp's attn_v, ffn_down).
@@ -201,7 +201,7 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
             layer = offsets[block.name] + i
             start = layers_at + len(layers) * len(template)
             layers.append(LayerSpan(layer_prefix(block.name, layer), layer, start, start + len(template)))
-    loop_steps = {s.inject or s.kind for s in expand(model, 1) if s.kind in ("inject", "exit_gate")}
+    loop_steps = {s.inject or s.kind for s in one_pass(model) if s.kind in ("inject", "exit_gate")}
     if "adapter" in loop_steps:
         tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
     if "exit_gate" in loop_steps:
@@ -343,7 +343,7 @@ def kv_cache_slots_per_token(model: ModelSpec, loop_count: int | None = None) ->
     iterations; exit_only the exit iteration's. Non-causal models keep none."""
     if not model.attention.causal:
         return 0
-    steps = expand(model, 1)      # the layers of one iteration: the count only scales them
+    steps = one_pass(model)      # the layers of one iteration: the count only scales them
     count = model.loop.count if loop_count is None else loop_count
     policy = model.loop.kv_policy
     kept_iters = {"per_loop": count, "shared": 1, "exit_only": 1, "first": 1,
@@ -366,7 +366,7 @@ def kv_cache_bytes(model: ModelSpec, context: int, loop_count: int | None = None
     kv_window = model.loop.kv_window
     if kv_window:   # PLT: each later iteration's looped layers keep their own window
         count = model.loop.count if loop_count is None else loop_count
-        looped = sum(1 for s in expand(model, 1) if s.kind == "layer" and s.loop_iter == 0)
+        looped = sum(1 for s in one_pass(model) if s.kind == "layer" and s.loop_iter == 0)
         per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
         total += looped * (count - 1) * min(kept, kv_window) * per_slot
     return total
