@@ -45,7 +45,8 @@ def matrix_efficiency(engine: ComputeEngineSpec, dtype: str, flops, m) -> np.nda
     curve = curve_for(engine, dtype)
     if curve is None:
         return np.full(shape, engine.efficiency)
-    return np.broadcast_to(curve_fraction(curve, gemm_size(curve, flops, m)), shape)
+    fraction = curve_fraction(curve, gemm_size(curve, flops, m))
+    return fraction if fraction.shape == shape else np.broadcast_to(fraction, shape)
 
 
 def engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
