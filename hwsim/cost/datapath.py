@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim import units
 from hwsim.cost.efficiency import curve_fraction, gemm_size
 from hwsim.spec.hardware import ComputeEngineSpec, EfficiencyCurve, HardwareSpec
+from hwsim.workload import trace as T
 
 # The type unpacked weights take (bf16 runs at the fp16 rate on every vector engine listed).
 UNPACKED_DTYPE = "fp16"
@@ -147,9 +149,6 @@ def score_bytes(trace) -> tuple[np.ndarray, np.ndarray]:
     reads and writes it, attn_value reads it (M x K of its product). A fused (FlashAttention)
     kernel keeps them in on-chip tiles. Each op's kind is looked up once (comparing a column of
     strings to each kind costs more)."""
-    from hwsim import units
-    from hwsim.workload import trace as T
-
     kind = np.asarray(trace[T.OP_KIND], dtype=object)
     role = np.fromiter((_SCORE_ROLE.get(k, 0) for k in kind), dtype=np.int8, count=len(kind))
     act_in, act_out = np.asarray(trace[T.ACT_IN_BYTES], dtype=float), np.asarray(trace[T.ACT_OUT_BYTES], dtype=float)
@@ -172,16 +171,12 @@ ACTIVATION_SHARE = 0.5
 def attention_tile_bytes(head_dim: float, act_bits: float, tile: int) -> float:
     """On-chip bytes of one FlashAttention block (Dao et al. 2022, Algorithm 1): a Br x d query
     tile and its Br x d output accumulator, Bc x d key and value tiles, and the Br x Bc scores."""
-    from hwsim import units
-
     return units.bytes_for(4 * tile * head_dim + tile * tile, act_bits)
 
 
 def attention_shape(trace) -> tuple[float, float]:
     """(head_dim, activation bits) of a trace's attention (trace columns or a frame); head_dim 0
     when it has no attention."""
-    from hwsim.workload import trace as T
-
     scores = np.asarray(trace[T.OP_KIND], dtype=object) == "attn_score"
     if not scores.any():
         return 0.0, 0.0
