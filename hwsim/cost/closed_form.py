@@ -22,7 +22,7 @@ import numpy as np
 from hwsim import cache
 from hwsim.cost.datapath import tiles_fit
 from hwsim.cost.op_cost import (TraceDemand, buffer_bytes, columns_demand, demand_compute_seconds, dequant_flops,
-                                dequant_seconds, dram_efficiency)
+                                dequant_seconds, dram_efficiency, fill_compute_seconds)
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
 from hwsim.spec.hardware import HardwareSpec
@@ -388,11 +388,16 @@ def _prefill_floor_seconds(demand: TraceDemand, devices: _Devices) -> np.ndarray
     return devices.channel_seconds(floor_bytes, _kv_transfers(demand))
 
 
-def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool,
+def _decode_pairs(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, int, TraceDemand]]:
+    """(first step, end step, the step's demand at contexts 0 and 1) of each range of decode
+    steps whose sequences loop to the same depths."""
+    return [(first, end, _demand(model, "decode", batch, 0, first, steps)) for first, end in depth_groups(model, batch, steps)]
+
+
+def _decode_run(pairs: list[tuple[int, int, TraceDemand]], devices: _Devices, prompt_len: int, cold: bool,
                 floor: bool) -> _Run:
     run = None
-    for first, end in depth_groups(model, batch, steps):
-        pair = _demand(model, "decode", batch, 0, first, steps)
+    for first, end, pair in pairs:
         group = _steps_run(pair, devices, prompt_len + first, end - first, cold and first == 0, floor)
         run = group if run is None else run.plus(group)
     return run
@@ -437,9 +442,12 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
     has_prefill = phase != "decode" or not model.has_decode
     floor = bound == "floor"
-    prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices, floor) if has_prefill else _Run()
-    decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=floor)
-              if has_decode else _Run())
+    prompt = [_demand(model, "prefill", batch, prompt_len)] if has_prefill else []
+    pairs = _decode_pairs(model, batch, gen_len) if has_decode else []
+    for device in hardware:     # every trace's engine seconds in one pass per device
+        fill_compute_seconds(prompt + [pair for _, _, pair in pairs], device)
+    prefill = _prefill_run(prompt[0], devices, floor) if prompt else _Run()
+    decode = _decode_run(pairs, devices, prompt_len, cold=not has_prefill, floor=floor) if pairs else _Run()
     run = prefill.plus(decode)
     memory_bytes = run.read_bytes + run.write_bytes
     first_fetch = min(unique_weight_bytes(model), float(run.weight_bytes))

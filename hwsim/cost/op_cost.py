@@ -243,13 +243,26 @@ def demand_compute_seconds(demand: TraceDemand, hardware: HardwareSpec) -> np.nd
     """Engine seconds of every op of a trace's demand: the one call both the simulator and the
     roofline make, so the floor can never exceed the simulated compute chain. They depend only
     on the compute engines' specs, so they are kept on the demand per engine spec (read-only)."""
+    return demand.engine_seconds[fill_compute_seconds([demand], hardware)]
+
+
+def fill_compute_seconds(demands: list[TraceDemand], hardware: HardwareSpec) -> str:
+    """Keep demand_compute_seconds on every demand that lacks them, in one pass over the ops of
+    all those of one compute dtype (on trace-sized columns a pass costs mostly its fixed
+    overhead); returns the key they are kept under."""
     key = _compute_key(hardware)
-    seconds = demand.engine_seconds.get(key)
-    if seconds is None:
-        seconds = np.asarray(datapath.compute_seconds(demand.flops, demand.m, demand.is_gemm, demand.dtype, hardware),
-                             dtype=float)
-        demand.engine_seconds[key] = seconds
-    return seconds
+    by_dtype: dict[str, list[TraceDemand]] = {}
+    for demand in demands:
+        if key not in demand.engine_seconds:
+            by_dtype.setdefault(demand.dtype, []).append(demand)
+    for dtype, missing in by_dtype.items():
+        flops, m, is_gemm = (np.concatenate([getattr(d, name) for d in missing]) for name in ("flops", "m", "is_gemm"))
+        seconds = np.asarray(datapath.compute_seconds(flops, m, is_gemm, dtype, hardware), dtype=float)
+        start = 0
+        for demand in missing:
+            demand.engine_seconds[key] = seconds[start:start + len(demand.flops)]
+            start += len(demand.flops)
+    return key
 
 
 def _compute_key(hardware: HardwareSpec) -> str:
