@@ -21,7 +21,8 @@ from hwsim.workload import trace as T
 from hwsim.workload.depth import loop_depths
 from hwsim.workload.moe import expert_token_counts
 from hwsim.workload.schedule import Step, expand, loop_repeat, one_pass
-from hwsim.workload.weights import layer_prefix, layer_shapes, lm_head_tensor, weight_sizes, weight_table
+from hwsim.workload.weights import (layer_prefix, layer_shapes, layer_weight_sizes, lm_head_tensor, model_level_sizes,
+                                    weight_sizes, weight_table)
 
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
 # sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
@@ -74,7 +75,8 @@ class _Builder:
         self._templates: dict[tuple, Any] = {}
         self._layer_makers: dict[int, Callable[[], _Piece]] = {}   # id(merged template) -> its maker
         self._expert_counts: dict[int, np.ndarray] = {}
-        self._weights, self._layer_shapes = weight_sizes(model), layer_shapes(model)
+        # (bytes, bits) by weight_id: the model's own tensors, and each layer's once its rows are built
+        self._weights, self._layer_shapes = dict(model_level_sizes(model)), layer_shapes(model)
 
     # -- row primitives ---------------------------------------------------------------------
     def _act(self, elements: float) -> float:
@@ -84,7 +86,7 @@ class _Builder:
         return units.bytes_for(elements, self.kv_bits) if self.causal else 0.0
 
     def _weight(self, weight_id: str) -> tuple[float, float]:
-        """(bytes, bits) of a weight tensor (weights.weight_sizes)."""
+        """(bytes, bits) of a weight tensor (weights.weight_sizes) the builder knows."""
         return self._weights[weight_id] if weight_id else (0.0, 0.0)
 
     def gemm(self, out, where, kind, name, m, n, k, weight_id="", act_in=None, act_out=None,
@@ -109,6 +111,7 @@ class _Builder:
     # -- one layer application --------------------------------------------------------------
     def layer_rows(self, block: str, layer: int, seqs: int, writers: int, window_keys: int = 0) -> list[tuple]:
         model, att, h = self.model, self.model.attention, self.model.hidden_size
+        self._weights.update(layer_weight_sizes(model, layer))
         tokens = seqs * self.seq_tokens
         where, out = (layer, block, tokens), []
         prefix = f"{block}.L{layer}"
@@ -320,6 +323,7 @@ class _Builder:
         """Bytes of the distinct weight tensors the trace reads, layers standing for others included.
         A layer reads the tensors its templates name under its own prefix; layers of one shape
         reading the same templates read as many bytes, so each such group is counted once."""
+        sizes = weight_sizes(self.model)
         first_of = {}
         by_layer: dict[tuple[str, int], set[int]] = {}
         for block, layer, first, template in self.layer_uses:
@@ -340,13 +344,13 @@ class _Builder:
                             own.add(new + weight_id[len(old):])
                         else:
                             used.add(weight_id)       # a tensor outside the layer: counted once below
-                layer_bytes[key] = sum(self._weights[weight_id][0] for weight_id in own)
+                layer_bytes[key] = sum(sizes[weight_id][0] for weight_id in own)
             total += layer_bytes[key]
         for template_id, rows in blocks.items():
             if template_id not in first_of:
                 used.update(row[_WEIGHT_ID] for row in rows)
         used.discard("")
-        return float(total + sum(self._weights[weight_id][0] for weight_id in used))
+        return float(total + sum(sizes[weight_id][0] for weight_id in used))
 
     def at_context(self, context_len: int) -> None:
         """Move a merged decode step (build_sum_columns) to a cache of `context_len` tokens: only

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 from typing import Literal, NamedTuple
 
 from hwsim import cache, units
@@ -248,22 +249,46 @@ def lm_head_tensor(model: ModelSpec) -> WeightTensor | None:
 
 
 def unique_weight_bytes(model: ModelSpec) -> float:
-    """Bytes of the model's distinct weight tensors, memoised per spec object (hwsim.cache)."""
-    return cache.per_spec.get("weight_bytes", model, lambda: float(sum(b for b, _ in weight_sizes(model).values())))
+    """Bytes of the model's distinct weight tensors (summed in table order, as weight_sizes
+    lists them), memoised per spec object (hwsim.cache)."""
+    def total() -> float:
+        table, level = weight_table(model), model_level_sizes(model)
+        head, tail = table.model_tensors[:table.layers_at], table.model_tensors[table.layers_at:]
+        return float(sum(chain((level[t.weight_id][0] for t in head),
+                               (size for layer in _layer_sizes(model) for size, _ in layer),
+                               (level[t.weight_id][0] for t in tail))))
+    return cache.per_spec.get("weight_bytes", model, total)
 
 
 def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
     """(bytes, bits) of every tensor by weight_id, in table order, memoised per spec object
-    (hwsim.cache): the trace builder and the byte totals read them for every trace of a model."""
+    (hwsim.cache)."""
     def make() -> dict[str, tuple[float, float]]:
-        table, num_layers = weight_table(model), num_physical_layers(model)
-        tensors, at, names = table.model_tensors, table.layers_at, [t.weight_id for t in table.template]
-        sizes = {t.weight_id: _size(t, model, num_layers) for t in tensors[:at]}
-        for span, layer_sizes in zip(table.layers, _layer_sizes(model)):
-            sizes.update(zip([span.prefix + name for name in names], layer_sizes))
-        sizes.update((t.weight_id, _size(t, model, num_layers)) for t in tensors[at:])
+        table, level = weight_table(model), model_level_sizes(model)
+        at = table.layers_at
+        sizes = {t.weight_id: level[t.weight_id] for t in table.model_tensors[:at]}
+        for layer in range(len(table.layers)):
+            sizes.update(layer_weight_sizes(model, layer))
+        sizes.update((t.weight_id, level[t.weight_id]) for t in table.model_tensors[at:])
         return sizes
     return cache.per_spec.get("weight_sizes", model, make)
+
+
+def model_level_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
+    """(bytes, bits) of the model-level tensors by weight_id, memoised per spec object
+    (hwsim.cache): a trace builder adds those of the layers whose rows it builds."""
+    def make() -> dict[str, tuple[float, float]]:
+        num_layers = num_physical_layers(model)
+        return {t.weight_id: _size(t, model, num_layers) for t in weight_table(model).model_tensors}
+    return cache.per_spec.get("model_level_sizes", model, make)
+
+
+def layer_weight_sizes(model: ModelSpec, layer: int) -> dict[str, tuple[float, float]]:
+    """(bytes, bits) of physical layer `layer`'s tensors by weight_id (WeightTable.layers is in
+    layer order)."""
+    table = weight_table(model)
+    prefix = table.layers[layer].prefix
+    return dict(zip([prefix + t.weight_id for t in table.template], _layer_sizes(model)[layer]))
 
 
 def _size(tensor: WeightTensor, model: ModelSpec, num_layers: int) -> tuple[float, float]:
