@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import chain
 from typing import Literal, NamedTuple
 
 from hwsim import cache, units
 from hwsim.spec.model import ModelSpec
-from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers, one_pass
+from hwsim.workload.schedule import Step, expand, num_physical_layers, one_pass
 
 TensorKind = Literal["matrix", "vector", "embedding"]
 # Tensor roles under the names QuantSpec's per-role rules use (llama.cpp's attn_v, ffn_down).
@@ -195,13 +194,11 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
             tensors.append(WeightTensor("embed_norm", "norm", "vector", n, 1, n))
     if emb != h:
         tensors.append(WeightTensor("embed_proj", "embed_proj", "matrix", emb, h, emb * h + h))
-    offsets, template, layers = block_offsets(model), _layer_template(model), []
-    layers_at = len(tensors)
-    for block in model.blocks:
-        for i in range(block.num_layers):
-            layer = offsets[block.name] + i
-            start = layers_at + len(layers) * len(template)
-            layers.append(LayerSpan(layer_prefix(block.name, layer), layer, start, start + len(template)))
+    template, layers_at = _layer_template(model), len(tensors)
+    layer_names = [block.name for block in model.blocks for _ in range(block.num_layers)]   # by global layer
+    size = len(template)
+    layers = [LayerSpan(layer_prefix(name, layer), layer, layers_at + layer * size, layers_at + (layer + 1) * size)
+              for layer, name in enumerate(layer_names)]
     loop_steps = {s.inject or s.kind for s in one_pass(model) if s.kind in ("inject", "exit_gate")}
     if "adapter" in loop_steps:
         tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
@@ -254,9 +251,9 @@ def unique_weight_bytes(model: ModelSpec) -> float:
     def total() -> float:
         table, level = weight_table(model), model_level_sizes(model)
         head, tail = table.model_tensors[:table.layers_at], table.model_tensors[table.layers_at:]
-        return float(sum(chain((level[t.weight_id][0] for t in head),
-                               (size for layer in _layer_sizes(model) for size, _ in layer),
-                               (level[t.weight_id][0] for t in tail))))
+        return float(sum([level[t.weight_id][0] for t in head]
+                         + [size for layer in _layer_sizes(model) for size, _ in layer]
+                         + [level[t.weight_id][0] for t in tail]))
     return cache.per_spec.get("weight_bytes", model, total)
 
 
