@@ -40,10 +40,11 @@ FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act":
 _ROW = (T.LAYER, T.BLOCK_ID, T.OP_KIND, T.NAME, T.M, T.N, T.K, T.FLOPS, T.WEIGHT_ID,
         T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
         T.WEIGHT_BITS, T.EXPERT_ID, T.TOKENS_ACTIVE)
-# Each _ROW column's array dtype (_columnar); expert_id, None where an op has no expert, apart.
-_ROW_DTYPES = tuple(None if c == T.EXPERT_ID else object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
-                    else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE) else np.float64 for c in _ROW)
-_EXPERT, _WEIGHT_ID = _ROW.index(T.EXPERT_ID), _ROW.index(T.WEIGHT_ID)
+# Each _ROW column's array dtype (_columnar); expert_id is -1 where an op has no expert.
+_ROW_DTYPES = tuple(object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
+                    else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE, T.EXPERT_ID) else np.float64
+                    for c in _ROW)
+_WEIGHT_ID = _ROW.index(T.WEIGHT_ID)
 # A block of rows as the builder keeps it: row tuples when alike rows are merged, else columns.
 _Piece = dict[str, np.ndarray] | list[tuple]
 _LOOP_BLOCK = "loop"   # block_id of loop-level ops (adapter, inject add, loop norm, exit gate)
@@ -90,7 +91,7 @@ class _Builder:
         return self._weights[weight_id] if weight_id else (0.0, 0.0)
 
     def gemm(self, out, where, kind, name, m, n, k, weight_id="", act_in=None, act_out=None,
-             kv_read=0.0, kv_write=0.0, expert=None):
+             kv_read=0.0, kv_write=0.0, expert=-1):
         layer, block, tokens = where
         weight_bytes, bits = self._weight(weight_id)
         out.append((layer, block, kind, name, m, n, k, 2.0 * m * n * k, weight_id, weight_bytes,
@@ -102,7 +103,7 @@ class _Builder:
         layer, block, tokens = where
         weight_bytes, bits = self._weight(weight_id)
         out.append((layer, block, kind, name, 0, 0, 0, elements * flops_per_element, weight_id,
-                    weight_bytes, self._act(elements), self._act(elements), 0.0, 0.0, bits, None,
+                    weight_bytes, self._act(elements), self._act(elements), 0.0, 0.0, bits, -1,
                     tokens))
 
     def _existing(self, weight_id: str) -> str:
@@ -186,7 +187,7 @@ class _Builder:
         self.gemm(out, where, "attn_value", "state_update", tokens * att.num_kv_heads, d, d,
                   act_in=self._act(2 * tokens * att.num_kv_heads * d), act_out=0.0, kv_write=written)
 
-    def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=None, op_kind="matmul"):
+    def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=-1, op_kind="matmul"):
         """A gated (swiglu) or plain (gelu) MLP; `stem` names expert/shared weights."""
         h = self.model.hidden_size
         if kind == "swiglu":
@@ -242,7 +243,7 @@ class _Builder:
             if tensor.kind == "embedding":   # lookup: gathered rows counted as activation input
                 out.append((-1, "", "embed", tensor.weight_id, 0, 0, 0, 0.0, "", 0.0,
                             units.bytes_for(tokens * width, tensor.bits(model)), self._act(tokens * width),
-                            0.0, 0.0, tensor.bits(model), None, tokens))
+                            0.0, 0.0, tensor.bits(model), -1, tokens))
         if model.embedding_scale != 1.0:
             self.vector(out, where, "scale", "embed_scale", tokens * width, FLOPS_PER_ELEMENT["scale"])
         if "embed_norm" in self.model_tensors:
@@ -512,10 +513,7 @@ def columns_frame(columns: dict[str, np.ndarray], phase: str) -> pd.DataFrame:
 def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
     """Row tuples (in _ROW order) -> one typed array per column; expert_id -1 = none."""
     values = list(zip(*rows)) if rows else [()] * len(_ROW)
-    out = {column: np.array(column_values, dtype=dtype)
-           for column, dtype, column_values in zip(_ROW, _ROW_DTYPES, values) if dtype is not None}
-    out[T.EXPERT_ID] = np.array([-1 if v is None else v for v in values[_EXPERT]], dtype=np.int64)
-    return out
+    return {column: np.array(column_values, dtype=dtype) for column, dtype, column_values in zip(_ROW, _ROW_DTYPES, values)}
 
 
 def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
