@@ -299,15 +299,14 @@ class _Builder:
         the rows are built once per shape and copied with those relabelled: a 32-layer model builds
         one layer's rows, not 32. When alike rows are merged (build_sum_columns), the shape's rows
         stand for every such layer."""
-        def make() -> _Piece:
-            return self.piece(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
-
         window = self.window_keys(loop_iter)
-        first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
-                                      lambda: (layer, make()))
+        key = ("shape", block, self.layer_shape(block, layer), seqs, writers, window)
+        found = self._templates.get(key)
+        if found is None:
+            found = self._templates[key] = self._layer_template(block, layer, seqs, writers, loop_iter)
+        first, template = found
         if self.merge_alike:
             self.layer_uses.add((block, layer, first, id(template)))
-            self._layer_makers.setdefault(id(template), make)
             return template
         if first == layer:
             return template
@@ -319,6 +318,15 @@ class _Builder:
                     T.WEIGHT_ID: np.array([new + w[cut:] if w.startswith(old) else w for w in template[T.WEIGHT_ID]],
                                           dtype=object)}
         return self.cached(("layer", block, layer, seqs, writers, window), relabel)
+
+    def _layer_template(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int) -> tuple[int, Any]:
+        """(layer, its piece) for the first layer of a shape; at_context makes the piece again."""
+        def make() -> _Piece:
+            return self.piece(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
+
+        piece = make()
+        self._layer_makers[id(piece)] = make
+        return layer, piece
 
     def used_weight_bytes(self) -> float:
         """Bytes of the distinct weight tensors the trace reads, layers standing for others included.
