@@ -290,8 +290,8 @@ class _Builder:
 
     def layer_shape(self, block: str, layer: int) -> int:
         """What a layer's rows depend on besides its number, as a number: its tensors' names
-        after the layer prefix, sizes and bits (weights.layer_shapes); -1 for a layer without tensors."""
-        return self._layer_shapes.get(layer_prefix(block, layer), -1)
+        after the layer prefix, sizes and bits (weights.layer_shapes)."""
+        return self._layer_shapes[layer]
 
     def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> _Piece:
         """Columns of one layer application in loop iteration `loop_iter`. Layers of one shape

@@ -312,14 +312,13 @@ def _layer_sizes(model: ModelSpec) -> list[tuple[tuple[float, float], ...]]:
     return cache.per_spec.get("layer_sizes", model, make)
 
 
-def layer_shapes(model: ModelSpec) -> dict[str, int]:
-    """Per layer prefix, a small number (cheap to hash in keys) shared by the layers whose rows
+def layer_shapes(model: ModelSpec) -> list[int]:
+    """Per physical layer, a small number (cheap to hash in keys) shared by the layers whose rows
     in a trace are alike but for their number: every layer has the layer template's tensors, so
     those whose tensors' bytes and bits are equal. Memoised per spec object (hwsim.cache)."""
-    def make() -> dict[str, int]:
+    def make() -> list[int]:
         numbers: dict[tuple, int] = {}
-        return {span.prefix: numbers.setdefault(sizes, len(numbers))
-                for span, sizes in zip(weight_table(model).layers, _layer_sizes(model))}
+        return [numbers.setdefault(sizes, len(numbers)) for sizes in _layer_sizes(model)]
     return cache.per_spec.get("layer_shapes", model, make)
 
 
