@@ -208,6 +208,8 @@ def grouped_expert_followers(op_names) -> np.ndarray:
     experts' rows are one contiguous run in a trace)."""
     names = np.asarray(op_names, dtype=object)
     follower = np.zeros(len(names), dtype=bool)
+    if not any(str(name).startswith("expert") for name in set(names)):     # no expert op (most traces)
+        return follower
     launched: set[str] = set()
     for i, name in enumerate(names):
         if not str(name).startswith("expert"):

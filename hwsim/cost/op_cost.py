@@ -180,7 +180,7 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
         narrower = datapath.stored_narrower(np.asarray(column[T.WEIGHT_BITS], dtype=float), quant.compute_dtype)
     else:
         narrower = column[T.WEIGHT_BITS] != column[T.ACT_BITS]
-    unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
+    unpacks = is_gemm & (weight_ids != "") & narrower & ("dequant" not in set(kind))
     as_float = {c: np.asarray(column[c], dtype=float) for c in (T.N, T.K, T.M, T.REPEAT)}
     return TraceDemand(
         dtype=trace_dtype(column, quant),
