@@ -394,8 +394,22 @@ def _decode_pairs(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, i
     return [(first, end, _demand(model, "decode", batch, 0, first, steps)) for first, end in depth_groups(model, batch, steps)]
 
 
+_decode_kept = cache.register(cache.Memo(512))
+
+
 def _decode_run(pairs: list[tuple[int, int, TraceDemand]], devices: _Devices, prompt_len: int, cold: bool,
                 floor: bool) -> _Run:
+    """The decode steps, range by range (_decode_pairs). A kept device set (one device) remembers
+    the run per step ranges and prompt length: a warm point only looks it up."""
+    if not devices.kept:
+        return _price_decode(pairs, devices, prompt_len, cold, floor)
+    key = (tuple((first, end, id(pair)) for first, end, pair in pairs), id(devices), prompt_len, cold, floor)
+    # The entry holds the pairs and the devices, so their ids stay theirs while it is kept.
+    return _decode_kept.get(key, lambda: (pairs, devices, _price_decode(pairs, devices, prompt_len, cold, floor)))[2]
+
+
+def _price_decode(pairs: list[tuple[int, int, TraceDemand]], devices: _Devices, prompt_len: int, cold: bool,
+                  floor: bool) -> _Run:
     run = None
     for first, end, pair in pairs:
         group = _steps_run(pair, devices, prompt_len + first, end - first, cold and first == 0, floor)
