@@ -320,7 +320,7 @@ class _Builder:
         return self.cached(("layer", block, layer, seqs, writers, window), relabel)
 
     def _layer_template(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int) -> tuple[int, Any]:
-        """(layer, its piece) for the first layer of a shape; at_context makes the piece again."""
+        """(layer, its piece) for the first layer of a shape; pieces_at makes the piece again."""
         def make() -> _Piece:
             return self.piece(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
 
@@ -361,15 +361,13 @@ class _Builder:
         used.discard("")
         return float(total + sum(sizes[weight_id][0] for weight_id in used))
 
-    def at_context(self, context_len: int) -> None:
-        """Move a merged decode step (build_sum_columns) to a cache of `context_len` tokens: only
-        the layers' rows read the keys, so they are made again; every other row, and the weights
-        read, stay as they are."""
+    def pieces_at(self, pieces: list[tuple[_Piece, int, int]], context_len: int) -> list[tuple[_Piece, int, int]]:
+        """This merged decode step's `pieces` (build_sum_columns) with a cache of `context_len`
+        tokens: only the layers' rows read the keys, so they are made again; every other row, and
+        the weights read, stay as they are (the builder keeps the blocks it built)."""
         self.keys = context_len + 1
         remade = {template: make() for template, make in self._layer_makers.items()}
-        self.blocks = [(remade.get(id(columns), columns), loop_iter, repeat) for columns, loop_iter, repeat in self.blocks]
-        self.layer_uses = {(block, layer, first, id(remade[template])) for block, layer, first, template in self.layer_uses}
-        self._layer_makers = {id(columns): self._layer_makers[template] for template, columns in remade.items()}
+        return [(remade.get(id(rows), rows), loop_iter, repeat) for rows, loop_iter, repeat in pieces]
 
     def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
         """(sequences computing, sequences writing KV) in one iteration of the loop."""
@@ -566,11 +564,11 @@ def build_decode_sum_columns(model: ModelSpec, batch: int, contexts: tuple[int, 
     The context changes the attention's rows only (the closed form reads a step at two contexts),
     so the rest is built once. The distinct weight bytes are the same at every context."""
     builder = _built(model, "decode", batch, contexts[0], None, token_step, num_steps, True, True)
-    pieces = builder.pieces()
+    first = builder.pieces()
+    pieces = list(first)
     for context_len in contexts[1:]:
         _check_context(context_len)
-        builder.at_context(context_len)
-        pieces = pieces + builder.pieces()
+        pieces += builder.pieces_at(first, context_len)
     return builder.columns(token_step, pieces, len(contexts)), builder.used_weight_bytes
 
 
