@@ -139,27 +139,34 @@ def stored_narrower(weight_bits, compute_dtype: str) -> np.ndarray:
     return (bits > 0) & (np.floor(bits) < DTYPE_BITS[compute_dtype])
 
 
-# What an op of each kind does with the attention's score matrix (score_bytes).
-_WRITES_SCORES, _READS_AND_WRITES_SCORES, _READS_SCORES = 1, 2, 3
-_SCORE_ROLE = {"attn_score": _WRITES_SCORES, "softmax": _READS_AND_WRITES_SCORES, "attn_value": _READS_SCORES}
+# What an op of each kind is, as bits (kind_roles): a GEMM, an explicit unpacking pass, and what
+# it does with the attention's score matrix (score_bytes).
+GEMM, DEQUANT, WRITES_SCORES, READS_SCORES = 1, 2, 4, 8
+_ROLES = {**{kind: GEMM for kind in T.GEMM_KINDS}, "dequant": DEQUANT, "softmax": READS_SCORES | WRITES_SCORES}
+_ROLES["attn_score"] |= WRITES_SCORES
+_ROLES["attn_value"] |= READS_SCORES
 
 
-def score_bytes(trace) -> tuple[np.ndarray, np.ndarray]:
+def kind_roles(op_kind) -> np.ndarray:
+    """Per op, the role bits of its kind: each op's kind is looked up once (comparing a column of
+    strings to each kind costs more)."""
+    return np.fromiter((_ROLES.get(kind, 0) for kind in op_kind), dtype=np.int8, count=len(op_kind))
+
+
+def score_bytes(trace, roles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(in, out) bytes per op that are the attention score matrix: attn_score writes it, softmax
     reads and writes it, attn_value reads it (M x K of its product). A fused (FlashAttention)
-    kernel keeps them in on-chip tiles. Each op's kind is looked up once (comparing a column of
-    strings to each kind costs more)."""
-    kind = np.asarray(trace[T.OP_KIND], dtype=object)
-    role = np.fromiter((_SCORE_ROLE.get(k, 0) for k in kind), dtype=np.int8, count=len(kind))
+    kernel keeps them in on-chip tiles. `roles`: kind_roles of the trace, where the caller has them."""
+    roles = kind_roles(trace[T.OP_KIND]) if roles is None else roles
+    reads, writes = (roles & READS_SCORES) > 0, (roles & WRITES_SCORES) > 0
     act_in, act_out = np.asarray(trace[T.ACT_IN_BYTES], dtype=float), np.asarray(trace[T.ACT_OUT_BYTES], dtype=float)
-    softmax = role == _READS_AND_WRITES_SCORES
+    softmax = reads & writes
     if softmax.any():        # the softmax over the scores, not another (a router's top-k)
         softmax[softmax] = np.asarray(trace[T.NAME], dtype=object)[softmax] == "softmax"
-    value = role == _READS_SCORES
     scores_in = units.bytes_for(np.asarray(trace[T.M], dtype=float) * np.asarray(trace[T.K], dtype=float),
                                 np.asarray(trace[T.ACT_BITS], dtype=float))
-    score_in = np.where(softmax, act_in, np.where(value, np.minimum(scores_in, act_in), 0.0))
-    score_out = np.where(softmax | (role == _WRITES_SCORES), act_out, 0.0)
+    score_in = np.where(softmax, act_in, np.where(reads & ~writes, np.minimum(scores_in, act_in), 0.0))
+    score_out = np.where(softmax | (writes & ~reads), act_out, 0.0)
     return score_in, score_out
 
 
@@ -174,10 +181,11 @@ def attention_tile_bytes(head_dim: float, act_bits: float, tile: int) -> float:
     return units.bytes_for(4 * tile * head_dim + tile * tile, act_bits)
 
 
-def attention_shape(trace) -> tuple[float, float]:
+def attention_shape(trace, roles: np.ndarray | None = None) -> tuple[float, float]:
     """(head_dim, activation bits) of a trace's attention (trace columns or a frame); head_dim 0
-    when it has no attention."""
-    scores = np.asarray(trace[T.OP_KIND], dtype=object) == "attn_score"
+    when it has no attention. `roles`: kind_roles of the trace, where the caller has them."""
+    roles = kind_roles(np.asarray(trace[T.OP_KIND], dtype=object)) if roles is None else roles
+    scores = (roles & (WRITES_SCORES | READS_SCORES)) == WRITES_SCORES      # attn_score
     if not scores.any():
         return 0.0, 0.0
     return (float(np.asarray(trace[T.K], dtype=float)[scores].max()),

@@ -35,16 +35,7 @@ def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec)
     """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings): GEMMs
     on the faster of the matrix engine (rows padded to its tile) and the GEMV path, the rest on
     the vector engine (hwsim.cost.datapath)."""
-    return datapath.compute_seconds(flops, m, _is_gemm(op_kind), dtype, hardware)
-
-
-_GEMM_KINDS = frozenset(T.GEMM_KINDS)
-
-
-def _is_gemm(op_kind) -> np.ndarray:
-    """Per op: whether its kind runs on the matrix path (a set lookup per op: np.isin on
-    object arrays sorts them, which costs more than the lookups on trace-sized columns)."""
-    return np.fromiter((kind in _GEMM_KINDS for kind in op_kind), dtype=bool, count=len(op_kind))
+    return datapath.compute_seconds(flops, m, (datapath.kind_roles(op_kind) & datapath.GEMM) > 0, dtype, hardware)
 
 
 def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
@@ -174,13 +165,14 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
     differ from its activation bits), unless the trace already carries explicit `dequant` rows.
     `count_weight_bytes` counts the distinct weight bytes where the rows cannot tell."""
     kind = column[T.OP_KIND]
-    is_gemm = _is_gemm(kind)
+    roles = datapath.kind_roles(kind)
+    is_gemm = (roles & datapath.GEMM) > 0
     weight_ids = column[T.WEIGHT_ID]
     if quant is not None:
         narrower = datapath.stored_narrower(np.asarray(column[T.WEIGHT_BITS], dtype=float), quant.compute_dtype)
     else:
         narrower = column[T.WEIGHT_BITS] != column[T.ACT_BITS]
-    unpacks = is_gemm & (weight_ids != "") & narrower & ("dequant" not in set(kind))
+    unpacks = is_gemm & (weight_ids != "") & narrower & ~((roles & datapath.DEQUANT) > 0).any()
     as_float = {c: np.asarray(column[c], dtype=float) for c in (T.N, T.K, T.M, T.REPEAT)}
     return TraceDemand(
         dtype=trace_dtype(column, quant),
@@ -192,8 +184,8 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
         read_bytes=column[T.WEIGHT_BYTES] + column[T.KV_READ_BYTES] + column[T.ACT_IN_BYTES],
         write_bytes=column[T.ACT_OUT_BYTES] + column[T.KV_WRITE_BYTES],
         kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids, repeat=as_float[T.REPEAT],
-        **dict(zip(("score_read_bytes", "score_write_bytes"), datapath.score_bytes(column))),
-        attention=datapath.attention_shape(column),
+        **dict(zip(("score_read_bytes", "score_write_bytes"), datapath.score_bytes(column, roles))),
+        attention=datapath.attention_shape(column, roles),
         kv_keepable_bytes=np.where(np.asarray(column[T.LOOP_ITER]) >= 0, column[T.KV_READ_BYTES], 0.0),
         grouped_followers=datapath.grouped_expert_followers(column[T.NAME]),
         count_weight_bytes=count_weight_bytes,
