@@ -178,7 +178,7 @@ class _Devices:
         return seconds if held is pair else make()
 
     def _op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
+        engine_s = np.array([demand_compute_seconds(demand, h) for h in self.hardware])
         compute_s = np.maximum(engine_s, self.dequant_s_per_weight * demand.dequant_elements)
         memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
         return compute_s, memory_s
@@ -244,7 +244,7 @@ _SUMMED = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes"
 
 def _summed_rows(demand: TraceDemand) -> np.ndarray:
     """One row per _SUMMED quantity, then the vector FLOPs: summed with one matrix product."""
-    return np.stack([getattr(demand, name) for name in _SUMMED] + [np.where(demand.is_gemm, 0.0, demand.flops)])
+    return np.array([getattr(demand, name) for name in _SUMMED] + [np.where(demand.is_gemm, 0.0, demand.flops)])
 
 
 def _per_step_range(kind: str, pair: TraceDemand, first_context: int, steps: int, make) -> dict:

@@ -492,10 +492,10 @@ class _Builder:
             data = {c: np.concatenate([columns[c] for columns, _, _ in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
         data.update({
-            T.OP_ID: np.tile(np.arange(count // contexts, dtype=np.int64), contexts),
+            T.OP_ID: np.concatenate([np.arange(count // contexts, dtype=np.int64)] * contexts),
             T.PHASE: np.full(count, self.phase, dtype=object),
-            T.LOOP_ITER: np.repeat([i for _, i, _ in pieces], sizes).astype(np.int64),
-            T.REPEAT: np.repeat([r for _, _, r in pieces], sizes).astype(np.int64),
+            T.LOOP_ITER: np.repeat(np.array([i for _, i, _ in pieces], dtype=np.int64), sizes),
+            T.REPEAT: np.repeat(np.array([r for _, _, r in pieces], dtype=np.int64), sizes),
             T.ACT_BITS: np.full(count, float(self.act_bits)),
             T.KV_BITS: np.full(count, float(self.kv_bits)),
             T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
