@@ -9,9 +9,13 @@ id to another spec while the entry exists. Work that must be shared between equa
 Tables (entries at most):
 - `spec_text`: a spec's canonical JSON, per spec object (512);
 - `per_spec`: any value derived from one spec object under a named kind (weight tables and
-  sizes, layer shapes, a device's resolved datapath, compute-engine keys) (512);
+  sizes, layer shapes, the steps of one pass, a device's resolved datapath, compute-engine keys)
+  (512);
 - `traces` (hwsim.workload.trace_cache): built traces by model JSON and build arguments (256),
-  kept as numpy columns, as DataFrames once asked for, and merged for the closed form (256 each).
+  kept as numpy columns, as DataFrames once asked for, and merged for the closed form (256 each);
+- the engines' own (hwsim.cost.op_cost, hwsim.cost.closed_form, hwsim.sim.memory): a trace's
+  columns, demands and residency plans (256 each), device-independent run sums (256, 512), and
+  per kept device its op seconds and priced prefill and decode runs (512 each).
 `clear()` empties every table (tests that count builds).
 """
 

@@ -18,7 +18,7 @@ from hwsim.result import TIMELINE_COLUMNS, SimResult
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.workload import trace as T
-from hwsim.workload.trace_cache import cached_sum_columns
+from hwsim.workload.trace_cache import cached_decode_pair, cached_sum_columns
 from hwsim.workload.weights import kv_cache_bytes, unique_weight_bytes
 
 
@@ -41,15 +41,13 @@ def working_set_bytes(model: ModelSpec, phase: str, prompt_len: int, gen_len: in
     """Largest activations one op holds (inputs + outputs) over the run: the prefill's ops, and
     the decode ops at the last context (activation bytes are linear in the context, so they are
     read off the traces at contexts 0 and 1 the engines build anyway)."""
-    def act_bytes(*trace, **steps) -> np.ndarray:
-        columns, _ = cached_sum_columns(model, *trace, **steps)
-        return columns[T.ACT_IN_BYTES] + columns[T.ACT_OUT_BYTES]
-
     largest = 0.0
     if phase != "decode" or not has_decode(model, phase, gen_len):
-        largest = float(act_bytes("prefill", batch, prompt_len).max())
+        columns, _ = cached_sum_columns(model, "prefill", batch, prompt_len)
+        largest = float((columns[T.ACT_IN_BYTES] + columns[T.ACT_OUT_BYTES]).max())
     if has_decode(model, phase, gen_len):
-        act0, act1 = (act_bytes("decode", batch, c, token_step=0, num_steps=gen_len) for c in (0, 1))
+        pair, _ = cached_decode_pair(model, batch, 0, token_step=0, num_steps=gen_len)
+        act0, act1 = (pair[T.ACT_IN_BYTES] + pair[T.ACT_OUT_BYTES]).reshape(2, -1)
         largest = max(largest, float(np.max(act0 + (act1 - act0) * (prompt_len + gen_len - 1))))
     return largest
 

@@ -15,20 +15,21 @@ hand a RunSums to the one results builder (hwsim.totals); neither imports the ot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from hwsim import cache
 from hwsim.cost.datapath import tiles_fit
 from hwsim.cost.op_cost import (TraceDemand, buffer_bytes, columns_demand, demand_compute_seconds, dequant_flops,
-                                dequant_seconds, dram_efficiency)
+                                dequant_seconds, dram_efficiency, fill_compute_seconds)
 from hwsim.cost.sums import RunSums
 from hwsim.errors import ConfigError
 from hwsim.spec.hardware import HardwareSpec
 from hwsim.spec.model import ModelSpec
 from hwsim.spec.quant import QuantSpec
 from hwsim.workload.depth import depth_groups
-from hwsim.workload.trace_cache import cached_sum_columns
+from hwsim.workload.trace_cache import cached_decode_pair, cached_sum_columns
 from hwsim.workload.weights import unique_weight_bytes
 
 _demands = cache.register(cache.Memo(256))
@@ -38,14 +39,14 @@ def _demand(model: ModelSpec, phase: str, batch: int, context_len: int, token_st
             num_steps: int = 1) -> TraceDemand:
     """Demand of a trace with alike loop iterations and layers merged (build_sum_columns: sums
     over its rows are the trace's), read from its columns without a DataFrame; both are kept per
-    process (hwsim.cache)."""
+    process (hwsim.cache). A decode step's demand holds its rows at `context_len` and then at the
+    next context (cached_decode_pair), so both are read and priced in one pass."""
     def make() -> TraceDemand:
-        columns, used_weight_bytes = cached_sum_columns(model, phase, batch, context_len, token_step=token_step,
-                                                        num_steps=num_steps)
-        demand = columns_demand(columns, model.quant)
+        read = cached_decode_pair if phase == "decode" else partial(cached_sum_columns, phase=phase)
+        columns, used_weight_bytes = read(model, batch=batch, context_len=context_len, token_step=token_step,
+                                          num_steps=num_steps)
         # Merged rows name the first layer's tensors only: the distinct bytes come from the builder.
-        demand.__dict__["unique_weight_bytes"] = used_weight_bytes
-        return demand
+        return columns_demand(columns, model.quant, used_weight_bytes)
 
     return _demands.get((cache.spec_text(model), phase, batch, context_len, token_step, num_steps), make)
 
@@ -121,30 +122,15 @@ class _Devices:
     so a batch of devices is priced with one pass of array arithmetic per trace."""
 
     def __init__(self, hardware: list[HardwareSpec], quant: QuantSpec | None = None):
-        def column(values) -> np.ndarray:
-            return np.asarray(values, dtype=float)[:, None]
-
         self.hardware = hardware
         self.kept = False          # set when the object is kept in hwsim.cache (op_seconds memo)
-        self.efficiency = column([dram_efficiency(h, quant) for h in hardware])
-        main = [h.main_memory for h in hardware]
-        self.main_rate = column([m.bandwidth_bytes_per_s for m in main]) * self.efficiency
-        self.main_latency_s = column([m.latency_s for m in main])
-        self.has_dram = column([h.dram is not None for h in hardware])[:, 0]
-        self.dram_rate = column([h.dram.bandwidth_bytes_per_s if h.dram else 1.0 for h in hardware])[:, 0] \
-            * self.efficiency[:, 0]
-        self.dram_latency_s = column([h.dram.latency_s if h.dram else 0.0 for h in hardware])[:, 0]
-        self.launch_s = column([h.overhead.op_launch_s for h in hardware])[:, 0]
-        paths = [h.resolved_datapath for h in hardware]
+        (main_rate, main_latency_s, self.has_dram, self.dram_rate, self.dram_latency_s, self.launch_s, grouped_moe,
+         fused_kernel, self.attention_tile, self.sram_bytes, self.dequant_per_weight, dequant_s_per_weight) = \
+            np.array([_device_figures(h, quant) for h in hardware], dtype=float).T
+        self.main_rate, self.main_latency_s = main_rate[:, None], main_latency_s[:, None]
         # Devices whose runtime launches a layer's experts as one grouped kernel (datapath.grouped_moe).
-        self.grouped_moe = column([p.grouped_moe for p in paths])[:, 0] > 0
-        self.fused_kernel = column([p.fused_attention for p in paths])[:, 0] > 0
-        self.attention_tile = column([p.attention_tile for p in paths])[:, 0]
-        # On-chip bytes a policy could keep weights or activations in between uses. The simulator
-        # splits the SRAM between the two, so charging each against all of it only lowers the floor.
-        self.sram_bytes = column([buffer_bytes(h) for h in hardware])[:, 0]
-        self.dequant_per_weight = column([float(dequant_flops(1.0, h)) for h in hardware])
-        self.dequant_s_per_weight = column([dequant_seconds(1.0, h) for h in hardware])
+        self.grouped_moe, self.fused_kernel = grouped_moe > 0, fused_kernel > 0
+        self.dequant_s_per_weight = dequant_s_per_weight[:, None]
         self._fused: dict[tuple, np.ndarray] = {}    # fused() by attention shape
 
     def fused(self, demand: TraceDemand) -> np.ndarray:
@@ -178,22 +164,21 @@ class _Devices:
         held, _, seconds = _op_seconds_kept.get(key, lambda: (demand, self, self._op_seconds(demand, moved)))
         return seconds if held is demand else self._op_seconds(demand, moved)
 
-    def step_seconds(self, at0: TraceDemand, at1: TraceDemand) -> tuple[np.ndarray, ...]:
+    def step_seconds(self, pair: TraceDemand) -> tuple[np.ndarray, ...]:
         """(compute_s, its slope, memory_s, its slope) of a decode step's ops, devices x ops:
-        op_seconds at context 0 and the change per token of context (kept like op_seconds)."""
+        op_seconds at context 0 and the change per token of context, priced in one pass over
+        the pair's rows (kept like op_seconds)."""
         def make() -> tuple[np.ndarray, ...]:
-            c0, m0 = self.op_seconds(at0, self.moved(at0))
-            c1, m1 = self.op_seconds(at1, self.moved(at1))
-            return c0, c1 - c0, m0, m1 - m0
+            compute_s, memory_s = self._op_seconds(pair, self.moved(pair))
+            return (*_first_and_slope(compute_s), *_first_and_slope(memory_s))
 
         if not self.kept:
             return make()
-        held0, held1, _, seconds = _op_seconds_kept.get(("step", id(at0), id(at1), id(self)),
-                                                        lambda: (at0, at1, self, make()))
-        return seconds if held0 is at0 and held1 is at1 else make()
+        held, _, seconds = _op_seconds_kept.get(("step", id(pair), id(self)), lambda: (pair, self, make()))
+        return seconds if held is pair else make()
 
     def _op_seconds(self, demand: TraceDemand, moved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        engine_s = np.stack([demand_compute_seconds(demand, h) for h in self.hardware])
+        engine_s = np.array([demand_compute_seconds(demand, h) for h in self.hardware])
         compute_s = np.maximum(engine_s, self.dequant_s_per_weight * demand.dequant_elements)
         memory_s = moved / self.main_rate + np.where(moved > 0, self.main_latency_s, 0.0)
         return compute_s, memory_s
@@ -212,98 +197,141 @@ class _Devices:
 _op_seconds_kept = cache.register(cache.Memo(512))
 
 
+def _device_figures(hardware: HardwareSpec, quant: QuantSpec | None) -> tuple:
+    """One device's row of _Devices (in the order it unpacks them): memory rates at the
+    achievable fraction, latencies, launch time, datapath choices, on-chip bytes a policy could
+    keep weights or activations in between uses (the simulator splits the SRAM between the two,
+    so charging each against all of it only lowers the floor), and unpacking cost per weight."""
+    efficiency = dram_efficiency(hardware, quant)
+    main, dram, path = hardware.main_memory, hardware.dram, hardware.resolved_datapath
+    return (main.bandwidth_bytes_per_s * efficiency, main.latency_s, dram is not None,
+            (dram.bandwidth_bytes_per_s if dram else 1.0) * efficiency, dram.latency_s if dram else 0.0,
+            hardware.overhead.op_launch_s, path.grouped_moe, path.fused_attention, path.attention_tile,
+            buffer_bytes(hardware), float(dequant_flops(1.0, hardware)), dequant_seconds(1.0, hardware))
+
+
 def _kept(devices: _Devices) -> _Devices:
     devices.kept = True
     return devices
 
 
-def _kv_transfers(demand: TraceDemand) -> float:
+def _kv_transfers(demand: TraceDemand, rows: int | None = None) -> float:
     """Transfers every schedule makes: KV lives in DRAM, so an op that reads KV has a read
     transfer (unless a looped layer's cache may be kept on chip) and one that writes KV a write
-    transfer (each repeat of a row its own). KV bytes only grow with the context, so a count
-    taken at the shortest context holds for every longer one."""
-    kv_read = demand.kv_bytes - demand.kv_write_bytes - demand.kv_keepable_bytes
-    return float(demand.repeat[kv_read > 0].sum() + demand.repeat[demand.kv_write_bytes > 0].sum())
+    transfer (each repeat of a row its own), counted over the first `rows` rows (default: all).
+    KV bytes only grow with the context, so a count taken at the shortest context holds for
+    every longer one."""
+    kv_write, repeat = demand.kv_write_bytes[:rows], demand.repeat[:rows]
+    kv_read = demand.kv_bytes[:rows] - kv_write - demand.kv_keepable_bytes[:rows]
+    return float(repeat[kv_read > 0].sum() + repeat[kv_write > 0].sum())
+
+
+def _first_and_slope(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value at context 0, change per token of context) of per-op values over a decode pair's
+    rows (the last axis: the rows at context 0, then at context 1)."""
+    by_context = values.reshape(*values.shape[:-1], 2, -1)
+    at0 = by_context[..., 0, :]
+    return at0, by_context[..., 1, :] - at0
 
 
 _step_sums = cache.register(cache.Memo(512))
 _prefill_sums = cache.register(cache.SpecMemo(256))
 
+# Per-op demand summed over a run (with the vector FLOPs, `_summed_rows`): bytes and FLOPs.
+_SUMMED = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
+           "dequant_elements", "score_read_bytes", "score_write_bytes")
 
-def _demand_step_sums(at0: TraceDemand, at1: TraceDemand, first_context: int, steps: int) -> dict:
-    """The device-independent sums of `_steps_run` (bytes, FLOPs, the activations' line), kept
-    per pair of demands and step range: a hardware sweep prices them once."""
+
+def _summed_rows(demand: TraceDemand) -> np.ndarray:
+    """One row per _SUMMED quantity, then the vector FLOPs: summed with one matrix product."""
+    return np.array([getattr(demand, name) for name in _SUMMED] + [np.where(demand.is_gemm, 0.0, demand.flops)])
+
+
+def _per_step_range(kind: str, pair: TraceDemand, first_context: int, steps: int, make) -> dict:
+    """`make()`, kept per decode pair and step range (hwsim.cache): a hardware sweep sums them once."""
+    held, sums = _step_sums.get((kind, id(pair), first_context, steps), lambda: (pair, make()))
+    return sums if held is pair else make()     # else an id reused after its demand left the cache
+
+
+def _demand_step_sums(pair: TraceDemand, first_context: int, steps: int) -> dict:
+    """The device-independent sums of `_steps_run` (bytes, FLOPs, launches, the peak activations)."""
     def make() -> dict:
-        repeat = at0.repeat
-        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
-                 "dequant_elements", "score_read_bytes", "score_write_bytes")
-
-        def columns(demand: TraceDemand) -> np.ndarray:      # one row per summed quantity
-            return np.stack([getattr(demand, name) for name in names] + [np.where(demand.is_gemm, 0.0, demand.flops)])
-
-        column0 = columns(at0)
-        slope = columns(at1) - column0
+        rows = len(pair.repeat) // 2
+        repeat = pair.repeat[:rows]
+        column0, slope = _first_and_slope(_summed_rows(pair))
         totals = _linear_sum(column0 + slope * first_context, slope, 0, steps) @ repeat
-        sums = dict(zip(names + ("vector_flops",), totals.tolist()))
-        last = first_context + steps - 1
-        act_slope = at1.act_bytes - at0.act_bytes
-        # What may spill: activations but the score matrix a fused kernel keeps in its tiles.
-        spill0, spill1 = at0.act_bytes - at0.score_bytes, at1.act_bytes - at1.score_bytes
-        keep0, keep1 = at0.kv_keepable_bytes, at1.kv_keepable_bytes
-        streamed0, streamed1 = at0.kv_bytes - keep0, at1.kv_bytes - keep1
+        sums = dict(zip(_SUMMED + ("vector_flops",), totals.tolist()))
+        act = _SUMMED.index("act_bytes")
         sums.update(
-            peak_act_bytes=float(np.max(at0.act_bytes + act_slope * last, initial=0.0)),
-            spill_first=spill0 + (spill1 - spill0) * first_context, spill_slope=spill1 - spill0,
-            keep_first=keep0 + (keep1 - keep0) * first_context, keep_slope=keep1 - keep0,
-            kv_streamed_bytes=float(_linear_sum(streamed0 + (streamed1 - streamed0) * first_context,
-                                                streamed1 - streamed0, 0, steps) @ repeat),
-            kv_transfers=steps * _kv_transfers(at0), unique_weight_bytes=at0.unique_weight_bytes,
+            peak_act_bytes=float(np.max(column0[act] + slope[act] * (first_context + steps - 1), initial=0.0)),
             launches=steps * float(repeat.sum()),
-            grouped_launches=steps * float(repeat @ ~at0.grouped_followers))
-        return at0, at1, sums
+            grouped_launches=steps * float(repeat @ ~pair.grouped_followers[:rows]))
+        return sums
 
-    key = (id(at0), id(at1), first_context, steps)
-    held0, held1, sums = _step_sums.get(key, make)
-    if held0 is not at0 or held1 is not at1:      # an id reused after its demand left the cache
-        held0, held1, sums = make()
-    return sums
+    return _per_step_range("demand", pair, first_context, steps, make)
 
 
-def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_context: int, steps: int,
-               cold: bool = False, floor: bool = True) -> _Run:
+def _floor_step_sums(pair: TraceDemand, first_context: int, steps: int) -> dict:
+    """The device-independent terms of the decode floor's traffic (`_steps_floor_seconds`)."""
+    def make() -> dict:
+        rows = len(pair.repeat) // 2
+        # What may spill: activations but the score matrix a fused kernel keeps in its tiles.
+        spill0, spill_slope = _first_and_slope(pair.act_bytes - pair.score_bytes)
+        keep0, keep_slope = _first_and_slope(pair.kv_keepable_bytes)
+        streamed0, streamed_slope = _first_and_slope(pair.kv_bytes - pair.kv_keepable_bytes)
+        return dict(
+            spill_first=spill0 + spill_slope * first_context, spill_slope=spill_slope,
+            keep_first=keep0 + keep_slope * first_context, keep_slope=keep_slope,
+            kv_streamed_bytes=float(_linear_sum(streamed0 + streamed_slope * first_context,
+                                                streamed_slope, 0, steps) @ pair.repeat[:rows]),
+            kv_transfers=steps * _kv_transfers(pair, rows))
+
+    return _per_step_range("floor", pair, first_context, steps, make)
+
+
+def _steps_floor_seconds(pair: TraceDemand, devices: _Devices, first_context: int, steps: int,
+                         cold: bool) -> np.ndarray:
+    """Channel time of the traffic no policy avoids over the steps. Each step uses its unique
+    weights; at most the SRAM's worth can be left from the step before, the rest crosses the
+    channel again. Activations beyond the SRAM spill (a fused kernel's score tiles never do); a
+    looped layer's KV reads may be served on chip up to the SRAM's size, the rest of the KV
+    crosses the channel."""
+    sums = _floor_step_sums(pair, first_context, steps)
+    repeat = pair.repeat[:len(pair.repeat) // 2]
+    sram = devices.sram_bytes
+    unique = pair.unique_weight_bytes
+    weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
+    spilled, _ = _split_sums(sums["spill_first"] - sram[:, None], sums["spill_slope"], 0.0, 0.0, steps)
+    kv_beyond, _ = _split_sums(sums["keep_first"] - sram[:, None], sums["keep_slope"], 0.0, 0.0, steps)
+    return devices.channel_seconds(weight_floor + sums["kv_streamed_bytes"] + kv_beyond @ repeat + spilled @ repeat,
+                                   sums["kv_transfers"])
+
+
+def _steps_run(pair: TraceDemand, devices: _Devices, first_context: int, steps: int, cold: bool = False,
+               floor: bool = True) -> _Run:
     """Closed-form sum over `steps` decode steps at contexts first_context, first_context+1, ...
     Every per-op quantity is linear in the context (attention reads one more key per step), so it
-    is read off two traces built at contexts 0 and 1; per op, max(compute, memory) of a linear
-    pair switches side at most once, so each side is an arithmetic series. A row counts its
-    `repeat` times. `cold`: the SRAM holds no weight when the first step starts (a decode-only run).
-    `floor=False` leaves the floor's channel time out (the estimate does not need it)."""
-    repeat = at0.repeat
-    sums = _demand_step_sums(at0, at1, first_context, steps)
+    is read off a step's rows at contexts 0 and 1 (`pair`: those at 0, then those at 1, in one
+    demand); per op, max(compute, memory) of a linear pair switches side at most once, so each
+    side is an arithmetic series. A row counts its `repeat` times. `cold`: the SRAM holds no
+    weight when the first step starts (a decode-only run). `floor=False` leaves the floor's
+    terms out (the estimate does not need them)."""
+    repeat = pair.repeat[:len(pair.repeat) // 2]
+    sums = _demand_step_sums(pair, first_context, steps)
 
-    c0, c_slope, m0, m_slope = devices.step_seconds(at0, at1)
+    c0, c_slope, m0, m_slope = devices.step_seconds(pair)
     c_first = c0 + c_slope * first_context
     compute_s, memory_s = _split_sums(c_first, c_slope, m0 + m_slope * first_context, m_slope, steps)
-
-    # Floor traffic: each step uses its unique weights; at most the SRAM's worth can be left from
-    # the step before, the rest crosses the channel again. Activations beyond the SRAM spill (a
-    # fused kernel's score tiles never do); a looped layer's KV reads may be served on chip up to
-    # the SRAM's size, the rest of the KV crosses the channel.
-    floor_memory_s = 0.0
+    serial_s = floor_memory_s = 0.0
     if floor:
-        sram = devices.sram_bytes
-        unique = sums["unique_weight_bytes"]
-        weight_floor = steps * np.maximum(unique - sram, 0.0) + (np.minimum(unique, sram) if cold and steps else 0.0)
-        spilled, _ = _split_sums(sums["spill_first"] - sram[:, None], sums["spill_slope"], 0.0, 0.0, steps)
-        kv_beyond, _ = _split_sums(sums["keep_first"] - sram[:, None], sums["keep_slope"], 0.0, 0.0, steps)
-        floor_memory_s = devices.channel_seconds(
-            weight_floor + sums["kv_streamed_bytes"] + kv_beyond @ repeat + spilled @ repeat, sums["kv_transfers"])
+        serial_s = _linear_sum(c_first, c_slope, 0, steps) @ repeat
+        floor_memory_s = _steps_floor_seconds(pair, devices, first_context, steps, cold)
     return _Run(
         compute_s=compute_s @ repeat, memory_s=memory_s @ repeat,
         launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
-        serial_s=_linear_sum(c_first, c_slope, 0, steps) @ repeat,
-        floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
-        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
-        **devices.streamed(sums, at0),
+        serial_s=serial_s, floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight * sums["dequant_elements"],
+        **devices.streamed(sums, pair),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
 
@@ -311,58 +339,80 @@ def _steps_run(at0: TraceDemand, at1: TraceDemand, devices: _Devices, first_cont
 _prefill_kept = cache.register(cache.Memo(512))
 
 
-def _prefill_run(demand: TraceDemand, devices: _Devices) -> _Run:
-    """One prefill trace, op by op (a row counts its `repeat` times). Floor traffic: the SRAM
-    starts empty, so every weight the prompt uses is fetched once; KV and activations beyond the
-    SRAM cross the channel. A kept device set (one device) remembers the run per demand: it
-    does not depend on the decode that follows."""
+def _prefill_run(demand: TraceDemand, devices: _Devices, floor: bool = True) -> _Run:
+    """One prefill trace, op by op (a row counts its `repeat` times); `floor=False` leaves the
+    floor's terms out. A kept device set (one device) remembers the run per demand: it does not
+    depend on the decode that follows."""
     if not devices.kept:
-        return _price_prefill(demand, devices)
-    held, _, run = _prefill_kept.get((id(demand), id(devices)), lambda: (demand, devices, _price_prefill(demand, devices)))
-    return run if held is demand else _price_prefill(demand, devices)
+        return _price_prefill(demand, devices, floor)
+    held, _, run = _prefill_kept.get((id(demand), id(devices), floor),
+                                     lambda: (demand, devices, _price_prefill(demand, devices, floor)))
+    return run if held is demand else _price_prefill(demand, devices, floor)
 
 
-def _price_prefill(demand: TraceDemand, devices: _Devices) -> _Run:
+def _price_prefill(demand: TraceDemand, devices: _Devices, floor: bool) -> _Run:
     repeat = demand.repeat
 
     def make() -> dict:
-        names = ("matrix_flops", "weight_bytes", "kv_bytes", "act_bytes", "read_bytes", "write_bytes", "kv_write_bytes",
-                 "score_read_bytes", "score_write_bytes")
-        sums = {name: float(repeat @ getattr(demand, name)) for name in names}
-        sums.update(vector_flops=float(repeat @ np.where(demand.is_gemm, 0.0, demand.flops)),
-                    dequant_elements=float(repeat @ demand.dequant_elements),
-                    peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)),
-                    kv_transfers=_kv_transfers(demand), launches=float(repeat.sum()),
-                    grouped_launches=float(repeat @ ~demand.grouped_followers),
-                    kv_streamed_bytes=float(repeat @ (demand.kv_bytes - demand.kv_keepable_bytes)))
+        sums = dict(zip(_SUMMED + ("vector_flops",), (_summed_rows(demand) @ repeat).tolist()))
+        sums.update(peak_act_bytes=float(np.max(demand.act_bytes, initial=0.0)), launches=float(repeat.sum()),
+                    grouped_launches=float(repeat @ ~demand.grouped_followers))
         return sums
 
     sums = _prefill_sums.get("prefill", demand, make)
     compute_s, memory_s = devices.op_seconds(demand, devices.moved(demand))
-    sram = devices.sram_bytes[:, None]
-    spilled = np.maximum(demand.act_bytes - demand.score_bytes - sram, 0.0)
-    kv_beyond = np.maximum(demand.kv_keepable_bytes - sram, 0.0)
-    floor_bytes = demand.unique_weight_bytes + sums["kv_streamed_bytes"] + (kv_beyond + spilled) @ repeat
+    serial_s = floor_memory_s = 0.0
+    if floor:
+        serial_s = compute_s @ repeat
+        floor_memory_s = _prefill_floor_seconds(demand, devices)
     return _Run(
         compute_s=np.where(compute_s >= memory_s, compute_s, 0.0) @ repeat,
         memory_s=np.where(compute_s < memory_s, memory_s, 0.0) @ repeat,
         launch_s=devices.launch_seconds(sums["launches"], sums["grouped_launches"]),
-        serial_s=compute_s @ repeat,
-        floor_memory_s=devices.channel_seconds(floor_bytes, sums["kv_transfers"]),
-        matrix_flops=sums["matrix_flops"],
-        vector_flops=sums["vector_flops"] + devices.dequant_per_weight[:, 0] * sums["dequant_elements"],
+        serial_s=serial_s, floor_memory_s=floor_memory_s, matrix_flops=sums["matrix_flops"],
+        vector_flops=sums["vector_flops"] + devices.dequant_per_weight * sums["dequant_elements"],
         **devices.streamed(sums, demand),
         **{name: sums[name] for name in ("weight_bytes", "kv_bytes", "kv_write_bytes", "peak_act_bytes")},
     )
 
 
-def _decode_run(model: ModelSpec, devices: _Devices, batch: int, prompt_len: int, steps: int, cold: bool,
+def _prefill_floor_seconds(demand: TraceDemand, devices: _Devices) -> np.ndarray:
+    """Channel time of the prefill's traffic no policy avoids: the SRAM starts empty, so every
+    weight the prompt uses is fetched once; KV and activations beyond the SRAM cross the channel."""
+    repeat = demand.repeat
+    sram = devices.sram_bytes[:, None]
+    spilled = np.maximum(demand.act_bytes - demand.score_bytes - sram, 0.0)
+    kv_beyond = np.maximum(demand.kv_keepable_bytes - sram, 0.0)
+    kv_streamed = float(repeat @ (demand.kv_bytes - demand.kv_keepable_bytes))
+    floor_bytes = demand.unique_weight_bytes + kv_streamed + (kv_beyond + spilled) @ repeat
+    return devices.channel_seconds(floor_bytes, _kv_transfers(demand))
+
+
+def _decode_pairs(model: ModelSpec, batch: int, steps: int) -> list[tuple[int, int, TraceDemand]]:
+    """(first step, end step, the step's demand at contexts 0 and 1) of each range of decode
+    steps whose sequences loop to the same depths."""
+    return [(first, end, _demand(model, "decode", batch, 0, first, steps)) for first, end in depth_groups(model, batch, steps)]
+
+
+_decode_kept = cache.register(cache.Memo(512))
+
+
+def _decode_run(pairs: list[tuple[int, int, TraceDemand]], devices: _Devices, prompt_len: int, cold: bool,
                 floor: bool) -> _Run:
+    """The decode steps, range by range (_decode_pairs). A kept device set (one device) remembers
+    the run per step ranges and prompt length: a warm point only looks it up."""
+    if not devices.kept:
+        return _price_decode(pairs, devices, prompt_len, cold, floor)
+    key = (tuple((first, end, id(pair)) for first, end, pair in pairs), id(devices), prompt_len, cold, floor)
+    # The entry holds the pairs and the devices, so their ids stay theirs while it is kept.
+    return _decode_kept.get(key, lambda: (pairs, devices, _price_decode(pairs, devices, prompt_len, cold, floor)))[2]
+
+
+def _price_decode(pairs: list[tuple[int, int, TraceDemand]], devices: _Devices, prompt_len: int, cold: bool,
+                  floor: bool) -> _Run:
     run = None
-    for first, end in depth_groups(model, batch, steps):
-        at0 = _demand(model, "decode", batch, 0, first, steps)
-        at1 = _demand(model, "decode", batch, 1, first, steps)
-        group = _steps_run(at0, at1, devices, prompt_len + first, end - first, cold and first == 0, floor)
+    for first, end, pair in pairs:
+        group = _steps_run(pair, devices, prompt_len + first, end - first, cold and first == 0, floor)
         run = group if run is None else run.plus(group)
     return run
 
@@ -405,9 +455,13 @@ def closed_form_batch(model: ModelSpec, hardware: list[HardwareSpec], *, phase: 
         devices = _Devices(hardware, model.quant)
     has_decode = model.has_decode and phase != "prefill" and gen_len > 0
     has_prefill = phase != "decode" or not model.has_decode
-    prefill = _prefill_run(_demand(model, "prefill", batch, prompt_len), devices) if has_prefill else _Run()
-    decode = (_decode_run(model, devices, batch, prompt_len, gen_len, cold=not has_prefill, floor=bound == "floor")
-              if has_decode else _Run())
+    floor = bound == "floor"
+    prompt = [_demand(model, "prefill", batch, prompt_len)] if has_prefill else []
+    pairs = _decode_pairs(model, batch, gen_len) if has_decode else []
+    for device in hardware:     # every trace's engine seconds in one pass per device
+        fill_compute_seconds(prompt + [pair for _, _, pair in pairs], device)
+    prefill = _prefill_run(prompt[0], devices, floor) if prompt else _Run()
+    decode = _decode_run(pairs, devices, prompt_len, cold=not has_prefill, floor=floor) if pairs else _Run()
     run = prefill.plus(decode)
     memory_bytes = run.read_bytes + run.write_bytes
     first_fetch = min(unique_weight_bytes(model), float(run.weight_bytes))

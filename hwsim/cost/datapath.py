@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwsim import units
 from hwsim.cost.efficiency import curve_fraction, gemm_size
 from hwsim.spec.hardware import ComputeEngineSpec, EfficiencyCurve, HardwareSpec
+from hwsim.workload import trace as T
 
 # The type unpacked weights take (bf16 runs at the fp16 rate on every vector engine listed).
 UNPACKED_DTYPE = "fp16"
@@ -45,7 +47,8 @@ def matrix_efficiency(engine: ComputeEngineSpec, dtype: str, flops, m) -> np.nda
     curve = curve_for(engine, dtype)
     if curve is None:
         return np.full(shape, engine.efficiency)
-    return np.broadcast_to(curve_fraction(curve, gemm_size(curve, flops, m)), shape)
+    fraction = curve_fraction(curve, gemm_size(curve, flops, m))
+    return fraction if fraction.shape == shape else np.broadcast_to(fraction, shape)
 
 
 def engine_rate(engine: ComputeEngineSpec, dtype: str) -> float:
@@ -136,21 +139,34 @@ def stored_narrower(weight_bits, compute_dtype: str) -> np.ndarray:
     return (bits > 0) & (np.floor(bits) < DTYPE_BITS[compute_dtype])
 
 
-def score_bytes(trace) -> tuple[np.ndarray, np.ndarray]:
+# What an op of each kind is, as bits (kind_roles): a GEMM, an explicit unpacking pass, and what
+# it does with the attention's score matrix (score_bytes).
+GEMM, DEQUANT, WRITES_SCORES, READS_SCORES = 1, 2, 4, 8
+_ROLES = {**{kind: GEMM for kind in T.GEMM_KINDS}, "dequant": DEQUANT, "softmax": READS_SCORES | WRITES_SCORES}
+_ROLES["attn_score"] |= WRITES_SCORES
+_ROLES["attn_value"] |= READS_SCORES
+
+
+def kind_roles(op_kind) -> np.ndarray:
+    """Per op, the role bits of its kind: each op's kind is looked up once (comparing a column of
+    strings to each kind costs more)."""
+    return np.fromiter((_ROLES.get(kind, 0) for kind in op_kind), dtype=np.int8, count=len(op_kind))
+
+
+def score_bytes(trace, roles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(in, out) bytes per op that are the attention score matrix: attn_score writes it, softmax
     reads and writes it, attn_value reads it (M x K of its product). A fused (FlashAttention)
-    kernel keeps them in on-chip tiles."""
-    from hwsim import units
-    from hwsim.workload import trace as T
-
-    kind = np.asarray(trace[T.OP_KIND], dtype=object)
+    kernel keeps them in on-chip tiles. `roles`: kind_roles of the trace, where the caller has them."""
+    roles = kind_roles(trace[T.OP_KIND]) if roles is None else roles
+    reads, writes = (roles & READS_SCORES) > 0, (roles & WRITES_SCORES) > 0
     act_in, act_out = np.asarray(trace[T.ACT_IN_BYTES], dtype=float), np.asarray(trace[T.ACT_OUT_BYTES], dtype=float)
-    softmax = (kind == "softmax") & (np.asarray(trace[T.NAME], dtype=object) == "softmax")
-    value = kind == "attn_value"
+    softmax = reads & writes
+    if softmax.any():        # the softmax over the scores, not another (a router's top-k)
+        softmax[softmax] = np.asarray(trace[T.NAME], dtype=object)[softmax] == "softmax"
     scores_in = units.bytes_for(np.asarray(trace[T.M], dtype=float) * np.asarray(trace[T.K], dtype=float),
                                 np.asarray(trace[T.ACT_BITS], dtype=float))
-    score_in = np.where(softmax, act_in, np.where(value, np.minimum(scores_in, act_in), 0.0))
-    score_out = np.where(softmax | (kind == "attn_score"), act_out, 0.0)
+    score_in = np.where(softmax, act_in, np.where(reads & ~writes, np.minimum(scores_in, act_in), 0.0))
+    score_out = np.where(softmax | (writes & ~reads), act_out, 0.0)
     return score_in, score_out
 
 
@@ -162,17 +178,14 @@ ACTIVATION_SHARE = 0.5
 def attention_tile_bytes(head_dim: float, act_bits: float, tile: int) -> float:
     """On-chip bytes of one FlashAttention block (Dao et al. 2022, Algorithm 1): a Br x d query
     tile and its Br x d output accumulator, Bc x d key and value tiles, and the Br x Bc scores."""
-    from hwsim import units
-
     return units.bytes_for(4 * tile * head_dim + tile * tile, act_bits)
 
 
-def attention_shape(trace) -> tuple[float, float]:
+def attention_shape(trace, roles: np.ndarray | None = None) -> tuple[float, float]:
     """(head_dim, activation bits) of a trace's attention (trace columns or a frame); head_dim 0
-    when it has no attention."""
-    from hwsim.workload import trace as T
-
-    scores = np.asarray(trace[T.OP_KIND], dtype=object) == "attn_score"
+    when it has no attention. `roles`: kind_roles of the trace, where the caller has them."""
+    roles = kind_roles(np.asarray(trace[T.OP_KIND], dtype=object)) if roles is None else roles
+    scores = (roles & (WRITES_SCORES | READS_SCORES)) == WRITES_SCORES      # attn_score
     if not scores.any():
         return 0.0, 0.0
     return (float(np.asarray(trace[T.K], dtype=float)[scores].max()),
@@ -203,6 +216,8 @@ def grouped_expert_followers(op_names) -> np.ndarray:
     experts' rows are one contiguous run in a trace)."""
     names = np.asarray(op_names, dtype=object)
     follower = np.zeros(len(names), dtype=bool)
+    if not any(str(name).startswith("expert") for name in set(names)):     # no expert op (most traces)
+        return follower
     launched: set[str] = set()
     for i, name in enumerate(names):
         if not str(name).startswith("expert"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,16 +35,7 @@ def compute_seconds_array(flops, m, op_kind, dtype: str, hardware: HardwareSpec)
     """Vectorised `compute_seconds` over trace columns (`op_kind` holds op-kind strings): GEMMs
     on the faster of the matrix engine (rows padded to its tile) and the GEMV path, the rest on
     the vector engine (hwsim.cost.datapath)."""
-    return datapath.compute_seconds(flops, m, _is_gemm(op_kind), dtype, hardware)
-
-
-_GEMM_KINDS = frozenset(T.GEMM_KINDS)
-
-
-def _is_gemm(op_kind) -> np.ndarray:
-    """Per op: whether its kind runs on the matrix path (a set lookup per op: np.isin on
-    object arrays sorts them, which costs more than the lookups on trace-sized columns)."""
-    return np.fromiter((kind in _GEMM_KINDS for kind in op_kind), dtype=bool, count=len(op_kind))
+    return datapath.compute_seconds(flops, m, (datapath.kind_roles(op_kind) & datapath.GEMM) > 0, dtype, hardware)
 
 
 def compute_seconds(flops: float, m: float, op_kind: str, dtype: str, hardware: HardwareSpec) -> float:
@@ -99,16 +91,20 @@ class TraceDemand:
     grouped_followers: np.ndarray  # expert ops a grouped MoE kernel launches with an earlier one
     # engine seconds per compute-engine spec (demand_compute_seconds): a sweep over memory reuses them
     engine_seconds: dict = field(default_factory=dict, compare=False, repr=False)
+    # counts unique_weight_bytes where the rows cannot (merged layers name the first one's tensors)
+    count_weight_bytes: Callable[[], float] | None = field(default=None, compare=False, repr=False)
 
     def take(self, rows: np.ndarray) -> TraceDemand:
         """The demand of the selected rows (a boolean mask or indices)."""
         arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self)
                   if isinstance(getattr(self, f.name), np.ndarray)}
-        return replace(self, **arrays, engine_seconds={})
+        return replace(self, **arrays, engine_seconds={}, count_weight_bytes=None)
 
     @cached_property
     def unique_weight_bytes(self) -> float:
         """Bytes of the distinct weight tensors the trace uses (each id counted once)."""
+        if self.count_weight_bytes is not None:
+            return self.count_weight_bytes()
         used = self.weight_ids != ""
         _, first = np.unique(self.weight_ids[used].astype(str), return_index=True)
         return float(self.weight_bytes[used][first].sum())
@@ -162,18 +158,21 @@ def trace_demand(trace: pd.DataFrame, quant: QuantSpec | None = None) -> TraceDe
     return by_quant[key]
 
 
-def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None) -> TraceDemand:
+def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None,
+                   count_weight_bytes: Callable[[], float] | None = None) -> TraceDemand:
     """Read a trace's demand from its columns (trace_columns). Dequantisation: a weighted GEMM
     unpacks its n x k weights when the QuantSpec dequantizes (without one: when its weight bits
-    differ from its activation bits), unless the trace already carries explicit `dequant` rows."""
+    differ from its activation bits), unless the trace already carries explicit `dequant` rows.
+    `count_weight_bytes` counts the distinct weight bytes where the rows cannot tell."""
     kind = column[T.OP_KIND]
-    is_gemm = _is_gemm(kind)
+    roles = datapath.kind_roles(kind)
+    is_gemm = (roles & datapath.GEMM) > 0
     weight_ids = column[T.WEIGHT_ID]
     if quant is not None:
         narrower = datapath.stored_narrower(np.asarray(column[T.WEIGHT_BITS], dtype=float), quant.compute_dtype)
     else:
         narrower = column[T.WEIGHT_BITS] != column[T.ACT_BITS]
-    unpacks = is_gemm & (weight_ids != "") & narrower & ~(kind == "dequant").any()
+    unpacks = is_gemm & (weight_ids != "") & narrower & ~((roles & datapath.DEQUANT) > 0).any()
     as_float = {c: np.asarray(column[c], dtype=float) for c in (T.N, T.K, T.M, T.REPEAT)}
     return TraceDemand(
         dtype=trace_dtype(column, quant),
@@ -185,10 +184,11 @@ def columns_demand(column: dict[str, np.ndarray], quant: QuantSpec | None = None
         read_bytes=column[T.WEIGHT_BYTES] + column[T.KV_READ_BYTES] + column[T.ACT_IN_BYTES],
         write_bytes=column[T.ACT_OUT_BYTES] + column[T.KV_WRITE_BYTES],
         kv_write_bytes=column[T.KV_WRITE_BYTES], weight_ids=weight_ids, repeat=as_float[T.REPEAT],
-        **dict(zip(("score_read_bytes", "score_write_bytes"), datapath.score_bytes(column))),
-        attention=datapath.attention_shape(column),
+        **dict(zip(("score_read_bytes", "score_write_bytes"), datapath.score_bytes(column, roles))),
+        attention=datapath.attention_shape(column, roles),
         kv_keepable_bytes=np.where(np.asarray(column[T.LOOP_ITER]) >= 0, column[T.KV_READ_BYTES], 0.0),
         grouped_followers=datapath.grouped_expert_followers(column[T.NAME]),
+        count_weight_bytes=count_weight_bytes,
     )
 
 
@@ -235,13 +235,26 @@ def demand_compute_seconds(demand: TraceDemand, hardware: HardwareSpec) -> np.nd
     """Engine seconds of every op of a trace's demand: the one call both the simulator and the
     roofline make, so the floor can never exceed the simulated compute chain. They depend only
     on the compute engines' specs, so they are kept on the demand per engine spec (read-only)."""
+    return demand.engine_seconds[fill_compute_seconds([demand], hardware)]
+
+
+def fill_compute_seconds(demands: list[TraceDemand], hardware: HardwareSpec) -> str:
+    """Keep demand_compute_seconds on every demand that lacks them, in one pass over the ops of
+    all those of one compute dtype (on trace-sized columns a pass costs mostly its fixed
+    overhead); returns the key they are kept under."""
     key = _compute_key(hardware)
-    seconds = demand.engine_seconds.get(key)
-    if seconds is None:
-        seconds = np.asarray(datapath.compute_seconds(demand.flops, demand.m, demand.is_gemm, demand.dtype, hardware),
-                             dtype=float)
-        demand.engine_seconds[key] = seconds
-    return seconds
+    by_dtype: dict[str, list[TraceDemand]] = {}
+    for demand in demands:
+        if key not in demand.engine_seconds:
+            by_dtype.setdefault(demand.dtype, []).append(demand)
+    for dtype, missing in by_dtype.items():
+        flops, m, is_gemm = (np.concatenate([getattr(d, name) for d in missing]) for name in ("flops", "m", "is_gemm"))
+        seconds = np.asarray(datapath.compute_seconds(flops, m, is_gemm, dtype, hardware), dtype=float)
+        start = 0
+        for demand in missing:
+            demand.engine_seconds[key] = seconds[start:start + len(demand.flops)]
+            start += len(demand.flops)
+    return key
 
 
 def _compute_key(hardware: HardwareSpec) -> str:

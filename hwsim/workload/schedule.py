@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from hwsim import cache
 from hwsim.spec.model import FINAL_NORM, ModelSpec, RepeatSpec
 
 StepKind = Literal["layer", "inject", "exit_gate", "loop_norm", "final_norm", "hyper_connection"]
@@ -79,6 +80,12 @@ def expand(model: ModelSpec, loop_count: int | None = None,
 
     walk(model.effective_schedule, -1, 1)
     return steps
+
+
+def one_pass(model: ModelSpec) -> list[Step]:
+    """`expand(model, 1)`, memoised per spec object (hwsim.cache): the weight table, the KV
+    cache's size and every trace of a model without a loop read it (shared: do not modify it)."""
+    return cache.per_spec.get("one_pass", model, lambda: expand(model, 1))
 
 
 def layer_applications(model: ModelSpec, loop_count: int | None = None) -> int:

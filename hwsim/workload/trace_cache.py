@@ -5,12 +5,14 @@ batch and contexts many times; building the trace was about a third of a simulat
 Traces are keyed by the model spec's JSON (hwsim.cache.spec_text) and the build arguments, so
 any model change gives a new key. A trace is kept as its numpy columns (what the closed form
 reads: no DataFrame is built for it) and, once an engine asks for one, as its DataFrame; the
-closed form reads the traces with alike layers merged (build_sum_columns). The
-tables are bounded (hwsim.cache). Cached traces are shared: callers must not modify them in
-place.
+closed form reads the traces with alike layers merged (build_sum_columns), a decode step at two
+contexts stacked (build_decode_sum_columns). The tables are bounded (hwsim.cache). Cached traces
+are shared: callers must not modify them in place.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -53,21 +55,22 @@ def cached_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int 
 
 
 def cached_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *, token_step: int = 0,
-                       num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
-    """`build_sum_columns` with the same arguments, built once per process per distinct key. A
-    decode step is built with the one at the next context (build_decode_sum_columns), which is
-    kept too: the closed form reads every decode step at contexts 0 and 1."""
-    from hwsim.workload.transformer import build_decode_sum_columns, build_sum_columns
+                       num_steps: int = 1) -> tuple[dict[str, np.ndarray], Callable[[], float]]:
+    """`build_sum_columns` with the same arguments, built once per process per distinct key."""
+    from hwsim.workload.transformer import build_sum_columns
 
-    def key(context: int) -> tuple:
-        return (cache.spec_text(model), phase, batch, context, token_step, num_steps)
+    key = (cache.spec_text(model), phase, batch, context_len, token_step, num_steps)
+    return _sum_columns.get(key, lambda: build_sum_columns(model, phase, batch, context_len, token_step=token_step,
+                                                           num_steps=num_steps))
 
-    def make() -> tuple[dict[str, np.ndarray], float]:
-        if phase != "decode":
-            return build_sum_columns(model, phase, batch, context_len, token_step=token_step, num_steps=num_steps)
-        (at_context, at_next), used = build_decode_sum_columns(model, batch, (context_len, context_len + 1),
-                                                               token_step=token_step, num_steps=num_steps)
-        _sum_columns.get(key(context_len + 1), lambda: (at_next, used))
-        return at_context, used
 
-    return _sum_columns.get(key(context_len), make)
+def cached_decode_pair(model: ModelSpec, batch: int = 1, context_len: int = 0, *, token_step: int = 0,
+                       num_steps: int = 1) -> tuple[dict[str, np.ndarray], Callable[[], float]]:
+    """`build_decode_sum_columns` at `context_len` and the next context, stacked (the closed form
+    reads every decode step at contexts 0 and 1, and prices both in one pass), built once per
+    process per distinct key."""
+    from hwsim.workload.transformer import build_decode_sum_columns
+
+    key = (cache.spec_text(model), "decode pair", batch, context_len, token_step, num_steps)
+    return _sum_columns.get(key, lambda: build_decode_sum_columns(model, batch, (context_len, context_len + 1),
+                                                                  token_step=token_step, num_steps=num_steps))

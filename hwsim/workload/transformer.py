@@ -9,7 +9,7 @@ layers and iterations: a Huginn decode at r=64 (~5,000 rows) builds in milliseco
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,9 @@ from hwsim.spec.model import ModelSpec
 from hwsim.workload import trace as T
 from hwsim.workload.depth import loop_depths
 from hwsim.workload.moe import expert_token_counts
-from hwsim.workload.schedule import Step, expand, loop_repeat
-from hwsim.workload.weights import layer_prefix, layer_shapes, lm_head_tensor, weight_sizes, weight_table
+from hwsim.workload.schedule import Step, expand, loop_repeat, one_pass
+from hwsim.workload.weights import (layer_prefix, layer_shapes, layer_weight_sizes, lm_head_tensor, model_level_sizes,
+                                    weight_sizes, weight_table)
 
 # Vector-op FLOPs per element (documented in docs/traces.md): rmsnorm/layernorm ~ square,
 # sum, scale, weight; softmax ~ max, subtract, exp, sum, divide; SiLU(x)*y ~ exp, add, divide,
@@ -39,10 +40,13 @@ FLOPS_PER_ELEMENT = {"norm": 4.0, "softmax": 5.0, "swiglu_act": 4.0, "gelu_act":
 _ROW = (T.LAYER, T.BLOCK_ID, T.OP_KIND, T.NAME, T.M, T.N, T.K, T.FLOPS, T.WEIGHT_ID,
         T.WEIGHT_BYTES, T.ACT_IN_BYTES, T.ACT_OUT_BYTES, T.KV_READ_BYTES, T.KV_WRITE_BYTES,
         T.WEIGHT_BITS, T.EXPERT_ID, T.TOKENS_ACTIVE)
-# Each _ROW column's array dtype (_columnar); expert_id, None where an op has no expert, apart.
-_ROW_DTYPES = tuple(None if c == T.EXPERT_ID else object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
-                    else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE) else np.float64 for c in _ROW)
-_EXPERT = _ROW.index(T.EXPERT_ID)
+# Each _ROW column's array dtype (_columnar); expert_id is -1 where an op has no expert.
+_ROW_DTYPES = tuple(object if c in (T.BLOCK_ID, T.OP_KIND, T.NAME, T.WEIGHT_ID)
+                    else np.int64 if c in (T.LAYER, T.M, T.N, T.K, T.TOKENS_ACTIVE, T.EXPERT_ID) else np.float64
+                    for c in _ROW)
+_WEIGHT_ID = _ROW.index(T.WEIGHT_ID)
+# A block of rows as the builder keeps it: row tuples when alike rows are merged, else columns.
+_Piece = dict[str, np.ndarray] | list[tuple]
 _LOOP_BLOCK = "loop"   # block_id of loop-level ops (adapter, inject add, loop norm, exit gate)
 
 
@@ -66,13 +70,14 @@ class _Builder:
             self.seq_tokens, self.keys = context_len, context_len
         else:                               # one new token attending to the cache and itself
             self.seq_tokens, self.keys = 1, context_len + 1
-        self.blocks: list[tuple[dict[str, np.ndarray], int, int]] = []   # (columns, loop_iter, repeat)
+        self.blocks: list[tuple[_Piece, int, int]] = []   # (rows or columns, loop_iter, repeat)
         self.merge_alike = False    # build_sum_columns: layers of one shape share their rows
         self.layer_uses: set[tuple[str, int, int, int]] = set()   # (block, layer, template's layer, id(template))
-        self._templates: dict[tuple, dict[str, np.ndarray]] = {}
-        self._layer_makers: dict[int, Callable[[], dict[str, np.ndarray]]] = {}   # id(merged template) -> its maker
+        self._templates: dict[tuple, Any] = {}
+        self._layer_makers: dict[int, Callable[[], _Piece]] = {}   # id(merged template) -> its maker
         self._expert_counts: dict[int, np.ndarray] = {}
-        self._weights, self._layer_shapes = weight_sizes(model), layer_shapes(model)
+        # (bytes, bits) by weight_id: the model's own tensors, and each layer's once its rows are built
+        self._weights, self._layer_shapes = dict(model_level_sizes(model)), layer_shapes(model)
 
     # -- row primitives ---------------------------------------------------------------------
     def _act(self, elements: float) -> float:
@@ -82,11 +87,11 @@ class _Builder:
         return units.bytes_for(elements, self.kv_bits) if self.causal else 0.0
 
     def _weight(self, weight_id: str) -> tuple[float, float]:
-        """(bytes, bits) of a weight tensor (weights.weight_sizes)."""
+        """(bytes, bits) of a weight tensor (weights.weight_sizes) the builder knows."""
         return self._weights[weight_id] if weight_id else (0.0, 0.0)
 
     def gemm(self, out, where, kind, name, m, n, k, weight_id="", act_in=None, act_out=None,
-             kv_read=0.0, kv_write=0.0, expert=None):
+             kv_read=0.0, kv_write=0.0, expert=-1):
         layer, block, tokens = where
         weight_bytes, bits = self._weight(weight_id)
         out.append((layer, block, kind, name, m, n, k, 2.0 * m * n * k, weight_id, weight_bytes,
@@ -98,7 +103,7 @@ class _Builder:
         layer, block, tokens = where
         weight_bytes, bits = self._weight(weight_id)
         out.append((layer, block, kind, name, 0, 0, 0, elements * flops_per_element, weight_id,
-                    weight_bytes, self._act(elements), self._act(elements), 0.0, 0.0, bits, None,
+                    weight_bytes, self._act(elements), self._act(elements), 0.0, 0.0, bits, -1,
                     tokens))
 
     def _existing(self, weight_id: str) -> str:
@@ -107,6 +112,7 @@ class _Builder:
     # -- one layer application --------------------------------------------------------------
     def layer_rows(self, block: str, layer: int, seqs: int, writers: int, window_keys: int = 0) -> list[tuple]:
         model, att, h = self.model, self.model.attention, self.model.hidden_size
+        self._weights.update(layer_weight_sizes(model, layer))
         tokens = seqs * self.seq_tokens
         where, out = (layer, block, tokens), []
         prefix = f"{block}.L{layer}"
@@ -181,7 +187,7 @@ class _Builder:
         self.gemm(out, where, "attn_value", "state_update", tokens * att.num_kv_heads, d, d,
                   act_in=self._act(2 * tokens * att.num_kv_heads * d), act_out=0.0, kv_write=written)
 
-    def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=None, op_kind="matmul"):
+    def _mlp(self, out, where, prefix, tokens, kind, width, stem, expert=-1, op_kind="matmul"):
         """A gated (swiglu) or plain (gelu) MLP; `stem` names expert/shared weights."""
         h = self.model.hidden_size
         if kind == "swiglu":
@@ -237,7 +243,7 @@ class _Builder:
             if tensor.kind == "embedding":   # lookup: gathered rows counted as activation input
                 out.append((-1, "", "embed", tensor.weight_id, 0, 0, 0, 0.0, "", 0.0,
                             units.bytes_for(tokens * width, tensor.bits(model)), self._act(tokens * width),
-                            0.0, 0.0, tensor.bits(model), None, tokens))
+                            0.0, 0.0, tensor.bits(model), -1, tokens))
         if model.embedding_scale != 1.0:
             self.vector(out, where, "scale", "embed_scale", tokens * width, FLOPS_PER_ELEMENT["scale"])
         if "embed_norm" in self.model_tensors:
@@ -268,7 +274,13 @@ class _Builder:
 
     # -- assembly ---------------------------------------------------------------------------
     def add(self, rows: list[tuple], loop_iter: int) -> None:
-        self.blocks.append((_columnar(rows), loop_iter, 1))
+        self.blocks.append((self.piece(rows), loop_iter, 1))
+
+    def piece(self, rows: list[tuple]) -> _Piece:
+        """A block's rows as kept until the trace's columns are made: as they are when alike rows
+        are merged (the columns are then made in one pass over every row), else as columns (which
+        are relabelled for other layers)."""
+        return rows if self.merge_alike else _columnar(rows)
 
     def cached(self, key: tuple, make):
         columns = self._templates.get(key)
@@ -278,24 +290,23 @@ class _Builder:
 
     def layer_shape(self, block: str, layer: int) -> int:
         """What a layer's rows depend on besides its number, as a number: its tensors' names
-        after the layer prefix, sizes and bits (weights.layer_shapes); -1 for a layer without tensors."""
-        return self._layer_shapes.get(layer_prefix(block, layer), -1)
+        after the layer prefix, sizes and bits (weights.layer_shapes)."""
+        return self._layer_shapes[layer]
 
-    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> dict[str, np.ndarray]:
+    def layer_columns(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int = -1) -> _Piece:
         """Columns of one layer application in loop iteration `loop_iter`. Layers of one shape
         (layer_shape) give the same rows but for the layer number and the weight ids' prefix, so
         the rows are built once per shape and copied with those relabelled: a 32-layer model builds
         one layer's rows, not 32. When alike rows are merged (build_sum_columns), the shape's rows
         stand for every such layer."""
-        def make() -> dict[str, np.ndarray]:
-            return _columnar(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
-
         window = self.window_keys(loop_iter)
-        first, template = self.cached(("shape", block, self.layer_shape(block, layer), seqs, writers, window),
-                                      lambda: (layer, make()))
+        key = ("shape", block, self.layer_shape(block, layer), seqs, writers, window)
+        found = self._templates.get(key)
+        if found is None:
+            found = self._templates[key] = self._layer_template(block, layer, seqs, writers, loop_iter)
+        first, template = found
         if self.merge_alike:
             self.layer_uses.add((block, layer, first, id(template)))
-            self._layer_makers.setdefault(id(template), make)
             return template
         if first == layer:
             return template
@@ -308,16 +319,26 @@ class _Builder:
                                           dtype=object)}
         return self.cached(("layer", block, layer, seqs, writers, window), relabel)
 
+    def _layer_template(self, block: str, layer: int, seqs: int, writers: int, loop_iter: int) -> tuple[int, Any]:
+        """(layer, its piece) for the first layer of a shape; pieces_at makes the piece again."""
+        def make() -> _Piece:
+            return self.piece(self.layer_rows(block, layer, seqs, writers, self.window_keys(loop_iter)))
+
+        piece = make()
+        self._layer_makers[id(piece)] = make
+        return layer, piece
+
     def used_weight_bytes(self) -> float:
         """Bytes of the distinct weight tensors the trace reads, layers standing for others included.
         A layer reads the tensors its templates name under its own prefix; layers of one shape
         reading the same templates read as many bytes, so each such group is counted once."""
+        sizes = weight_sizes(self.model)
         first_of = {}
         by_layer: dict[tuple[str, int], set[int]] = {}
         for block, layer, first, template in self.layer_uses:
             first_of[template] = first
             by_layer.setdefault((block, layer), set()).add(template)
-        blocks = {id(columns): columns for columns, _, _ in self.blocks}
+        blocks = {id(rows): rows for rows, _, _ in self.blocks}
         used = set()
         layer_bytes: dict[tuple, float] = {}
         total = 0.0
@@ -327,28 +348,26 @@ class _Builder:
                 own = set()
                 for template in templates:
                     old, new = layer_prefix(block, first_of[template]), layer_prefix(block, layer)
-                    for weight_id in set(blocks[template][T.WEIGHT_ID]):
+                    for weight_id in {row[_WEIGHT_ID] for row in blocks[template]}:
                         if weight_id.startswith(old):
                             own.add(new + weight_id[len(old):])
                         else:
                             used.add(weight_id)       # a tensor outside the layer: counted once below
-                layer_bytes[key] = sum(self._weights[weight_id][0] for weight_id in own)
+                layer_bytes[key] = sum(sizes[weight_id][0] for weight_id in own)
             total += layer_bytes[key]
-        for template_id, columns in blocks.items():
+        for template_id, rows in blocks.items():
             if template_id not in first_of:
-                used.update(columns[T.WEIGHT_ID])
+                used.update(row[_WEIGHT_ID] for row in rows)
         used.discard("")
-        return float(total + sum(self._weights[weight_id][0] for weight_id in used))
+        return float(total + sum(sizes[weight_id][0] for weight_id in used))
 
-    def at_context(self, context_len: int) -> None:
-        """Move a merged decode step (build_sum_columns) to a cache of `context_len` tokens: only
-        the layers' rows read the keys, so they are made again; every other row, and the weights
-        read, stay as they are."""
+    def pieces_at(self, pieces: list[tuple[_Piece, int, int]], context_len: int) -> list[tuple[_Piece, int, int]]:
+        """This merged decode step's `pieces` (build_sum_columns) with a cache of `context_len`
+        tokens: only the layers' rows read the keys, so they are made again; every other row, and
+        the weights read, stay as they are (the builder keeps the blocks it built)."""
         self.keys = context_len + 1
         remade = {template: make() for template, make in self._layer_makers.items()}
-        self.blocks = [(remade.get(id(columns), columns), loop_iter, repeat) for columns, loop_iter, repeat in self.blocks]
-        self.layer_uses = {(block, layer, first, id(remade[template])) for block, layer, first, template in self.layer_uses}
-        self._layer_makers = {id(columns): self._layer_makers[template] for template, columns in remade.items()}
+        return [(remade.get(id(rows), rows), loop_iter, repeat) for rows, loop_iter, repeat in pieces]
 
     def iteration_counts(self, loop_iter: int) -> tuple[int, int]:
         """(sequences computing, sequences writing KV) in one iteration of the loop."""
@@ -405,7 +424,7 @@ class _Builder:
             if step.kind == "layer":
                 columns = self.layer_columns(step.block, step.layer, active, 0)
             else:
-                columns = self.cached((step.kind, step.inject, active), lambda: _columnar(self.step_rows(step, active)))
+                columns = self.cached((step.kind, step.inject, active), lambda: self.piece(self.step_rows(step, active)))
             self.blocks.append((columns, loop_iter, 1))
         model, rows, tokens = self.model, [], active * self.seq_tokens
         repeat = loop_repeat(model)
@@ -421,9 +440,12 @@ class _Builder:
         counts = {-1: (self.batch, self.batch)}
         policy = self.model.loop.exit_policy
         kl_check = policy is not None and policy.check == "kl" and self.phase == "decode"
-        # A KL check follows every iteration, so its rows are per iteration: no compression then.
-        runs = self.iteration_runs() if compress_loops and not kl_check else None
-        steps = expand(self.model, max(self.depths), runs)
+        if self.model.is_looped:
+            # A KL check follows every iteration, so its rows are per iteration: no compression then.
+            runs = self.iteration_runs() if compress_loops and not kl_check else None
+            steps = expand(self.model, max(self.depths), runs)
+        else:          # no loop: the steps of one pass
+            steps = one_pass(self.model)
         tail = []
         if kl_check:
             last = max(i for i, s in enumerate(steps) if s.loop_iter >= 0)
@@ -441,29 +463,39 @@ class _Builder:
             else:
                 key = (step.kind, step.inject, active,
                        step.loop_iter if step.kind == "hyper_connection" else None)
-                columns = self.cached(key, lambda: _columnar(self.step_rows(step, active)))
+                columns = self.cached(key, lambda: self.piece(self.step_rows(step, active)))
             self.blocks.append((columns, step.loop_iter, step.repeat))
         self.add(self.output_rows(), -1)
 
-    def columns(self, token_step: int) -> dict[str, np.ndarray]:
+    def pieces(self) -> list[tuple[_Piece, int, int]]:
+        """(rows or columns, loop_iter, repeat) of the trace's blocks in order; when alike rows are
+        merged, one entry per distinct block with its repeats summed."""
+        if not self.merge_alike:
+            return self.blocks
+        merged: dict[int, list] = {}
+        for columns, loop_iter, repeat in self.blocks:
+            entry = merged.setdefault(id(columns), [columns, loop_iter, 0])
+            entry[2] += repeat
+        return [tuple(entry) for entry in merged.values()]
+
+    def columns(self, token_step: int, pieces: list | None = None, contexts: int = 1) -> dict[str, np.ndarray]:
         """The trace's columns as numpy arrays (text as Python objects, expert_id -1 for none):
-        what the engines read, without building a DataFrame."""
-        blocks = self.blocks
-        if self.merge_alike:      # one entry per distinct block, its repeats summed
-            merged: dict[int, list] = {}
-            for columns, loop_iter, repeat in blocks:
-                entry = merged.setdefault(id(columns), [columns, loop_iter, 0])
-                entry[2] += repeat
-            blocks = list(merged.values())
-        pieces = [columns for columns, _, _ in blocks]
-        sizes = [len(p[T.LAYER]) for p in pieces]
-        data = {c: np.concatenate([p[c] for p in pieces]) for c in _ROW}
+        what the engines read, without building a DataFrame. `pieces` (default: this trace's)
+        may hold the pieces of `contexts` alike traces in turn, stacked into one set of columns
+        (op ids count from 0 in each)."""
+        pieces = self.pieces() if pieces is None else pieces
+        if self.merge_alike:     # row tuples: one pass makes every column
+            sizes = [len(rows) for rows, _, _ in pieces]
+            data = _columnar([row for rows, _, _ in pieces for row in rows])
+        else:
+            sizes = [len(columns[T.LAYER]) for columns, _, _ in pieces]
+            data = {c: np.concatenate([columns[c] for columns, _, _ in pieces]) for c in _ROW}
         count = len(data[T.LAYER])
         data.update({
-            T.OP_ID: np.arange(count, dtype=np.int64),
+            T.OP_ID: np.concatenate([np.arange(count // contexts, dtype=np.int64)] * contexts),
             T.PHASE: np.full(count, self.phase, dtype=object),
-            T.LOOP_ITER: np.repeat([i for _, i, _ in blocks], sizes).astype(np.int64),
-            T.REPEAT: np.repeat([r for _, _, r in blocks], sizes).astype(np.int64),
+            T.LOOP_ITER: np.repeat(np.array([i for _, i, _ in pieces], dtype=np.int64), sizes),
+            T.REPEAT: np.repeat(np.array([r for _, _, r in pieces], dtype=np.int64), sizes),
             T.ACT_BITS: np.full(count, float(self.act_bits)),
             T.KV_BITS: np.full(count, float(self.kv_bits)),
             T.TOKEN_STEP: np.full(count, token_step, dtype=np.int64),
@@ -487,10 +519,7 @@ def columns_frame(columns: dict[str, np.ndarray], phase: str) -> pd.DataFrame:
 def _columnar(rows: list[tuple]) -> dict[str, np.ndarray]:
     """Row tuples (in _ROW order) -> one typed array per column; expert_id -1 = none."""
     values = list(zip(*rows)) if rows else [()] * len(_ROW)
-    out = {column: np.array(column_values, dtype=dtype)
-           for column, dtype, column_values in zip(_ROW, _ROW_DTYPES, values) if dtype is not None}
-    out[T.EXPERT_ID] = np.array([-1 if v is None else v for v in values[_EXPERT]], dtype=np.int64)
-    return out
+    return {column: np.array(column_values, dtype=dtype) for column, dtype, column_values in zip(_ROW, _ROW_DTYPES, values)}
 
 
 def build_trace(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
@@ -517,29 +546,30 @@ def build_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int
 
 
 def build_sum_columns(model: ModelSpec, phase: str, batch: int = 1, context_len: int = 0, *,
-                      token_step: int = 0, num_steps: int = 1) -> tuple[dict[str, np.ndarray], float]:
+                      token_step: int = 0, num_steps: int = 1) -> tuple[dict[str, np.ndarray], Callable[[], float]]:
     """For engines that only sum over a trace's rows (the closed form): the loop-compressed
     trace's columns with every layer of one shape written once, its `repeat` the number of layer
     applications it stands for (layer numbers and weight ids are then those of the first), and
-    the bytes of the distinct weight tensors the trace reads. A 16-layer decode is ~25 rows."""
+    what counts the bytes of the distinct weight tensors the trace reads (when asked: only the
+    floor needs them). A 16-layer decode is ~25 rows."""
     step = token_step if phase == "decode" else 0
     builder = _built(model, phase, batch, context_len, None, token_step, num_steps, True, True)
-    return builder.columns(step), builder.used_weight_bytes()
+    return builder.columns(step), builder.used_weight_bytes
 
 
 def build_decode_sum_columns(model: ModelSpec, batch: int, contexts: tuple[int, ...], *, token_step: int = 0,
-                             num_steps: int = 1) -> tuple[list[dict[str, np.ndarray]], float]:
-    """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass:
-    the context changes the attention's rows only (the closed form reads a step at two contexts),
+                             num_steps: int = 1) -> tuple[dict[str, np.ndarray], Callable[[], float]]:
+    """`build_sum_columns` of one decode step at each of `contexts` (cached tokens), in one pass
+    and stacked: the rows at the first context, then as many at the next, ...
+    The context changes the attention's rows only (the closed form reads a step at two contexts),
     so the rest is built once. The distinct weight bytes are the same at every context."""
     builder = _built(model, "decode", batch, contexts[0], None, token_step, num_steps, True, True)
-    used = builder.used_weight_bytes()
-    columns = [builder.columns(token_step)]
+    first = builder.pieces()
+    pieces = list(first)
     for context_len in contexts[1:]:
         _check_context(context_len)
-        builder.at_context(context_len)
-        columns.append(builder.columns(token_step))
-    return columns, used
+        pieces += builder.pieces_at(first, context_len)
+    return builder.columns(token_step, pieces, len(contexts)), builder.used_weight_bytes
 
 
 def _check_context(context_len: int) -> None:

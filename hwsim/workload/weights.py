@@ -14,7 +14,7 @@ from typing import Literal, NamedTuple
 
 from hwsim import cache, units
 from hwsim.spec.model import ModelSpec
-from hwsim.workload.schedule import Step, block_offsets, expand, num_physical_layers
+from hwsim.workload.schedule import Step, expand, num_physical_layers, one_pass
 
 TensorKind = Literal["matrix", "vector", "embedding"]
 # Tensor roles under the names QuantSpec's per-role rules use (llama.cpp's attn_v, ffn_down).
@@ -194,14 +194,12 @@ def _build_weight_table(model: ModelSpec) -> WeightTable:
             tensors.append(WeightTensor("embed_norm", "norm", "vector", n, 1, n))
     if emb != h:
         tensors.append(WeightTensor("embed_proj", "embed_proj", "matrix", emb, h, emb * h + h))
-    offsets, template, layers = block_offsets(model), _layer_template(model), []
-    layers_at = len(tensors)
-    for block in model.blocks:
-        for i in range(block.num_layers):
-            layer = offsets[block.name] + i
-            start = layers_at + len(layers) * len(template)
-            layers.append(LayerSpan(layer_prefix(block.name, layer), layer, start, start + len(template)))
-    loop_steps = {s.inject or s.kind for s in expand(model, 1) if s.kind in ("inject", "exit_gate")}
+    template, layers_at = _layer_template(model), len(tensors)
+    layer_names = [block.name for block in model.blocks for _ in range(block.num_layers)]   # by global layer
+    size = len(template)
+    layers = [LayerSpan(layer_prefix(name, layer), layer, layers_at + layer * size, layers_at + (layer + 1) * size)
+              for layer, name in enumerate(layer_names)]
+    loop_steps = {s.inject or s.kind for s in one_pass(model) if s.kind in ("inject", "exit_gate")}
     if "adapter" in loop_steps:
         tensors.append(WeightTensor("loop.adapter", "adapter", "matrix", 2 * h, h, 2 * h * h))
     if "exit_gate" in loop_steps:
@@ -248,22 +246,46 @@ def lm_head_tensor(model: ModelSpec) -> WeightTensor | None:
 
 
 def unique_weight_bytes(model: ModelSpec) -> float:
-    """Bytes of the model's distinct weight tensors, memoised per spec object (hwsim.cache)."""
-    return cache.per_spec.get("weight_bytes", model, lambda: float(sum(b for b, _ in weight_sizes(model).values())))
+    """Bytes of the model's distinct weight tensors (summed in table order, as weight_sizes
+    lists them), memoised per spec object (hwsim.cache)."""
+    def total() -> float:
+        table, level = weight_table(model), model_level_sizes(model)
+        head, tail = table.model_tensors[:table.layers_at], table.model_tensors[table.layers_at:]
+        return float(sum([level[t.weight_id][0] for t in head]
+                         + [size for layer in _layer_sizes(model) for size, _ in layer]
+                         + [level[t.weight_id][0] for t in tail]))
+    return cache.per_spec.get("weight_bytes", model, total)
 
 
 def weight_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
     """(bytes, bits) of every tensor by weight_id, in table order, memoised per spec object
-    (hwsim.cache): the trace builder and the byte totals read them for every trace of a model."""
+    (hwsim.cache)."""
     def make() -> dict[str, tuple[float, float]]:
-        table, num_layers = weight_table(model), num_physical_layers(model)
-        tensors, at, names = table.model_tensors, table.layers_at, [t.weight_id for t in table.template]
-        sizes = {t.weight_id: _size(t, model, num_layers) for t in tensors[:at]}
-        for span, layer_sizes in zip(table.layers, _layer_sizes(model)):
-            sizes.update(zip([span.prefix + name for name in names], layer_sizes))
-        sizes.update((t.weight_id, _size(t, model, num_layers)) for t in tensors[at:])
+        table, level = weight_table(model), model_level_sizes(model)
+        at = table.layers_at
+        sizes = {t.weight_id: level[t.weight_id] for t in table.model_tensors[:at]}
+        for layer in range(len(table.layers)):
+            sizes.update(layer_weight_sizes(model, layer))
+        sizes.update((t.weight_id, level[t.weight_id]) for t in table.model_tensors[at:])
         return sizes
     return cache.per_spec.get("weight_sizes", model, make)
+
+
+def model_level_sizes(model: ModelSpec) -> dict[str, tuple[float, float]]:
+    """(bytes, bits) of the model-level tensors by weight_id, memoised per spec object
+    (hwsim.cache): a trace builder adds those of the layers whose rows it builds."""
+    def make() -> dict[str, tuple[float, float]]:
+        num_layers = num_physical_layers(model)
+        return {t.weight_id: _size(t, model, num_layers) for t in weight_table(model).model_tensors}
+    return cache.per_spec.get("model_level_sizes", model, make)
+
+
+def layer_weight_sizes(model: ModelSpec, layer: int) -> dict[str, tuple[float, float]]:
+    """(bytes, bits) of physical layer `layer`'s tensors by weight_id (WeightTable.layers is in
+    layer order)."""
+    table = weight_table(model)
+    prefix = table.layers[layer].prefix
+    return dict(zip([prefix + t.weight_id for t in table.template], _layer_sizes(model)[layer]))
 
 
 def _size(tensor: WeightTensor, model: ModelSpec, num_layers: int) -> tuple[float, float]:
@@ -290,14 +312,13 @@ def _layer_sizes(model: ModelSpec) -> list[tuple[tuple[float, float], ...]]:
     return cache.per_spec.get("layer_sizes", model, make)
 
 
-def layer_shapes(model: ModelSpec) -> dict[str, int]:
-    """Per layer prefix, a small number (cheap to hash in keys) shared by the layers whose rows
+def layer_shapes(model: ModelSpec) -> list[int]:
+    """Per physical layer, a small number (cheap to hash in keys) shared by the layers whose rows
     in a trace are alike but for their number: every layer has the layer template's tensors, so
     those whose tensors' bytes and bits are equal. Memoised per spec object (hwsim.cache)."""
-    def make() -> dict[str, int]:
+    def make() -> list[int]:
         numbers: dict[tuple, int] = {}
-        return {span.prefix: numbers.setdefault(sizes, len(numbers))
-                for span, sizes in zip(weight_table(model).layers, _layer_sizes(model))}
+        return [numbers.setdefault(sizes, len(numbers)) for sizes in _layer_sizes(model)]
     return cache.per_spec.get("layer_shapes", model, make)
 
 
@@ -343,7 +364,7 @@ def kv_cache_slots_per_token(model: ModelSpec, loop_count: int | None = None) ->
     iterations; exit_only the exit iteration's. Non-causal models keep none."""
     if not model.attention.causal:
         return 0
-    steps = expand(model, 1)      # the layers of one iteration: the count only scales them
+    steps = one_pass(model)      # the layers of one iteration: the count only scales them
     count = model.loop.count if loop_count is None else loop_count
     policy = model.loop.kv_policy
     kept_iters = {"per_loop": count, "shared": 1, "exit_only": 1, "first": 1,
@@ -366,7 +387,7 @@ def kv_cache_bytes(model: ModelSpec, context: int, loop_count: int | None = None
     kv_window = model.loop.kv_window
     if kv_window:   # PLT: each later iteration's looped layers keep their own window
         count = model.loop.count if loop_count is None else loop_count
-        looped = sum(1 for s in expand(model, 1) if s.kind == "layer" and s.loop_iter == 0)
+        looped = sum(1 for s in one_pass(model) if s.kind == "layer" and s.loop_iter == 0)
         per_slot = units.bytes_for(2 * att.num_kv_heads * att.head_dim, model.quant.kv.effective_bits)
         total += looped * (count - 1) * min(kept, kv_window) * per_slot
     return total

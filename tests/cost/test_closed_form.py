@@ -39,8 +39,8 @@ def test_closed_form_handles_an_op_that_changes_side(device):
     hw = device()
     def attention(keys):
         return op(op_kind="attn_score", m=16, n=keys, k=2**20, kv_read_bytes=1e6 + 1e3 * keys)
-    at0, at1 = (trace_demand(make_trace(attention(keys))) for keys in (1, 2))
-    run = R._steps_run(at0, at1, R._Devices([hw]), first_context=0, steps=200)
+    pair = trace_demand(make_trace(attention(1), attention(2)))     # the step at contexts 0 and 1
+    run = R._steps_run(pair, R._Devices([hw]), first_context=0, steps=200)
     # One row per step (context c reads c + 1 keys), timed op by op.
     direct = op_times(make_trace(*(attention(c + 1) for c in range(200))), hw)
     assert list(direct["bound"].iloc[[0, -1]]) == ["memory", "compute"]
@@ -114,24 +114,24 @@ def test_simulator_never_beats_the_floor_when_streaming(load_model, load_hardwar
     assert floor <= per_op
 
 
-def _floor_trace(keys):
+def _floor_rows(keys):
     """w1 (3 MiB) used twice, w2 (2 MiB), an attention op reading 1 MiB + 1 KiB per key of KV and
     writing 1 KiB, and a norm whose 6 MiB of activations exceed the 4 MiB SRAM by 2 MiB."""
     KiB, MiB = 2**10, 2**20
-    return make_trace(op(name="a", weight_id="w1", m=1, n=1024, k=1536, weight_bytes=3 * MiB),
-                      op(name="b", weight_id="w1", m=1, n=1024, k=1536, weight_bytes=3 * MiB),
-                      op(name="c", weight_id="w2", m=1, n=1024, k=1024, weight_bytes=2 * MiB),
-                      op(op_kind="attn_score", name="attn", m=1, n=keys, k=64,
-                         kv_read_bytes=MiB + KiB * keys, kv_write_bytes=KiB),
-                      op(op_kind="norm", name="norm", flops=0.0, act_in_bytes=3 * MiB, act_out_bytes=3 * MiB))
+    return (op(name="a", weight_id="w1", m=1, n=1024, k=1536, weight_bytes=3 * MiB),
+            op(name="b", weight_id="w1", m=1, n=1024, k=1536, weight_bytes=3 * MiB),
+            op(name="c", weight_id="w2", m=1, n=1024, k=1024, weight_bytes=2 * MiB),
+            op(op_kind="attn_score", name="attn", m=1, n=keys, k=64,
+               kv_read_bytes=MiB + KiB * keys, kv_write_bytes=KiB),
+            op(op_kind="norm", name="norm", flops=0.0, act_in_bytes=3 * MiB, act_out_bytes=3 * MiB))
 
 
 @pytest.mark.parametrize("cold", [False, True])
 def test_floor_traffic_by_hand(device, cold):
     KiB, MiB, GiB = 2**10, 2**20, 2**30
     hw = device(**{"memory.dram.latency": "1 us"})
-    at0, at1 = (trace_demand(_floor_trace(keys)) for keys in (0, 1))
-    run = R._steps_run(at0, at1, R._Devices([hw]), first_context=10, steps=4, cold=cold)
+    pair = trace_demand(make_trace(*_floor_rows(0), *_floor_rows(1)))     # the step at contexts 0 and 1
+    run = R._steps_run(pair, R._Devices([hw]), first_context=10, steps=4, cold=cold)
     # Per step: 5 MiB of weights used, 4 MiB may stay on chip from the step before (all 5 MiB
     # cross in the first step of a cold start); KV 1 MiB + (10 + j) KiB read, 1 KiB written;
     # 2 MiB of activations spill. Two KV transfers per step, 1 us each.
@@ -140,7 +140,7 @@ def test_floor_traffic_by_hand(device, cold):
     expected = (weights + kv + 4 * 2 * MiB) / GiB + 4 * 2 * 1e-6
     assert run.floor_memory_s[0] == pytest.approx(expected, rel=1e-12)
     assert run.floor_s[0] == run.floor_memory_s[0] > run.serial_s[0] > 0
-    prefill = R._prefill_run(at1, R._Devices([hw]))
+    prefill = R._prefill_run(trace_demand(make_trace(*_floor_rows(1))), R._Devices([hw]))
     # The SRAM starts empty: every weight crosses once (5 MiB), plus KV and the spill.
     assert prefill.floor_memory_s[0] == pytest.approx((5 * MiB + MiB + 2 * KiB + 2 * MiB) / GiB + 2e-6, rel=1e-12)
 
