@@ -69,9 +69,11 @@ def bench_simulate(repeats: int) -> list[tuple]:
     jetson = load_hardware("jetson-orin-nano")
     h100 = load_hardware("h100-sxm")
     run = dict(phase="e2e", prompt_len=512, gen_len=128)
-    point = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats * 20)
-    cold = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats * 4, cold=cache.clear)
-    floor = median_seconds(lambda: roofline_totals(llama, h100, **run, bound="floor"), repeats * 20)
+    # Sub-millisecond points: many samples, so a garbage collection or a busy neighbour in a
+    # few of them does not move the median.
+    point = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats * 100)
+    cold = median_seconds(lambda: roofline_totals(llama, h100, **run), repeats * 100, cold=cache.clear)
+    floor = median_seconds(lambda: roofline_totals(llama, h100, **run, bound="floor"), repeats * 100)
     ouro = load_model("ouro-1.4b")
     loops = {n: median_seconds(lambda n=n: roofline_totals(configure_model(ouro, loops=n), h100, **run), repeats,
                                cold=cache.clear) for n in (1, 64)}
