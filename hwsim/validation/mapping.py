@@ -60,20 +60,45 @@ class RuntimeRule:
 
 
 @dataclass(frozen=True)
+class ContextRule:
+    """Rows whose id or source contains `match` decoded against a KV cache of `decode_context`
+    tokens whatever their prompt: the runtime's graph is compiled for that context and attends
+    over all of it at every step (`note`: the source)."""
+
+    match: str
+    decode_context: int
+    note: str
+
+
+def _first_match(rules, row_id: str, source: str):
+    """The first rule whose `match` is in the row's id, else the first in its source; None."""
+    for text in (row_id, source):
+        for rule in rules:
+            if rule.match in text:
+                return rule
+    return None
+
+
+@dataclass(frozen=True)
 class Mapping:
     hardware: dict[str, Entry]
     models: dict[str, Entry]
     quant: dict[str, Entry]
     source: str
     runtimes: tuple[RuntimeRule, ...] = ()
+    contexts: tuple[ContextRule, ...] = ()
 
     def runtime_for(self, row_id: str, source: str) -> tuple[Runtime | None, str]:
         """(runtime, reason if None) of a row: the first rule matching its id, else its source."""
-        for text in (row_id, source):
-            for rule in self.runtimes:
-                if rule.match in text:
-                    return rule.runtime, ""
+        rule = _first_match(self.runtimes, row_id, source)
+        if rule is not None:
+            return rule.runtime, ""
         return None, f"source {source[:60]!r}... has no runtime in {self.source} (section runtimes)"
+
+    def decode_context_for(self, row_id: str, source: str) -> int:
+        """The KV context a row's decode ran against regardless of its prompt (0: its own)."""
+        rule = _first_match(self.contexts, row_id, source)
+        return rule.decode_context if rule is not None else 0
 
     def hardware_preset(self, text: str) -> tuple[str | None, str]:
         """(preset, reason if None) for a hardware string."""
@@ -127,10 +152,28 @@ def load_mapping(path: Path | str = MAPPING_PATH) -> Mapping:
             raise ConfigError(f"{shown}: {section}: expected a mapping of string -> preset")
         sections[section] = {str(k).strip(): _entry(v, f"{shown}: {section}.{k}", allow_head=section == "quant")
                              for k, v in raw.items()}
-    unknown = set(data) - set(sections) - {"runtimes"}
+    unknown = set(data) - set(sections) - {"runtimes", "contexts"}
     if unknown:
         raise ConfigError(f"{shown}: unknown sections: {', '.join(sorted(unknown))}")
-    return Mapping(source=shown, runtimes=_runtime_rules(data.get("runtimes") or [], shown), **sections)
+    return Mapping(source=shown, runtimes=_runtime_rules(data.get("runtimes") or [], shown),
+                   contexts=_context_rules(data.get("contexts") or [], shown), **sections)
+
+
+def _context_rules(raw, shown: str) -> tuple[ContextRule, ...]:
+    shape = "{match: TEXT, decode_context: TOKENS, note: TEXT}"
+    if not isinstance(raw, list):
+        raise ConfigError(f"{shown}: contexts: expected a list of {shape}")
+    rules = []
+    for index, item in enumerate(raw):
+        where = f"{shown}: contexts[{index}]"
+        if (not isinstance(item, dict) or set(item) != {"match", "decode_context", "note"}
+                or not str(item["match"]).strip() or not str(item["note"]).strip()):
+            raise ConfigError(f"{where}: expected {shape}")
+        tokens = item["decode_context"]
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1:
+            raise ConfigError(f"{where}.decode_context: expected a whole number of tokens >= 1, got {tokens!r}")
+        rules.append(ContextRule(str(item["match"]), tokens, str(item["note"])))
+    return tuple(rules)
 
 
 def _runtime_rules(raw, shown: str) -> tuple[RuntimeRule, ...]:
@@ -186,6 +229,7 @@ class Case:
     quant: str
     runtime: Runtime = Runtime.LLAMA_CPP
     head_format: str | None = None   # the LM head and embeddings' format, where the row's quant states one
+    decode_context: int = 0          # KV tokens a decode step attends over whatever its prompt (0: its own)
 
 
 @dataclass(frozen=True)
@@ -229,7 +273,8 @@ def map_rows(frame, mapping: Mapping) -> tuple[list[Case], list[Unmapped]]:
             unmapped.append(Unmapped(record["id"], record["hardware"], record["model"],
                                      record["metric"], "; ".join(reasons)))
         else:
-            cases.append(Case(parsed, *presets, runtime=runtime, head_format=mapping.quant_head(record["quant"])))
+            cases.append(Case(parsed, *presets, runtime=runtime, head_format=mapping.quant_head(record["quant"]),
+                              decode_context=mapping.decode_context_for(record["id"], record["source"])))
     return cases, unmapped
 
 

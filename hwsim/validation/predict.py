@@ -1,7 +1,8 @@
 """Simulate the workload of a measured row and return the figure in the row's metric.
 
 pp512 is a prefill of 512 tokens (tokens/s = batch x 512 / ttft); tg128 is a decode of 128
-tokens from the stated context (tokens/s = batch / tpot); TTFT and TPOT are read directly;
+tokens from the stated context, or from the context the runtime's graph is compiled for where the
+mapping's `contexts` rules give one (tokens/s = batch / tpot); TTFT and TPOT are read directly;
 output / end-to-end tokens/s are batch x generated tokens over the whole run. A GEMM kernel row
 is costed as one matmul op on the matrix engine.
 """
@@ -38,8 +39,9 @@ def predict_seconds(case: Case, hardware: HardwareSpec, engine: str = "roofline"
     row = case.row
     if row.spec.group == "kernel":
         return _gemm_seconds(row, hardware)
+    prompt = max(row.prompt_tokens, case.decode_context) if row.spec.group == "decode" else row.prompt_tokens
     totals = simulated_totals(model_for(case), hardware, engine, phase=row.spec.phase,
-                              prompt_len=row.prompt_tokens,
+                              prompt_len=prompt,
                               gen_len=row.gen_tokens if row.spec.phase != "prefill" else 0, batch=row.batch)
     if row.metric == "pp_tokens_per_s":
         return totals["ttft_s"] / (row.batch * row.prompt_tokens)

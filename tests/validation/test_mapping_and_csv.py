@@ -112,6 +112,8 @@ def test_runtime_rules_match_id_before_source():
     ("models:\n  X: {preset: llama-2-7b, head: int8, note: x}\n", "expected a preset name or"),  # head: quant only
     ("quant:\n  X: {preset: int4-g128, runtimes: {cuda: q4_0}, note: x}\n", "X.runtimes: unknown runtime 'cuda'"),
     ("quant:\n  X: {preset: int4-g128, runtimes: {llama.cpp: q4_0}}\n", "presets by runtime need a note"),
+    ("contexts:\n  - {match: q, decode_context: 0, note: n}\n", r"contexts\[0\].decode_context: expected a whole"),
+    ("contexts:\n  - {match: q, decode_context: 4096}\n", r"contexts\[0\]: expected \{match"),
 ])
 def test_bad_mapping_entry_is_an_error(tmp_path, text, message):
     path = tmp_path / "m.yaml"
@@ -152,3 +154,21 @@ def test_quant_string_reads_by_the_rows_runtime():
     cases, unmapped = map_rows(frame, mapping)
     assert {c.row.id: c.quant for c in cases} == {"a-lcpp-": "q4_0", "a-trt-": "int4-g128"}
     assert [u.id for u in unmapped] == ["b-lcpp-"] and "q9_9: no such preset" in unmapped[0].reason
+
+
+def test_a_static_context_rule_sets_the_kv_a_decode_row_is_simulated_at():
+    """AI Hub's QNN graphs attend over their whole compiled context: a decode row matched by a
+    `contexts` rule is simulated at that context, so it moves that KV cache every step."""
+    from hwsim.validation.predict import predict_seconds
+    from hwsim.validation.predict import case_hardware
+
+    frame = load_measured(REPO_ROOT / "validation" / "measured.csv")
+    cases, _ = map_rows(frame, load_mapping())
+    row = next(c for c in cases if c.row.id == "qaihub26-8e-phi-3-5-mini-w4a16-tg")
+    assert row.decode_context == 4096
+    assert next(c for c in cases if c.row.id.startswith("lcpp")).decode_context == 0
+    hardware = case_hardware(row.hardware)
+    static, own = predict_seconds(row, hardware), predict_seconds(Case(**{**row.__dict__, "decode_context": 0}), hardware)
+    # Phi-3.5-mini keeps 32 KV heads of 96 in 32 layers: 2 x 32 x 32 x 96 x 2 B = 393 KB a token,
+    # 1.6 GB at 4,096 tokens, read at every step on top of ~2 GB of weights.
+    assert 1.5 < static / own < 2.2
