@@ -15,7 +15,8 @@ Presets the file does not know and classes with no data fall through to the next
 The prefill fraction becomes a two-point `rows` efficiency curve on the matrix engine: the
 preset's own scalar efficiency at M <= DECODE_ROWS (runtimes decode with GEMV-style kernels
 that stay bandwidth-bound) and the fitted fraction at M >= PREFILL_ROWS (tiled GEMM kernels),
-linear in log2(M) between.
+linear in log2(M) between. A device whose runtime has no GEMV path (HardwareSpec.
+decode_pads_matrix: decode pads to the matrix tile) takes the fitted fraction at every M.
 """
 
 from __future__ import annotations
@@ -191,6 +192,11 @@ def efficiencies_for(hardware: HardwareSpec, calibration: Calibration,
         provenance = own.provenance or f"{hardware.name} x {runtime} fit"
     if not figures:
         return None
+    if hardware.decode_pads_matrix and "dram_efficiency_by_format" in figures:
+        # Its decode rows time the matrix pass: no row of its own pins a format's DRAM fraction,
+        # and another runtime's per-format offsets would make a narrower format slower on the
+        # same bytes (the head and activations) once the pass binds. One fraction for all.
+        figures["dram_efficiency_by_format"] = {}
     figures["provenance"] = f"{provenance} (runtime {runtime})"
     return figures
 
@@ -241,7 +247,9 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
         matrix = matrix.model_copy(update={"efficiency": figures["matrix_efficiency"]})
     curves = dict(matrix.efficiency_curve)
     if figures.get("prefill_efficiency") is not None:
-        curves["any"] = prefill_curve(matrix.efficiency, figures["prefill_efficiency"])
+        # A runtime without GEMV kernels decodes with the prefill's tiled ones: one fraction.
+        decode = figures["prefill_efficiency"] if hardware.decode_pads_matrix else matrix.efficiency
+        curves["any"] = prefill_curve(decode, figures["prefill_efficiency"])
     for dtype, curve in (figures.get("efficiency_curve") or {}).items():
         curves[dtype] = curve if isinstance(curve, EfficiencyCurve) else EfficiencyCurve.model_validate(curve)
     compute[matrix_name] = matrix.model_copy(update={"efficiency_curve": curves})

@@ -47,6 +47,16 @@ from hwsim.workload.trace_cache import cached_trace
 TILE_BYTES = 64 * 1024   # DMA tile: an engine starts on an op once its first tile has arrived
 
 
+def last_tile_share(read_bytes: np.ndarray) -> np.ndarray:
+    """Share of an op's bytes in its last DMA tile (a partial tile where the bytes are not a
+    whole number of tiles): the work an engine still has once the transfer ends. Taking the
+    first tile's share instead made a format with fewer bytes (one tile and a remainder) wait
+    on nearly all its work after the transfer, slower than a wider one."""
+    read_bytes = np.asarray(read_bytes, dtype=float)
+    whole_before_last = np.maximum(np.ceil(read_bytes / TILE_BYTES) - 1.0, 0.0)
+    return np.where(read_bytes > 0, (read_bytes - whole_before_last * TILE_BYTES) / np.maximum(read_bytes, 1.0), 0.0)
+
+
 @dataclass(frozen=True)
 class Transfer:
     """One DMA transfer as the timeline shows it."""
@@ -226,7 +236,7 @@ class Engine:
         reads = read_bytes > 0
         tile = np.where(reads, np.minimum(1.0, TILE_BYTES / np.maximum(read_bytes, 1.0)), 0.0)
         first_tile_s = np.where(reads, self.dram_latency_s + tile * read_bytes / self.dram_rate, 0.0)
-        step_s = launch_s + np.maximum(first_tile_s + busy_s, memory_s + tile * busy_s)
+        step_s = launch_s + np.maximum(first_tile_s + busy_s, memory_s + last_tile_share(read_bytes) * busy_s)
         origin = self.env.now
         end = origin + np.cumsum(step_s)
         issued = end - step_s + launch_s            # the kernel runs and its transfer starts
@@ -250,6 +260,7 @@ class Engine:
         read_s, write_s, read_bytes, lane_s = (np.asarray(a, dtype=float).tolist()
                                                for a in (read_s, write_s, read_bytes, lane_s))
         tile = [min(1.0, TILE_BYTES / max(b, 1.0)) for b in read_bytes]
+        last = last_tile_share(np.asarray(read_bytes, dtype=float)).tolist()
         loaded = [env.event() for _ in range(n)]
         first_tile = [env.event() if tile[i] < 1.0 and read_s[i] > 0 else loaded[i] for i in range(n)]
         done = [env.event() for _ in range(n)]
@@ -287,7 +298,7 @@ class Engine:
                 yield env.timeout(lane_s[i])
                 if not loaded[i].processed:
                     yield loaded[i]
-                    yield env.timeout(tile[i] * lane_s[i])
+                    yield env.timeout(last[i] * lane_s[i])
                 end[i] = env.now
                 done[i].succeed()
 

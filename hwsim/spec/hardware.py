@@ -243,6 +243,13 @@ class HardwareSpec(Spec):
         return cache.per_spec.get("datapath", self, resolve)
 
     @property
+    def decode_pads_matrix(self) -> bool:
+        """Whether a batch-1 decode GEMM runs as the prefill's tiled kernels do, on the matrix
+        engine padded to `tile_m` rows (no GEMV path): it then runs at the prefill fraction, and
+        its time is the padded pass, not the weight stream (docs/validation.md, "Padded decode")."""
+        return not self.resolved_datapath.gemv_on_vector and self.matrix.tile_m > 1
+
+    @property
     def dram(self) -> MemoryLevelSpec | None:
         return next((m for m in self.memory.values() if m.kind == "dram"), None)
 

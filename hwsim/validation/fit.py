@@ -150,6 +150,8 @@ def decode_implied(cases: list[Case], engine: str = "roofline") -> list[Implied]
     implied: list[Implied] = []
     for case in (c for c in fit_cases(cases) if c.row.spec.group == "decode"):
         preset = case_hardware(case.hardware)
+        if preset.decode_pads_matrix:   # its decode rows time the matrix pass, not the DRAM
+            continue
         for launch_s in sorted(set(LAUNCH_GRID_S) | {preset.overhead.op_launch_s}):
             hardware = with_launch(preset, launch_s)
 
