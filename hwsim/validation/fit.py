@@ -3,7 +3,8 @@ class (x runtime), and judge them on devices left out of the fit.
 
 For each row, the figure that makes the simulator reproduce the measurement is solved for
 ("implied efficiency"): decode rows imply the achievable DRAM-bandwidth fraction (at each
-candidate per-op launch overhead), prefill rows the matrix-engine fraction the runtime reaches
+candidate per-op launch overhead; not on a device whose decode pads to its matrix tile, where
+they time the matrix pass, HardwareSpec.decode_pads_matrix), prefill rows the matrix-engine fraction the runtime reaches
 at prefill sizes (given the decode fit), GEMM kernel rows one point of a measured size-dependent
 efficiency curve. A "unit" is one device under one runtime. Then, in log space:
 
