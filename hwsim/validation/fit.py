@@ -41,7 +41,11 @@ from hwsim.validation.predict import case_hardware, model_for, predict_seconds
 
 REFERENCE_FORMAT = "q4_0"
 # A group slope needs this many devices spanning at least a doubling of bandwidth; with fewer,
-# the group keeps one intercept (a slope from two points would memorise them).
+# the group keeps one intercept (a slope from two points would memorise them). Only a falling
+# slope is kept: the slope stands for the per-token costs that do not scale with bandwidth
+# (launches, synchronisation), a larger share of a faster memory's step; a rising one is the
+# devices' software builds and hosts, not their bandwidth (consumer GPUs: a 2024 llama.cpp on
+# the 960 GB/s RTX 6000 Ada, an Ampere Altra host's A4000), and extrapolates them.
 MIN_DEVICES_FOR_SLOPE = 3
 FIT_GROUPS = ("decode", "prefill", "kernel")
 # Candidate per-op launch overheads. The floor, 1 us, is a modelling choice: below it the fit
@@ -454,7 +458,8 @@ def _line(points: list[tuple[float, float]], allow_slope: bool) -> dict | None:
     if allow_slope and len(points) >= MIN_DEVICES_FOR_SLOPE and max(xs) - min(xs) >= 1.0:
         mx, my = _mean(xs), _mean(ys)
         slope = sum((x - mx) * (y - my) for x, y in points) / sum((x - mx) ** 2 for x in xs)
-        return {"intercept": round(my - slope * mx, 4), "slope": round(slope, 4)}
+        if slope <= 0:
+            return {"intercept": round(my - slope * mx, 4), "slope": round(slope, 4)}
     return {"intercept": round(_mean(ys), 4), "slope": 0.0}
 
 

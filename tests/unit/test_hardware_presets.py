@@ -128,7 +128,13 @@ def test_apple_gpu_runs_fp16_at_the_fp32_rate(load_hardware):
     ("apple-m4-pro-16c", "dram_bw", 273e9), ("snapdragon-8-gen3-npu", "dram_bw", 76.8e9),
     ("rk3588", "int8", 6e12), ("hailo-10h", "int4", 40e12), ("intel-lunar-lake-npu", "int8", 48e12),
     ("amd-strix-halo-npu", "dram_bw", 256e9),
+    ("rtx-a4000", "dram_bw", 448e9), ("rtx-6000-ada", "fp8", 728.5e12), ("rtx-3080-ti", "dram_bw", 912e9),
+    # Bandwidths the measured rows state next to the card's name.
+    ("rtx-3090-ti", "dram_bw", 1008e9), ("rtx-6000-ada", "dram_bw", 960e9), ("rtx-4070", "dram_bw", 504e9),
     # Derived figures, computed by hand.
+    ("rtx-4070", "fp16", 46 * 512 * 2.475e9),  # SMs x FP16 FLOP/clock/SM (FP32 accumulate, GeForce) x boost
+    ("rtx-4070-ti-super", "fp16", 66 * 512 * 2.61e9),
+    ("rtx-3090-ti", "fp16", 84 * 512 * 1.86e9),
     ("raspberry-pi-5", "fp32", 4 * 2.4e9 * 16),  # 4 cores x 2.4 GHz x 2 x 128-bit FMA (8 FLOP each)
     ("raspberry-pi-5", "sram_cap", 4 * 512 * 1024 + 2 * 2**20),  # L2 4 x 512 KiB + L3 2 MiB
     ("jetson-orin-nx-16gb", "int8", 30.1e12),  # 32 TC x 1024 op/clk x 0.918 GHz = 30.08e12

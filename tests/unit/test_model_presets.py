@@ -173,6 +173,10 @@ NORMS_AND_ROPE = {
     "qwen3-8b": ("pre", 1e-6, 1e6), "gemma-3-4b": ("sandwich", 1e-6, 1e6),
     "qwen2-0.5b": ("pre", 1e-6, 1e6), "tinyllama-1.1b": ("pre", 1e-5, 10_000),
     "mistral-7b-v0.3": ("pre", 1e-5, 1e6),
+    "falcon3-7b": ("pre", 1e-6, 1_000_042), "granite-3.1-8b": ("pre", 1e-5, 1e7),
+    "chatglm3-6b": ("pre", 1e-5, 10_000), "llama-30b": ("pre", 1e-6, 10_000),
+    "open-llama-3b": ("pre", 1e-6, 10_000), "codellama-34b": ("pre", 1e-5, 1e6),
+    "llama-2-70b": ("pre", 1e-5, 10_000),
 }
 NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
                    "mixtral-8x7b": True}

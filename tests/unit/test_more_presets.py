@@ -27,6 +27,16 @@ PUBLISHED = {
     "qwen2-0.5b": (0.494e9, 24, 2, 64),
     "tinyllama-1.1b": (1.10e9, 22, 4, 64),
     "mistral-7b-v0.3": (7.25e9, 32, 8, 128),
+    # added with the wave-2 measured rows (QNN, RKLLM, ExLlama, llama.cpp): sizes as the Hugging
+    # Face model pages or papers give them (Falcon3 7.46B, Granite 3.1 8.17B, ChatGLM3 6.24B,
+    # LLaMA 32.5B (arXiv 2302.13971 Table 2), OpenLLaMA 3.43B, CodeLlama 33.7B, Llama 2 69.0B)
+    "falcon3-7b": (7.46e9, 28, 4, 256),
+    "granite-3.1-8b": (8.17e9, 40, 8, 128),
+    "chatglm3-6b": (6.24e9, 28, 2, 128),
+    "llama-30b": (32.5e9, 60, 52, 128),
+    "open-llama-3b": (3.43e9, 26, 32, 100),
+    "codellama-34b": (33.7e9, 48, 8, 128),
+    "llama-2-70b": (69.0e9, 80, 8, 128),
 }
 
 
@@ -53,6 +63,14 @@ def test_llama_2_13b_parameters_by_hand(load_model):
     # 2 * 32000 * 5120 (embedding, untied head) + 40 * (4 * 5120^2 + 3 * 5120 * 13824 + 2 * 5120)
     #   + 5120 (final norm) = 13,015,864,320
     assert model_figures(load_model("llama-2-13b"))["params_unique"] == 13_015_864_320
+
+
+def test_chatglm3_6b_parameters_by_hand(load_model):
+    """Multi-query attention in 2 groups with a bias on the fused q/k/v projection, untied head."""
+    h, inter, vocab, layers, kv = 4096, 13696, 65024, 28, 2 * 128
+    attention = h * h + 2 * h * kv + (h + 2 * kv) + h * h
+    per_layer = attention + 3 * h * inter + 2 * h
+    assert model_figures(load_model("chatglm3-6b"))["params_unique"] == 2 * vocab * h + layers * per_layer + h
 
 
 def test_gemma_2_2b_parameters_by_hand(load_model):

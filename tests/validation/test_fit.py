@@ -37,6 +37,14 @@ def test_additive_fit_recovers_device_and_format_effects():
     assert effect["b"] == pytest.approx(math.log(0.5), abs=1e-6)
 
 
+def test_line_keeps_only_a_falling_slope():
+    # ln e rising by 0.2 per doubling of bandwidth: the mean of the three, no slope
+    rising = [(0.0, -0.5), (1.0, -0.3), (2.0, -0.1)]
+    assert _line(rising, allow_slope=True) == {"intercept": -0.3, "slope": 0.0}
+    falling = [(x, -y - 0.6) for x, y in rising]
+    assert _line(falling, allow_slope=True) == {"intercept": -0.1, "slope": -0.2}
+
+
 def test_line_needs_three_devices_and_a_doubling_for_a_slope():
     points = [(0.0, -0.1), (1.0, -0.3), (2.0, -0.5)]
     assert _line(points, allow_slope=True) == {"intercept": -0.1, "slope": -0.2}
