@@ -6,6 +6,13 @@ from the most specific level that has them, per figure:
 
     pooled model (all classes)  <  class model  <  class x runtime model  <  preset x runtime fit
 
+The class model counts only where the class has been fitted under the run's runtime: a class's
+figures under other stacks carry those stacks (a datacenter class fitted on llama.cpp alone
+prefills at llama.cpp's 7-9% of the int8 peak, which says nothing about TensorRT-LLM), and the
+pooled model, averaged over every stack, is the less biased guess. Held out, on the seven devices
+whose runtime no other device of their class shares, the pooled model is the better fallback on
+six (docs/validation.md, "Fallback for a lone runtime").
+
 A model gives the DRAM fraction as a function of the preset's bandwidth (ln e = intercept +
 slope * log2(bw / 100 GB/s), the largest chips reaching a smaller fraction at batch 1), plus a
 per-weight-format offset; the prefill matrix fraction; the per-op launch overhead where the
@@ -165,10 +172,11 @@ def efficiencies_for(hardware: HardwareSpec, calibration: Calibration,
     cls = hardware.device_class
     levels: list[tuple[str, GroupModel]] = [("pooled model", calibration.pooled)]
     entry = calibration.classes.get(cls)
-    if entry is not None:
+    if entry is not None and runtime in entry.runtimes:
+        # The class's figures fill what its runtime's model lacks; a class fitted only under
+        # other runtimes says nothing about this one (module doc), so then the pooled model holds.
         levels.append((f"class {cls}", entry))
-        if runtime in entry.runtimes:
-            levels.append((f"class {cls} x {runtime}", entry.runtimes[runtime]))
+        levels.append((f"class {cls} x {runtime}", entry.runtimes[runtime]))
     figures: dict[str, Any] = {}
     provenance = ""
     for label, model in levels:

@@ -73,7 +73,8 @@ KERNEL_DTYPE = "fp16"
 CURVE_BIN_OCTAVES = 1.0
 METHOD = ("ln dram_eff = a(group) + b(group)*log2(bw/100 GB/s) + g(format); ln prefill matrix_eff = a'(group); "
           "op_launch(class x runtime) where decode pins it; request time per class x runtime where TTFT rows pin it; kernel rows: a measured matrix efficiency curve "
-          "by GEMM size; per preset x runtime: its own fit; group = class x runtime, else class, else pooled")
+          "by GEMM size; per preset x runtime: its own fit; group = class x runtime, else class (where the class has the "
+          "runtime), else pooled")
 
 
 @dataclass(frozen=True)

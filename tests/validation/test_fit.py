@@ -77,7 +77,8 @@ def test_apply_calibration_own_fit_then_class_default():
     assert h100.dram.efficiency == 1.0  # the preset itself is untouched
     # Another runtime does not get this runtime's fit (and there is nothing else to fall back to).
     assert apply_calibration(h100, own, runtime="tensorrt-llm") is h100
-    by_class = apply_calibration(h100, {"classes": {"datacenter_gpu": {"dram": {"intercept": 0.0, "slope": -0.1}}}})
+    by_class = apply_calibration(h100, {"classes": {"datacenter_gpu": {
+        "dram": {"intercept": 0.0, "slope": -0.1}, "runtimes": {"tensorrt-llm": {}}}}})
     expected = math.exp(-0.1 * math.log2(3350e9 / 100e9))
     assert by_class.dram.efficiency == pytest.approx(expected, abs=1e-4)
     assert apply_calibration(h100, {}) is h100
@@ -86,16 +87,24 @@ def test_apply_calibration_own_fit_then_class_default():
 def test_fallback_order_preset_runtime_then_class_runtime_then_class_then_pooled():
     h100 = loader.load_hardware("h100-sxm", calibrated=False)
     doc = {"pooled": {"dram": {"intercept": math.log(0.2)}, "matrix": {"intercept": math.log(0.1)}},
-           "classes": {"datacenter_gpu": {"dram": {"intercept": math.log(0.3)},
-                                          "runtimes": {"tensorrt-llm": {"dram": {"intercept": math.log(0.9)}}}},
+           "classes": {"datacenter_gpu": {"dram": {"intercept": math.log(0.3)}, "matrix": {"intercept": math.log(0.5)},
+                                          "runtimes": {"tensorrt-llm": {"dram": {"intercept": math.log(0.9)}},
+                                                       "llama.cpp": {"matrix": {"intercept": math.log(0.4)}}}},
                        "cpu": {"dram": {"intercept": math.log(0.4)}}},
            "presets": {"h100-sxm": {"class": "datacenter_gpu",
                                     "runtimes": {"mlc": {"dram_efficiency": 0.7, "provenance": "own"}}}}}
     def dram(runtime):
         return apply_calibration(h100, doc, runtime=runtime).dram.efficiency
+
+    def prefill(runtime):
+        return apply_calibration(h100, doc, runtime=runtime).matrix.efficiency_curve["any"].points[1][1]
     assert dram("mlc") == 0.7            # preset x runtime
     assert dram("tensorrt-llm") == 0.9   # class x runtime
-    assert dram("llama.cpp") == 0.3      # class
+    assert dram("llama.cpp") == 0.3      # class, which has a model under llama.cpp
+    assert prefill("tensorrt-llm") == 0.5   # the class fills what its runtime's model lacks
+    # A runtime the class was never fitted under takes the pooled model, not the class's
+    # figures from other stacks.
+    assert dram("vllm") == 0.2 and prefill("vllm") == 0.1
     # The prefill fraction only the pooled model has comes through at every level.
     assert apply_calibration(h100, doc, runtime="mlc").matrix.efficiency_curve["any"].points[1][1] == 0.1
     l4 = loader.load_hardware("l4", calibrated=False).model_copy(update={"device_class": "edge_gpu"})
@@ -125,7 +134,7 @@ def test_calibration_schema_names_file_and_field(tmp_path):
 
 def test_apply_calibration_sets_launch_unless_the_preset_states_it():
     h100 = loader.load_hardware("h100-sxm", calibrated=False)
-    doc = {"classes": {"datacenter_gpu": {"launch": {"op_launch_s": 1.5e-6}}}}
+    doc = {"classes": {"datacenter_gpu": {"runtimes": {"tensorrt-llm": {"launch": {"op_launch_s": 1.5e-6}}}}}}
     assert apply_calibration(h100, doc).overhead.op_launch_s == 1.5e-6
     assert apply_calibration(h100, doc, written={"op_launch"}) is h100
 
