@@ -17,6 +17,11 @@ class Runtime(str, Enum):
     """Runtimes seen in the measured rows (validation/mapping.yaml maps each source to one)."""
 
     LLAMA_CPP = "llama.cpp"        # also Ollama, which runs llama.cpp
+    # llama.cpp launching every kernel from the host, token by token: CUDA builds before CUDA
+    # graphs (ggml-org/llama.cpp PR #6766, May 2024) or run with GGML_CUDA_DISABLE_GRAPHS=1. Its
+    # per-op launch is a host launch, several times the graph-replayed one of current builds
+    # (the "eager" of vLLM's enforce_eager).
+    LLAMA_CPP_EAGER = "llama.cpp-eager"
     TENSORRT_LLM = "tensorrt-llm"
     MLC = "mlc"                    # MLC LLM / TVM
     QNN = "qnn"                    # Qualcomm QNN / Genie on the Hexagon NPU
