@@ -74,3 +74,16 @@ def test_full_calibration_held_out_error(tmp_path):
     tg = next(line for line in result.output.splitlines() if line.strip().startswith("tg_tokens_per_s"))
     calibrated, held_out, preset = (float(v) for v in tg.split()[1:4])
     assert calibrated < preset and held_out < preset
+
+
+@pytest.mark.slow
+def test_held_out_prefill_meets_its_target_with_the_event_simulator():
+    """Issue acceptance, the part met today: held-out (leave-one-device-out) prefill tokens/s MAPE
+    of the DES over every mapped row is at most 20% (decode, 17% today, misses its 10%; see
+    docs/validation.md)."""
+    result = CliRunner().invoke(main, ["validate", "measured", "--engine", "des"])
+    assert result.exit_code == 0, result.output
+    line = next(row for row in result.output.splitlines() if row.split()[:2] == ["all", "all"])
+    decode, prefill = float(line.split()[2]), float(line.split()[5])
+    assert prefill <= 20.0
+    assert 0 < decode < 100
