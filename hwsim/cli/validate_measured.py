@@ -41,7 +41,8 @@ def _cases(csv_path, mapping_path, subset):
 
 
 def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
-    from hwsim.validation.report import format_table, headline, mape_table, rows_table, worst_rows
+    from hwsim.validation.report import (format_table, headline, mape_table, rows_table, source_disagreement,
+                                         worst_rows)
 
     if show_rows:
         click.echo(f"Predicted vs measured ({show_rows}):")
@@ -58,6 +59,13 @@ def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
     click.echo(format_table(headline(frame, headline_mode)))
     click.echo(f"\nLargest {headline_mode} errors:")
     click.echo(format_table(worst_rows(frame, headline_mode)))
+    table, floor = source_disagreement(frame, headline_mode)
+    if len(table):
+        click.echo("\nSame run, different sources (measured spread; floor: the tokens/s MAPE of the best single "
+                   "figure per run on its rows):")
+        click.echo(format_table(table))
+        click.echo("Floor of the headline MAPE from these disagreements alone: "
+                   + ", ".join(f"{group} {points:.1f} points" for group, points in floor.items()))
 
 
 def _echo_power(csv_path, calibration, engine: str) -> None:

@@ -73,6 +73,38 @@ def worst_rows(frame, mode: str = "held_out", count: int = 10):
     return table[["id", "preset", "runtime", "group", "tokens/s error %", "share of phase %"]]
 
 
+SAME_RUN = ["preset", "runtime", "model", "quant", "metric"]
+
+
+def source_disagreement(frame, mode: str = "held_out"):
+    """Decode / prefill rows from two or more sources that time the same run (preset, runtime,
+    model, quantisation, metric; and prompt length, for a prefill): their measured spread, and the tokens/s MAPE on them of the best
+    single figure per run, error that no model of the run alone can remove (`floor %`). Returns
+    (table, {phase: floor points of that phase's headline MAPE})."""
+    import pandas as pd
+
+    from hwsim.validation.measured import METRICS
+
+    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    # A decode step barely depends on a short context; a prompt's time is proportional to it.
+    part = part.assign(prompt=part["prompt_tokens"].astype(object).where(part["group"] == "prefill", "-"))
+    records, floor_points = [], {group: 0.0 for group in HEADLINE_GROUPS}
+    for key, rows in part.groupby(SAME_RUN + ["prompt"], observed=True):
+        if rows["source"].nunique() < 2:
+            continue
+        # A row's tokens/s error is q / r - 1 for a predicted rate q on its measured rate r (a
+        # latency's rate is its inverse); the sum of |q / r - 1| is piecewise linear in q, so its
+        # least value sits at one of the r.
+        rates = [v if METRICS[m].throughput else 1.0 / v for v, m in zip(rows["measured"], rows["metric"])]
+        best = min(sum(abs(q / r - 1.0) for r in rates) for q in rates)
+        floor_points[rows["group"].iloc[0]] += best * 100
+        records.append(dict(zip(SAME_RUN + ["prompt"], key), rows=len(rows), sources=rows["source"].nunique(),
+                            measured=" / ".join(f"{v:.4g}" for v in rows["measured"]),
+                            **{"spread x": max(rates) / min(rates), "floor %": best / len(rows) * 100}))
+    totals = {group: floor_points[group] / max(1, int((part["group"] == group).sum())) for group in HEADLINE_GROUPS}
+    return pd.DataFrame.from_records(records), totals
+
+
 def format_table(table, float_format: str = "{:.1f}") -> str:
     """Fixed-width text for a DataFrame (no index), floats with one decimal."""
     text = table.copy()

@@ -41,7 +41,8 @@ def predict_rows(cases: list[Case], hardware_for: Callable[[Case], HardwareSpec]
                         "runtime": str(case.runtime),
                         "model": case.model,
                         "quant": case.quant + (f"+head:{case.head_format}" if case.head_format else ""), "metric": row.metric,
-                        "group": row.spec.group, "measured": row.value,
+                        "group": row.spec.group, "measured": row.value, "source": row.source,
+                        "prompt_tokens": row.prompt_tokens,
                         "predicted": to_metric(row, seconds), "mode": mode})
     return add_errors(pd.DataFrame.from_records(records))
 

@@ -171,3 +171,30 @@ def test_headline_and_worst_rows_use_tokens_per_s_errors():
     assert table.loc["c", "decode devices"] == 1
     worst = worst_rows(frame)
     assert list(worst["id"]) == ["b", "a"] and list(worst["share of phase %"]) == [100.0, 100.0]
+
+
+def test_source_disagreement_floor_by_hand():
+    import pandas as pd
+
+    from hwsim.validation.report import add_errors, source_disagreement
+
+    same = {"preset": "p", "class": "c", "runtime": "r", "model": "m", "quant": "q", "mode": "held_out"}
+    frame = add_errors(pd.DataFrame([
+        # one decode run timed at 10 and 20 tokens/s by two sources: the best single figure, 10,
+        # is 0% and 50% off (20 would be 100% and 0%), so the floor is 25% on these two rows
+        {**same, "id": "a", "metric": "tg_tokens_per_s", "group": "decode", "measured": 10.0, "predicted": 12.0,
+         "source": "s1", "prompt_tokens": 0},
+        {**same, "id": "b", "metric": "tg_tokens_per_s", "group": "decode", "measured": 20.0, "predicted": 12.0,
+         "source": "s2", "prompt_tokens": 128},
+        # a third decode row from a single source adds no floor but counts in the phase's MAPE
+        {**same, "id": "c", "model": "n", "metric": "tg_tokens_per_s", "group": "decode", "measured": 5.0,
+         "predicted": 5.0, "source": "s1", "prompt_tokens": 0},
+        # TTFTs of different prompt lengths are different runs, whatever their sources
+        {**same, "id": "d", "metric": "ttft_ms", "group": "prefill", "measured": 100.0, "predicted": 90.0,
+         "source": "s1", "prompt_tokens": 64},
+        {**same, "id": "e", "metric": "ttft_ms", "group": "prefill", "measured": 300.0, "predicted": 90.0,
+         "source": "s2", "prompt_tokens": 128}]))
+    table, floor = source_disagreement(frame)
+    assert len(table) == 1
+    assert table.loc[0, "spread x"] == pytest.approx(2.0) and table.loc[0, "floor %"] == pytest.approx(25.0)
+    assert floor == {"decode": pytest.approx(50.0 / 3), "prefill": 0.0}
