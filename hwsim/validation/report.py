@@ -78,9 +78,10 @@ SAME_RUN = ["preset", "runtime", "model", "quant", "metric"]
 
 def source_disagreement(frame, mode: str = "held_out"):
     """Decode / prefill rows from two or more sources that time the same run (preset, runtime,
-    model, quantisation, metric; and prompt length, for a prefill): their measured spread, and the tokens/s MAPE on them of the best
-    single figure per run, error that no model of the run alone can remove (`floor %`). Returns
-    (table, {phase: floor points of that phase's headline MAPE})."""
+    model, quantisation, metric; and prompt length, for a prefill): their measured spread, and
+    the tokens/s MAPE on them of the best single figure per run, error that no model of the run
+    alone can remove (`floor %`). Returns (table, {phase: floor points of that phase's headline
+    MAPE})."""
     import pandas as pd
 
     from hwsim.validation.measured import METRICS
