@@ -22,6 +22,9 @@ class Runtime(str, Enum):
     # per-op launch is a host launch, several times the graph-replayed one of current builds
     # (the "eager" of vLLM's enforce_eager).
     LLAMA_CPP_EAGER = "llama.cpp-eager"
+    # llama.cpp's Vulkan backend (AMD and other GPUs without CUDA): its own compute shaders and
+    # dispatch, a different stack from the CUDA and Metal backends the llama.cpp rows ran.
+    LLAMA_CPP_VULKAN = "llama.cpp-vulkan"
     TENSORRT_LLM = "tensorrt-llm"
     MLC = "mlc"                    # MLC LLM / TVM
     QNN = "qnn"                    # Qualcomm QNN / Genie on the Hexagon NPU

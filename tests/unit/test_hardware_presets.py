@@ -135,6 +135,9 @@ def test_apple_gpu_runs_fp16_at_the_fp32_rate(load_hardware):
     ("rtx-4070", "fp16", 46 * 512 * 2.475e9),  # SMs x FP16 FLOP/clock/SM (FP32 accumulate, GeForce) x boost
     ("rtx-4070-ti-super", "fp16", 66 * 512 * 2.61e9),
     ("rtx-3090-ti", "fp16", 84 * 512 * 1.86e9),
+    ("rx-6700-xt", "fp32", 40 * 64 * 2 * 2.581e9),  # CUs x lanes x FMA x boost (no matrix cores on RDNA 2)
+    ("rx-6700-xt", "dram_bw", 16e9 / 8 * 192),  # 16 Gbps x 192 bits
+    ("rx-7900-xt", "dram_bw", 20e9 / 8 * 320), ("radeon-pro-w7700", "fp32", 28.3e12),
     ("raspberry-pi-5", "fp32", 4 * 2.4e9 * 16),  # 4 cores x 2.4 GHz x 2 x 128-bit FMA (8 FLOP each)
     ("raspberry-pi-5", "sram_cap", 4 * 512 * 1024 + 2 * 2**20),  # L2 4 x 512 KiB + L3 2 MiB
     ("jetson-orin-nx-16gb", "int8", 30.1e12),  # 32 TC x 1024 op/clk x 0.918 GHz = 30.08e12

@@ -172,3 +172,14 @@ def test_a_static_context_rule_sets_the_kv_a_decode_row_is_simulated_at():
     # Phi-3.5-mini keeps 32 KV heads of 96 in 32 layers: 2 x 32 x 32 x 96 x 2 B = 393 KB a token,
     # 1.6 GB at 4,096 tokens, read at every step on top of ~2 GB of weights.
     assert 1.5 < static / own < 2.2
+
+
+def test_geerling_amd_rows_run_vulkan_and_an_unstated_backend_stays_unmapped():
+    """The ai-benchmarks README's footnote: its AMD cards ran llama.cpp's Vulkan backend; the
+    Ollama row on the 9950X desktop names no backend (ROCm or Vulkan), so it has no runtime."""
+    found, unmapped = map_rows(load_measured(REPO_ROOT / "validation" / "measured.csv"), load_mapping())
+    amd = {c.row.id: c for c in found if c.hardware in ("rx-6700-xt", "radeon-pro-w7700", "rx-7900-xt")}
+    assert len(amd) == 4 and {c.runtime for c in amd.values()} == {Runtime.LLAMA_CPP_VULKAN}
+    reasons = {row.id: row.reason for row in unmapped}
+    assert "backend on this AMD card is not stated" in reasons["geerling889-rx7900xt-9950x-llama32-3b-tg"]
+    assert "GGUF 4-bit type is not stated" in reasons["geerling889-w7700-pi5-deepseek-r1-14b-tg"]
