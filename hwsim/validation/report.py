@@ -11,15 +11,20 @@ from pathlib import Path
 COLUMNS = ["id", "preset", "class", "model", "quant", "metric", "group", "measured", "predicted", "error"]
 
 
+def as_rate(frame, column: str):
+    """`column` as a rate: a throughput row's figure, a latency row's inverse."""
+    from hwsim.validation.measured import METRICS
+
+    throughput = frame["metric"].map(lambda m: METRICS[m].throughput).astype(bool)
+    return frame[column].where(throughput, 1.0 / frame[column])
+
+
 def add_errors(frame):
     """`error` in the row's own unit, and `error_tps` on tokens/s (a latency row's error as a
     throughput: measured / predicted - 1), the figure the headline MAPE is quoted in."""
-    from hwsim.validation.measured import METRICS
-
     frame = frame.copy()
     frame["error"] = frame["predicted"] / frame["measured"] - 1.0
-    latency = ~frame["metric"].map(lambda m: METRICS[m].throughput).astype(bool)
-    frame["error_tps"] = frame["error"].where(~latency, frame["measured"] / frame["predicted"] - 1.0)
+    frame["error_tps"] = as_rate(frame, "predicted") / as_rate(frame, "measured") - 1.0
     return frame
 
 
@@ -84,19 +89,17 @@ def source_disagreement(frame, mode: str = "held_out"):
     MAPE})."""
     import pandas as pd
 
-    from hwsim.validation.measured import METRICS
-
     part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
     # A decode step barely depends on a short context; a prompt's time is proportional to it.
-    part = part.assign(prompt=part["prompt_tokens"].astype(object).where(part["group"] == "prefill", "-"))
+    part = part.assign(prompt=part["prompt_tokens"].astype(object).where(part["group"] == "prefill", "-"),
+                       rate=as_rate(part, "measured"))
     records, floor_points = [], {group: 0.0 for group in HEADLINE_GROUPS}
     for key, rows in part.groupby(SAME_RUN + ["prompt"], observed=True):
         if rows["source"].nunique() < 2:
             continue
-        # A row's tokens/s error is q / r - 1 for a predicted rate q on its measured rate r (a
-        # latency's rate is its inverse); the sum of |q / r - 1| is piecewise linear in q, so its
-        # least value sits at one of the r.
-        rates = [v if METRICS[m].throughput else 1.0 / v for v, m in zip(rows["measured"], rows["metric"])]
+        # A row's tokens/s error is q / r - 1 for a predicted rate q on its measured rate r; the
+        # sum of |q / r - 1| is piecewise linear in q, so its least value sits at one of the r.
+        rates = list(rows["rate"])
         best = min(sum(abs(q / r - 1.0) for r in rates) for q in rates)
         floor_points[rows["group"].iloc[0]] += best * 100
         records.append(dict(zip(SAME_RUN + ["prompt"], key), rows=len(rows), sources=rows["source"].nunique(),
