@@ -190,7 +190,7 @@ _DISPLAY_PREFIXES = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"
                      (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")]
 # Counted things take no prefix below one ("0.99 tok/s", not "987 mtok/s"); a fraction of a byte or
 # FLOP is rounding noise of a sum and reads as 0.
-_NO_SUBUNIT = ("B", "FLOP", "tok", "B/s", "FLOP/s", "tok/s")
+_NO_SUBUNIT = ("B", "FLOP", "tok", "B/s", "FLOP/s", "OP/s", "tok/s")
 _WHOLE = ("B", "FLOP")
 # Times beyond a minute read in the units a person uses for them.
 _LONG_TIMES = [(365.25 * 86400, "years"), (86400, "days"), (3600, "h"), (60, "min")]
@@ -213,3 +213,9 @@ def human(value: float, unit: str, digits: int = 3) -> str:
         if magnitude >= factor * 0.9995:
             return f"{value / factor:.{digits}g} {prefix}{unit}"
     return f"{value:.{digits}g} {unit}"
+
+
+def human_rate(rate_per_s: float, dtype: str) -> str:
+    """A compute peak for display: integer formats count operations (OP/s, "50 TOP/s"), the
+    others floating-point operations (FLOP/s)."""
+    return human(rate_per_s, "OP/s" if dtype.startswith("int") else "FLOP/s")

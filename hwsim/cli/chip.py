@@ -6,6 +6,7 @@ import click
 
 from hwsim.cli.options import text_table
 from hwsim.vocab import ENGINES
+from hwsim.units import human_rate
 
 
 @click.group("chip")
@@ -26,7 +27,7 @@ def show(path: str) -> None:
     cost = chip_cost(params)
     click.echo(f"{params.name}  ({params.node}, {params.macs:,} {params.mac_format} MACs at "
                f"{cost.clock_hz / 1e9:.3g} GHz{f', throttled x{cost.throttle:.2f}' if cost.throttle < 1 else ''})")
-    rows = [[f"compute.matrix.peak.{d}", f"{r / 1e12:.3g} TFLOP/s", ""] for d, r in hardware.matrix.peak.items()]
+    rows = [[f"compute.matrix.peak.{d}", human_rate(r, d), ""] for d, r in hardware.matrix.peak.items()]
     rows += cost_rows(cost, hardware)
     click.echo(text_table(["item", "value", "detail"], rows))
 

@@ -8,7 +8,7 @@ import click
 
 from hwsim.cli.options import load_cli_model, text_table
 from hwsim.errors import ConfigError
-from hwsim.units import human
+from hwsim.units import human, human_rate
 
 
 @click.command("list")
@@ -45,7 +45,7 @@ def list_presets(what: str) -> None:
         matrix = hw.matrix
         dtype, rate = max(matrix.peak.items(), key=lambda kv: kv[1])
         main = hw.main_memory
-        rows.append([path.stem, hw.device_class, f"{human(rate, 'FLOP/s')} {dtype}",
+        rows.append([path.stem, hw.device_class, f"{human_rate(rate, dtype)} {dtype}",
                      human(main.bandwidth, "B/s"), human(main.capacity, "B"),
                      human(hw.sram.capacity, "B") if hw.sram else "-",
                      human(hw.power.tdp, "W") if hw.power.tdp else "-"])
@@ -114,7 +114,7 @@ def _show_hardware(hw, as_json: bool) -> None:
     rows = []
     for name, engine in hw.compute.items():
         for dtype, rate in engine.peak.items():
-            rows.append([f"compute.{name}.peak.{dtype}", human(rate, "FLOP/s"), f"efficiency {engine.efficiency:g}"])
+            rows.append([f"compute.{name}.peak.{dtype}", human_rate(rate, dtype), f"efficiency {engine.efficiency:g}"])
     for name, level in hw.memory.items():
         rows.append([f"memory.{name}", f"{human(level.capacity, 'B')} {level.type}",
                      f"{human(level.bandwidth, 'B/s')}, latency {human(level.latency, 's')}"])

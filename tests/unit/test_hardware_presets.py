@@ -2,6 +2,7 @@
 figures it cites; `hwsim list hardware` shows them all."""
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -166,6 +167,18 @@ def test_list_hardware_shows_every_preset():
     rows = result.stdout.strip().splitlines()[2:]  # header and rule
     assert len(rows) >= 20
     assert sorted(row.split()[0] for row in rows) == sorted(PRESETS)
+    peaks = {row.split()[0]: row for row in rows}
+    assert "50 TOP/s int8" in peaks["amd-strix-point-npu"]  # integer formats count operations
+    assert "TFLOP/s fp16" in peaks["apple-m1-7c"]
+
+
+@pytest.mark.parametrize("kind, count", [("models", len(list(loader.list_presets(loader.MODELS_DIR)))),
+                                         ("hardware", len(PRESETS))])
+def test_readme_tour_counts_the_presets_there_are(kind, count):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    stated = re.search(rf"hwsim list {kind} +# (\d+) \w+ presets", readme)
+    assert stated, f"README's tour lost its `hwsim list {kind}` line"
+    assert int(stated.group(1)) == count
 
 
 @pytest.mark.parametrize("name", ["h100-sxm", "apple-m4-max-40c", "groq-lpu"])
