@@ -104,11 +104,11 @@ class ChipCosts(Spec):
         return self.nodes[name]
 
     def dram_type(self, name: str) -> DramChannelCost:
-        table = {key.lower(): value for key, value in self.dram.items()}
-        if name.lower() not in table:
+        found = next((value for key, value in self.dram.items() if key.lower() == name.lower()), None)
+        if found is None:
             raise ConfigError(f"{COSTS_ORIGIN}: dram: no channel figures for {name!r} "
                               f"(known: {', '.join(self.dram)})")
-        return table[name.lower()]
+        return found
 
     def format_area(self, dtype: str) -> float:
         if dtype not in self.mac.format_area:

@@ -198,7 +198,7 @@ def throttle_factor(cap_w: float, idle_w: float, peak_w: float, costs: ChipCosts
 def _peak_dynamic(params, costs, clock_hz, dram_bw, sram_bw, sram_j_per_byte, operand_j) -> dict[str, float]:
     """Power with every MAC busy, every vector lane busy, DRAM at full bandwidth and the SRAM
     feeding the array (operand bytes per cycle, at most its bandwidth)."""
-    from hwsim.cost.energy import load_dram, load_node
+    from hwsim.cost.energy import dram_energy, load_node
 
     table = load_node(params.node)
     mac_per_s = params.macs * clock_hz
@@ -207,7 +207,7 @@ def _peak_dynamic(params, costs, clock_hz, dram_bw, sram_bw, sram_j_per_byte, op
     feed = params.macs * width_bytes * (1 / params.mac_rows + 1 / params.mac_cols) * clock_hz
     dram_j = 0.0
     if dram_bw:
-        entry = {k.lower(): v for k, v in load_dram().types.items()}.get(params.dram_type.lower())
+        entry = dram_energy(params.dram_type)
         if entry is None:
             raise ConfigError(f"chip {params.name}: dram_type: no energy for {params.dram_type!r} in configs/energy/dram.yaml")
         dram_j = entry.read

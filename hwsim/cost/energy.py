@@ -100,6 +100,12 @@ def load_dram() -> DramEnergySpec:
     return loader.validate(DramEnergySpec, loader.read_document(path), f"configs/energy/{path.name}")
 
 
+@lru_cache(maxsize=64)
+def dram_energy(dram_type: str) -> DramEnergy | None:
+    """The DRAM table's entry for a memory type, matched without regard to case (None if absent)."""
+    return next((entry for name, entry in load_dram().types.items() if name.lower() == dram_type.lower()), None)
+
+
 @lru_cache(maxsize=1)
 def known_nodes() -> tuple[str, ...]:
     """Process nodes with an energy table, smallest first."""
@@ -192,8 +198,7 @@ def _sram_prices(hardware: HardwareSpec, level: MemoryLevelSpec | None, node: No
 def _dram_prices(hardware: HardwareSpec, level: MemoryLevelSpec):
     if level.read_energy is not None:
         return _with_overrides(level, level.read_energy, level.read_energy)
-    types = {name.lower(): entry for name, entry in load_dram().types.items()}
-    entry = types.get(level.type.lower())
+    entry = dram_energy(level.type)
     if entry is None:
         known = ", ".join(load_dram().types)
         raise ConfigError(f"hardware {hardware.name}: memory.{_level_key(hardware, level)}.type: no DRAM "
