@@ -52,6 +52,32 @@ def headline(frame, mode: str = "held_out"):
     return pd.DataFrame.from_records(records)
 
 
+def headline_interval(frame, mode: str = "held_out", level: float = 0.9, resamples: int = 2000,
+                      seed: int = 0) -> dict[str, tuple[float, float]]:
+    """{phase: (low, high)}: a `level` interval of the phase's headline tokens/s MAPE (%) over
+    devices. The rows of one device share its errors (its bandwidth, its runtime's build), so the
+    devices, not the rows, are the independent draws: resample them with replacement and take
+    the MAPE of their rows (a cluster bootstrap). The width says how far the headline would move
+    on another set of devices of the same kinds; fixed seed, so a run repeats."""
+    import numpy as np
+
+    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    rng = np.random.default_rng(seed)
+    tail = (1.0 - level) / 2 * 100
+    intervals = {}
+    for group in HEADLINE_GROUPS:
+        rows = part[part["group"] == group]
+        if rows.empty:
+            continue
+        per_device = (rows["error_tps"].abs() * 100).groupby(rows["preset"], observed=True).agg(["sum", "size"])
+        draws = rng.integers(0, len(per_device), size=(resamples, len(per_device)))
+        mapes = (per_device["sum"].to_numpy()[draws].sum(axis=1)
+                 / per_device["size"].to_numpy()[draws].sum(axis=1))
+        low, high = np.percentile(mapes, [tail, 100 - tail])
+        intervals[group] = (float(low), float(high))
+    return intervals
+
+
 def mape_table(frame, by: list[str]):
     """MAPE (%) and row count per group of `by`, one column per mode when a `mode` column exists."""
     import pandas as pd

@@ -198,3 +198,29 @@ def test_source_disagreement_floor_by_hand():
     assert len(table) == 1
     assert table.loc[0, "spread x"] == pytest.approx(2.0) and table.loc[0, "floor %"] == pytest.approx(25.0)
     assert floor == {"decode": pytest.approx(50.0 / 3), "prefill": 0.0}
+
+
+def test_headline_interval_resamples_devices_not_rows():
+    import pandas as pd
+
+    from hwsim.validation.report import add_errors, headline, headline_interval
+
+    def row(preset, measured, predicted, group="decode"):
+        metric = "tg_tokens_per_s" if group == "decode" else "pp_tokens_per_s"
+        return {"id": f"{preset}-{measured}", "preset": preset, "class": "c", "runtime": "r", "mode": "held_out",
+                "metric": metric, "group": group, "measured": measured, "predicted": predicted}
+
+    # decode: device a has three exact rows, device b one row 40% off. Rows pooled give 10%;
+    # a resample of devices holds 0, 1 or 2 copies of each, so the MAPE of one ranges from 0%
+    # (only a) to 40% (only b), and a resample of a and b once each gives the 10% itself.
+    # prefill: every device 20% off, so no resample can move it.
+    frame = add_errors(pd.DataFrame([row("a", 10.0, 10.0), row("a", 20.0, 20.0), row("a", 30.0, 30.0),
+                                     row("b", 10.0, 14.0),
+                                     row("a", 100.0, 120.0, "prefill"), row("b", 100.0, 80.0, "prefill")]))
+    assert headline(frame).set_index("class").loc["all", "decode MAPE %"] == pytest.approx(10.0)
+    intervals = headline_interval(frame, level=0.9, resamples=4000)
+    low, high = intervals["decode"]
+    # two devices: P(both draws a) = P(both b) = 1/4, so the 5% and 95% points are the ends
+    assert low == pytest.approx(0.0) and high == pytest.approx(40.0)
+    assert intervals["prefill"] == (pytest.approx(20.0), pytest.approx(20.0))
+    assert headline_interval(frame, resamples=500) == headline_interval(frame, resamples=500)  # seeded

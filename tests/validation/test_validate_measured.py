@@ -55,6 +55,7 @@ def test_fast_subset_cli_prints_mape_tables_and_plot(tmp_path):
     assert "MAPE per metric" in out and "MAPE per hardware class" in out
     assert "tg_tokens_per_s" in out and "pp_tokens_per_s" in out
     assert "held_out" in out and "unmapped (listed with the reason)" in out
+    assert "90% interval of the overall figures over devices" in out
     assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
 
 
