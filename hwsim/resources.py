@@ -10,12 +10,16 @@ and every `hwsim --presets DIR` adds presets. Such a directory holds `models/`, 
 `sweeps/` and `reports/` subdirectories of YAML files (or the repository layout,
 `workloads/models/`, `configs/hardware/`, ...). A user preset of the same name as a shipped one
 wins, as an earlier PATH entry does.
+
+Run from a checkout, hwsim also names the commit it runs (`git_sha`), which reports and sweeps
+record in their manifests.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -119,3 +123,23 @@ def source_checkout() -> Path | None:
     installed wheel has no commit to report, even inside someone else's repository."""
     root = Path(__file__).resolve().parents[1]
     return root if (root / ".git").exists() and (root / "pyproject.toml").is_file() else None
+
+
+def git_sha() -> str | None:
+    """The repository's HEAD commit (with `+dirty` when files differ), or None outside a checkout."""
+    checkout = source_checkout()
+    if checkout is None:
+        return None
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    sha = git("rev-parse", "HEAD")
+    if not sha:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return sha + ("+dirty" if dirty else "")

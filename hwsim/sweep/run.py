@@ -283,7 +283,7 @@ def _write_outputs(plan: SweepPlan, frame: pd.DataFrame, out_dir: Path, engine: 
     _atomic(out_dir / "results.parquet", lambda path: _parquet_safe(frame).to_parquet(path, index=False))
     for name, table in tables.items():
         _atomic(out_dir / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
-    from hwsim.report.manifest import git_sha
+    from hwsim.resources import git_sha
 
     manifest = {
         "sweep": plan.spec.name, "origin": plan.spec.origin, "engine": engine,
