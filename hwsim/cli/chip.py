@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from hwsim.cli.options import text_table
-from hwsim.vocab import ENGINES
 from hwsim.units import human_rate
+from hwsim.vocab import ENGINES
 
 
 @click.group("chip")

@@ -41,8 +41,9 @@ def _cases(csv_path, mapping_path, subset):
 
 
 def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
-    from hwsim.validation.report import (format_table, headline, headline_interval, mape_table, rows_table,
-                                         source_disagreement, worst_rows)
+    from hwsim.validation.report import (INTERVAL_LEVEL, INTERVAL_RESAMPLES, format_table, headline,
+                                         headline_interval, mape_table, rows_table, source_disagreement,
+                                         worst_rows)
 
     if show_rows:
         click.echo(f"Predicted vs measured ({show_rows}):")
@@ -58,9 +59,9 @@ def _echo_summary(frame, unmapped, show_rows: str | None, headline_mode: str):
     click.echo(f"\nTokens/s MAPE ({headline_mode}), overall and per class x runtime:")
     click.echo(format_table(headline(frame, headline_mode)))
     intervals = headline_interval(frame, headline_mode)
-    click.echo("90% interval of the overall figures over devices (2,000 resamples of the devices, "
-               "with replacement): " + ", ".join(f"{group} {low:.1f}-{high:.1f}%"
-                                                 for group, (low, high) in intervals.items()))
+    click.echo(f"{INTERVAL_LEVEL:.0%} interval of the overall figures over devices ({INTERVAL_RESAMPLES:,} "
+               "resamples of the devices, with replacement): "
+               + ", ".join(f"{group} {low:.1f}-{high:.1f}%" for group, (low, high) in intervals.items()))
     click.echo(f"\nLargest {headline_mode} errors:")
     click.echo(format_table(worst_rows(frame, headline_mode)))
     table, floor = source_disagreement(frame, headline_mode)

@@ -52,8 +52,12 @@ def headline(frame, mode: str = "held_out"):
     return pd.DataFrame.from_records(records)
 
 
-def headline_interval(frame, mode: str = "held_out", level: float = 0.9, resamples: int = 2000,
-                      seed: int = 0) -> dict[str, tuple[float, float]]:
+INTERVAL_LEVEL = 0.9
+INTERVAL_RESAMPLES = 2000
+
+
+def headline_interval(frame, mode: str = "held_out", level: float = INTERVAL_LEVEL,
+                      resamples: int = INTERVAL_RESAMPLES, seed: int = 0) -> dict[str, tuple[float, float]]:
     """{phase: (low, high)}: a `level` interval of the phase's headline tokens/s MAPE (%) over
     devices. The rows of one device share its errors (its bandwidth, its runtime's build), so the
     devices, not the rows, are the independent draws: resample them with replacement and take
