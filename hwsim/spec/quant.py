@@ -61,6 +61,8 @@ FORMATS: dict[str, FormatSpec] = {f.name: f for f in [
                source=_LAYOUT + ": 4 + 16/128 = 4.125"),
     FormatSpec(name="int4-g128-zp", dtype="int4", bits=4, group_size=128, scale_bits=16,
                zero_bits=4, source=_LAYOUT + ": GPTQ/AWQ packed zero, 4.15625"),
+    FormatSpec(name="int4-g64", dtype="int4", bits=4, group_size=64, scale_bits=16,
+               source="AWQ/GPTQ-style int4 with one 16-bit scale per 64 weights: 4 + 16/64 = 4.25"),
     FormatSpec(name="q4_0", dtype="int4", bits=4, group_size=32, scale_bits=16, source=_GGML),
     FormatSpec(name="q4_1", dtype="int4", bits=4, group_size=32, scale_bits=16, zero_bits=16,
                source=_GGML),
@@ -185,6 +187,8 @@ QUANT_PRESETS: dict[str, QuantSpec] = {q.name: q for q in [
     _weight_only("int8-w8a16", "int8"),
     _weight_only("int4-g128", "int4-g128", source="w4a16 (GPTQ/AWQ-style), dequantised to bf16"),
     _weight_only("int4-g128-zp", "int4-g128-zp"),
+    _weight_only("int4-g64", "int4-g64", source="w4a16 at group size 64 (AWQ's choice for some models), "
+                 "dequantised to bf16"),
     _weight_only("mxfp4", "mxfp4"),
     _weight_only("nvfp4", "nvfp4"),
     QuantSpec(name="q4_0", weight=FORMATS["q4_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",

@@ -34,6 +34,10 @@ PARAMS = {
     # HRM-Text-1B by hand: 2 * 151808 * 1536 (embedding, untied head)
     #   + 32 * (5 * 1536^2 + 3 * 1536 * 4096) (q, k, v, output gate, o; SwiGLU; norms weightless)
     "hrm-text-1b": (1_447_821_312, None),
+    # Falcon-7B by hand (multi-query: q plus one 64-wide k and v; no biases; one LayerNorm with
+    # bias per layer; output layer tied): 65024 * 4544 + 32 * (4544 * 73 * 64 + 4544^2
+    #   + 2 * 4544 * 18176 + 2 * 4544) + 2 * 4544 = 6,921,720,704
+    "falcon-7b": (6_921_720_704, None),
 }
 
 KV_BYTES_PER_TOKEN_BF16 = {
@@ -43,6 +47,7 @@ KV_BYTES_PER_TOKEN_BF16 = {
     "qwen2.5-1.5b": 28_672, "qwen3-1.7b": 114_688, "smollm2-1.7b": 196_608, "gpt2": 36_864,
     "olmoe-1b-7b": 131_072, "mixtral-8x7b": 131_072, "qwen1.5-moe-a2.7b": 196_608, "qwen3-30b-a3b": 98_304,
     "hrm-text-1b": 786_432,  # by hand: 128 attention invocations * 2 (K, V) * 12 heads * 128 * 2 bytes
+    "falcon-7b": 8_192,      # by hand: 32 layers * 2 (K, V) * 1 head * 64 * 2 bytes
 }
 
 # Matmul FLOPs per token at the default loop count (MoE: active experts only).
@@ -151,12 +156,12 @@ def test_list_models_shows_every_preset():
 
 # Fidelity fields against the released config.json files (norm_eps, rope_theta, norm_placement,
 # embedding scale) and the MoE configs (norm_topk_prob). MoE eps come from the HF configs.
-# preset: (norm placement, norm eps, RoPE base or None for learned positions)
+# preset: (norm placement, norm eps, RoPE base, or the positional kind where there is no RoPE)
 NORMS_AND_ROPE = {
     "ouro-1.4b": ("sandwich", 1e-6, 1e6), "ouro-2.6b": ("sandwich", 1e-6, 1e6),
     "huginn-0125": ("post_residual", 1e-6, 50_000), "trm": ("post_residual", 1e-5, 10_000),
-    "hrm": ("post_residual", 1e-5, 10_000), "albert-base": ("post_residual", 1e-12, None),
-    "gpt2": ("pre", 1e-5, None), "llama-2-7b": ("pre", 1e-5, 10_000),
+    "hrm": ("post_residual", 1e-5, 10_000), "albert-base": ("post_residual", 1e-12, "learned"),
+    "gpt2": ("pre", 1e-5, "learned"), "llama-2-7b": ("pre", 1e-5, 10_000),
     "llama-3.2-1b": ("pre", 1e-5, 500_000), "llama-3.2-3b": ("pre", 1e-5, 500_000),
     "llama-3.1-8b": ("pre", 1e-5, 500_000), "llama-3-8b": ("pre", 1e-5, 500_000),
     "qwen2.5-1.5b": ("pre", 1e-6, 1e6), "qwen3-1.7b": ("pre", 1e-6, 1e6),
@@ -177,6 +182,8 @@ NORMS_AND_ROPE = {
     "chatglm3-6b": ("pre", 1e-5, 10_000), "llama-30b": ("pre", 1e-6, 10_000),
     "open-llama-3b": ("pre", 1e-6, 10_000), "codellama-34b": ("pre", 1e-5, 1e6),
     "llama-2-70b": ("pre", 1e-5, 10_000),
+    "mpt-7b": ("pre", 1e-5, "none"),   # ALiBi: a bias on the scores, no position embedding
+    "gpt-j-6b": ("pre", 1e-5, 10_000), "falcon-7b": ("pre", 1e-5, 10_000),
 }
 NORMALIZE_TOP_K = {"olmoe-1b-7b": False, "qwen1.5-moe-a2.7b": False, "qwen3-30b-a3b": True,
                    "mixtral-8x7b": True}
@@ -195,8 +202,8 @@ def test_norm_placement_eps_and_rope_base(load_model, name):
     placement, eps, theta = NORMS_AND_ROPE[name]
     model = load_model(name)
     assert (model.norm_placement, model.norm_eps) == (placement, eps)
-    if theta is None:
-        assert model.positional == "learned"
+    if isinstance(theta, str):
+        assert model.positional == theta
     else:
         assert model.positional == "rope" and model.rope_theta == theta
 

@@ -37,6 +37,10 @@ PUBLISHED = {
     "open-llama-3b": (3.43e9, 26, 32, 100),
     "codellama-34b": (33.7e9, 48, 8, 128),
     "llama-2-70b": (69.0e9, 80, 8, 128),
+    # added with the TinyChat Orin row and the TensorRT-LLM L40S rows: MosaicML's model card
+    # gives 6.7B, EleutherAI's GPT-J README 6,053,381,344
+    "mpt-7b": (6.7e9, 32, 32, 128),
+    "gpt-j-6b": (6.053e9, 28, 16, 256),
 }
 
 
