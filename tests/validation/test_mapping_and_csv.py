@@ -183,3 +183,13 @@ def test_geerling_amd_rows_run_vulkan_and_an_unstated_backend_stays_unmapped():
     reasons = {row.id: row.reason for row in unmapped}
     assert "backend on this AMD card is not stated" in reasons["geerling889-rx7900xt-9950x-llama32-3b-tg"]
     assert "GGUF 4-bit type is not stated" in reasons["geerling889-w7700-pi5-deepseek-r1-14b-tg"]
+
+
+def test_tinychat_tables_fp16_column_is_hugging_face_code_not_tinychat():
+    """llm-awq's Orin table times TinyChat's AWQ kernels against an FP16 baseline that is the
+    default transformers implementation: the same source, two runtimes."""
+    found, _ = map_rows(load_measured(REPO_ROOT / "validation" / "measured.csv"), load_mapping())
+    runs = {c.row.id: c.runtime for c in found if c.row.id.startswith("tinychat-orin-")}
+    assert {r for i, r in runs.items() if "-fp16hf-" in i} == {Runtime.PYTORCH}
+    assert {r for i, r in runs.items() if "-awq-" in i} == {Runtime.TINYCHAT}
+    assert sum("-fp16hf-" in i for i in runs) == 2 and sum("-awq-" in i for i in runs) == 5
