@@ -191,6 +191,13 @@ QUANT_PRESETS: dict[str, QuantSpec] = {q.name: q for q in [
                  "dequantised to bf16"),
     _weight_only("mxfp4", "mxfp4"),
     _weight_only("nvfp4", "nvfp4"),
+    # MLC LLM's q4f16_1 (mlc_llm/quantization/quantization.py: GroupQuantize with group_size 32,
+    # int4, fp16 model dtype, quantize_embedding and quantize_final_fc both true): Q4_0's block
+    # of 32 4-bit weights and one fp16 scale on every linear layer, the LM head and the
+    # embedding included; dequantised to fp16 inside the GEMM kernels.
+    QuantSpec(name="q4f16_1", weight=FORMATS["q4_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"],
+              source="MLC LLM q4f16_1: group-32 int4 with an fp16 scale on every weight, head and embedding "
+                     "included (GroupQuantize, quantize_final_fc)"),
     QuantSpec(name="q4_0", weight=FORMATS["q4_0"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",
               overrides=_LLAMA_CPP_OUTPUT, source="llama.cpp Q4_0 file type"),
     QuantSpec(name="q4_1", weight=FORMATS["q4_1"], act=FORMATS["fp16"], kv=FORMATS["fp16"], matmul_dtype="int8",

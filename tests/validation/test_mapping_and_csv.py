@@ -193,3 +193,9 @@ def test_tinychat_tables_fp16_column_is_hugging_face_code_not_tinychat():
     assert {r for i, r in runs.items() if "-fp16hf-" in i} == {Runtime.PYTORCH}
     assert {r for i, r in runs.items() if "-awq-" in i} == {Runtime.TINYCHAT}
     assert sum("-fp16hf-" in i for i in runs) == 2 and sum("-awq-" in i for i in runs) == 5
+
+
+def test_mlc_rows_run_mlc_q4f16_1_not_llama_cpp_q4_0():
+    found, _ = map_rows(load_measured(REPO_ROOT / "validation" / "measured.csv"), load_mapping())
+    mlc = [c for c in found if c.runtime == Runtime.MLC]
+    assert len(mlc) >= 7 and {c.quant for c in mlc} == {"q4f16_1"}

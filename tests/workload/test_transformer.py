@@ -248,6 +248,16 @@ def test_quantised_weights_and_kv_bits_reach_the_rows(load_model):
     assert np.all(frame[T.KV_BITS] == 16.0)
 
 
+def test_mlc_q4f16_1_quantises_the_head_too_and_computes_in_fp16(load_model):
+    """MLC's q4f16_1 has Q4_0's block layout but not llama.cpp's recipe: the LM head stays at
+    4.5 bits (quantize_final_fc) and the GEMMs run in fp16, not on int8-quantised activations."""
+    model = configure_model(load_model("llama-3.2-1b"), quant="q4f16_1")
+    frame = build_trace(model, "decode", 1, 10)
+    matmuls = frame[frame[T.OP_KIND].isin(["matmul", "lm_head"])]
+    assert set(matmuls[T.WEIGHT_BITS]) == {4.5} and matmuls[T.OP_KIND].eq("lm_head").sum() == 1
+    assert model.quant.compute_dtype == "fp16" and model.quant.weight_only
+
+
 def test_huginn_scales_the_embedding_and_applies_ln_f_twice(load_model):
     model = load_model("huginn-0125")
     frame = build_trace(model, "decode", batch=2, context_len=16, loops=2)
