@@ -38,7 +38,7 @@ from pydantic import Field
 from hwsim.spec._base import Spec
 from hwsim.spec.documents import REPO_ROOT, _display, read_document, validate
 from hwsim.spec.hardware import DeviceClass, EfficiencyCurve, HardwareSpec
-from hwsim.spec.runtime import Runtime, default_runtime, parse_runtime
+from hwsim.spec.runtime import Runtime, default_runtime, parse_runtime, runtime_peaks
 
 CALIBRATION_PATH = REPO_ROOT / "configs" / "calibration.yaml"
 
@@ -276,11 +276,13 @@ def with_efficiencies(hardware: HardwareSpec, figures: dict[str, Any]) -> Hardwa
 
 def apply_calibration(hardware: HardwareSpec, calibration: Calibration | dict | None = None,
                       written: set[str] = frozenset(), runtime: Runtime | str | None = None) -> HardwareSpec:
-    """`hardware` with the figures of configs/calibration.yaml (or of `calibration`) for
-    `runtime` (default: the class's, see hwsim.spec.runtime), except those named in `written`
+    """`hardware` as `runtime` sees it (hwsim.spec.runtime.runtime_peaks) with the figures of
+    configs/calibration.yaml (or of `calibration`) for `runtime` (default: the class's, see
+    hwsim.spec.runtime), except those named in `written`
     (stated by the preset itself, so they win; see FIGURES: `matrix_efficiency` covers the
     scalar, the prefill fraction and the curves)."""
     runtime = parse_runtime(runtime) if runtime is not None else default_runtime(hardware.device_class)
+    hardware = runtime_peaks(hardware, runtime)
     figures = efficiencies_for(hardware, as_calibration(calibration), runtime)
     if figures is None:
         return hardware

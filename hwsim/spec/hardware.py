@@ -175,6 +175,10 @@ class DatapathSpec(Spec):
     - `grouped_moe`: a layer's experts are one launch (grouped GEMM) instead of one per expert.
     - `fused_attention`: attention is one tiled kernel (FlashAttention): the score matrix stays
       on chip when a tile of `attention_tile` queries x keys fits; otherwise it spills.
+    - `legacy_mma_fraction`: the share of the matrix peak that the previous generation's
+      warp-level MMA instructions reach on this device (Hopper: about 2/3 with `mma.sync`, the
+      peak needs `wgmma`). A runtime whose kernels for a type issue only those instructions
+      (hwsim.spec.runtime.LEGACY_MMA) sees that share of the type's peak.
     """
 
     dequant: DequantSite | None = None
@@ -182,6 +186,8 @@ class DatapathSpec(Spec):
     grouped_moe: bool | None = None
     fused_attention: bool | None = None
     attention_tile: int = Field(128, ge=1, description="FlashAttention block rows = columns (Br = Bc)")
+    legacy_mma_fraction: float | None = Field(None, gt=0, le=1, description="share of the matrix peak "
+                                              "the previous generation's MMA instructions reach")
     source: str = "device-class default"
 
 

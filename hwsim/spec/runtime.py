@@ -9,8 +9,12 @@ names its runtime: given (`--runtime`, a sweep axis), or the default of the hard
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from hwsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hwsim.spec.hardware import HardwareSpec
 
 
 class Runtime(str, Enum):
@@ -60,6 +64,32 @@ DEFAULT_RUNTIME: dict[str, Runtime] = {
     "cpu": Runtime.LLAMA_CPP,
     "sram_accelerator": Runtime.GROQ,
 }
+
+# GEMM types whose kernels in a runtime issue only the warp-level MMA instructions of the
+# generation before Hopper (`mma.sync`), so on a device with a `legacy_mma_fraction` they reach
+# that share of the type's peak (HardwareSpec.datapath; runtime_peaks below). llama.cpp's CUDA
+# backend runs its quantised formats through its MMQ kernels, int8 `mma.sync` tiles
+# (ggml/src/ggml-cuda/mma.cuh; no `wgmma` in the backend); its F16 / BF16 GEMMs go to cuBLAS,
+# which issues `wgmma` on Hopper and is not capped.
+LEGACY_MMA: dict[Runtime, tuple[str, ...]] = {
+    Runtime.LLAMA_CPP: ("int8",),
+    Runtime.LLAMA_CPP_EAGER: ("int8",),
+}
+
+
+def runtime_peaks(hardware: HardwareSpec, runtime: Runtime) -> HardwareSpec:
+    """`hardware` as `runtime`'s kernels see it: where the runtime issues only legacy MMA
+    instructions for a type and the device states the share those reach, that type's matrix
+    peak is scaled to it (the peak the runtime can reach, which its fitted fractions are of)."""
+    fraction = hardware.datapath.legacy_mma_fraction
+    capped = [d for d in LEGACY_MMA.get(runtime, ()) if d in hardware.matrix.peak]
+    if fraction is None or not capped:
+        return hardware
+    matrix = hardware.matrix
+    peak = {d: rate * fraction if d in capped else rate for d, rate in matrix.peak.items()}
+    compute = {**hardware.compute, hardware.matrix_name: matrix.model_copy(update={"peak": peak})}
+    return hardware.model_copy(update={"compute": compute})
+
 
 def parse_runtime(text: str | Runtime, where: str = "runtime") -> Runtime:
     """A Runtime from its name or an alias (case-insensitive); ConfigError naming `where` else."""

@@ -224,3 +224,16 @@ def test_headline_interval_resamples_devices_not_rows():
     assert low == pytest.approx(0.0) and high == pytest.approx(40.0)
     assert intervals["prefill"] == (pytest.approx(20.0), pytest.approx(20.0))
     assert headline_interval(frame, resamples=500) == headline_interval(frame, resamples=500)  # seeded
+
+
+def test_llama_cpp_quantised_gemms_see_two_thirds_of_hoppers_int8_peak():
+    """Hopper reaches its tensor peak only through wgmma; llama.cpp's MMQ kernels issue mma.sync,
+    which reaches about 2/3 of it (FlashAttention-3, arXiv 2407.08608). The cap follows the
+    runtime and the type: llama.cpp's int8 GEMMs on an H100, not its cuBLAS fp16 ones, not
+    TensorRT-LLM's, not an Ada card's."""
+    h100 = loader.load_hardware("h100-sxm", calibrated=False)
+    seen = loader.load_hardware("h100-sxm", runtime="llama.cpp").matrix.peak
+    assert seen["int8"] == pytest.approx(1978.9e12 * 0.667) and seen["fp16"] == h100.matrix.peak["fp16"]
+    assert loader.load_hardware("h100-sxm", runtime="tensorrt-llm").matrix.peak["int8"] == h100.matrix.peak["int8"]
+    l40s = loader.load_hardware("l40s", calibrated=False)
+    assert loader.load_hardware("l40s", runtime="llama.cpp").matrix.peak == l40s.matrix.peak
