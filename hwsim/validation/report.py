@@ -31,12 +31,17 @@ def add_errors(frame):
 HEADLINE_GROUPS = ("decode", "prefill")
 
 
+def headline_rows(frame, mode: str):
+    """The rows a headline figure is made of: decode and prefill rows predicted under `mode`."""
+    return frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+
+
 def headline(frame, mode: str = "held_out"):
     """Tokens/s MAPE (%) of decode and prefill rows under `mode`: overall, then per class x
     runtime, with row and device counts."""
     import pandas as pd
 
-    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    part = headline_rows(frame, mode)
     part = part.assign(ape=part["error_tps"].abs() * 100)
     scopes = [("all", "all", part)] + [(cls, runtime, sel) for (cls, runtime), sel
                                         in part.groupby(["class", "runtime"], observed=True)]
@@ -65,7 +70,7 @@ def headline_interval(frame, mode: str = "held_out", level: float = INTERVAL_LEV
     on another set of devices of the same kinds; fixed seed, so a run repeats."""
     import numpy as np
 
-    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    part = headline_rows(frame, mode)
     rng = np.random.default_rng(seed)
     tail = (1.0 - level) / 2 * 100
     intervals = {}
@@ -100,7 +105,7 @@ def mape_table(frame, by: list[str]):
 def worst_rows(frame, mode: str = "held_out", count: int = 10):
     """The decode / prefill rows with the largest tokens/s error under `mode`, with their share
     of the summed absolute error of their phase: the rows a MAPE figure is made of."""
-    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    part = headline_rows(frame, mode)
     ape = part["error_tps"].abs()
     share = ape / ape.groupby(part["group"]).transform("sum")
     table = part.assign(**{"tokens/s error %": part["error_tps"] * 100, "share of phase %": share * 100})
@@ -119,7 +124,7 @@ def source_disagreement(frame, mode: str = "held_out"):
     MAPE})."""
     import pandas as pd
 
-    part = frame[(frame["mode"] == mode) & frame["group"].isin(HEADLINE_GROUPS)]
+    part = headline_rows(frame, mode)
     # A decode step barely depends on a short context; a prompt's time is proportional to it.
     part = part.assign(prompt=part["prompt_tokens"].astype(object).where(part["group"] == "prefill", "-"),
                        rate=as_rate(part, "measured"))
