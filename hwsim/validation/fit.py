@@ -35,7 +35,7 @@ from hwsim.calibration import (MIN_EFFICIENCY, REFERENCE_BANDWIDTH_BYTES_PER_S, 
                                DramLine, GroupModel, LaunchFit, MatrixLevel, PresetEntry, PresetFit,
                                RequestFit, apply_calibration, clamp_fraction, efficiencies_for, with_efficiencies)
 from hwsim.spec.hardware import HardwareSpec
-from hwsim.spec.runtime import Runtime
+from hwsim.spec.runtime import Runtime, runtime_peaks
 from hwsim.validation.mapping import GEMM_SHAPE, Case
 from hwsim.validation.predict import case_hardware, model_for, predict_seconds
 
@@ -152,10 +152,11 @@ def fit_cases(cases: list[Case]) -> list[Case]:
 
 def decode_implied(cases: list[Case], engine: str = "roofline") -> list[Implied]:
     """Solve every decode row for its DRAM fraction at every candidate launch. Each solve uses
-    the row and its uncalibrated preset only, so folds may share them without leaking."""
+    the row and its uncalibrated preset only (as the row's runtime sees it, the peaks its
+    predictions run at), so folds may share them without leaking."""
     implied: list[Implied] = []
     for case in (c for c in fit_cases(cases) if c.row.spec.group == "decode"):
-        preset = case_hardware(case.hardware)
+        preset = runtime_peaks(case_hardware(case.hardware), case.runtime)
         if preset.decode_pads_matrix:   # its decode rows time the matrix pass, not the DRAM
             continue
         for launch_s in sorted(set(LAUNCH_GRID_S) | {preset.overhead.op_launch_s}):
